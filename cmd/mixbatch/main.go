@@ -1,0 +1,282 @@
+// Command mixbatch fits finite mixture models by EM, bag by bag, over
+// Parquet and Arrow tables. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/mixbatch/mixbatch/pipeline"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1 // the run failed: bad input, I/O, interrupted
+	exitUsage   = 2 // bad command line or config
+)
+
+const usage = `mixbatch fits finite mixture models by EM, bag by bag, over Parquet/Arrow tables.
+
+Usage:
+  mixbatch run      --config FILE [--workers N]     fit every bag and write the output tables
+  mixbatch validate --config FILE                   check the config and the input schemas
+  mixbatch gen marbles --bags N --rows-per-bag M [--seed S] [--counts] --out DIR
+                                                    write synthetic textbook data with its truth
+  mixbatch version                                  print the version
+
+Global flags (before or after the command):
+  --log-format text|json   format of the logs on stderr (default text)
+  --quiet                  only warnings and errors in the logs
+
+Run 'mixbatch COMMAND --help' for a command's flags.
+Exit status: 0 success, 1 run failure, 2 usage or config error.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches a command line and returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "run":
+		return cmdRun(ctx, rest, stdout, stderr)
+	case "validate":
+		return cmdValidate(ctx, rest, stdout, stderr)
+	case "gen":
+		return cmdGen(ctx, rest, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "mixbatch %s\n", pipeline.Version)
+		return exitOK
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "mixbatch: unknown command %q\n\n%s", cmd, usage)
+	return exitUsage
+}
+
+// common holds the flags every command takes.
+type common struct {
+	logFormat string
+	quiet     bool
+}
+
+func newFlags(name, synopsis string, stderr io.Writer, c *common) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format on stderr: text or json")
+	fs.BoolVar(&c.quiet, "quiet", false, "log only warnings and errors")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: mixbatch %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags; it returns the exit status to stop with, or -1.
+func parse(fs *flag.FlagSet, args []string, c *common) int {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "mixbatch: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	if c.logFormat != "text" && c.logFormat != "json" {
+		fmt.Fprintf(fs.Output(), "mixbatch: --log-format must be text or json, got %q\n", c.logFormat)
+		return exitUsage
+	}
+	return -1
+}
+
+func (c *common) logger(stderr io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if c.quiet {
+		opts.Level = slog.LevelWarn
+	}
+	if c.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(stderr, opts))
+}
+
+func loadConfig(path string, log *slog.Logger) (*pipeline.Config, int) {
+	if path == "" {
+		log.Error("--config is required")
+		return nil, exitUsage
+	}
+	cfg, err := pipeline.LoadFile(path)
+	if err != nil {
+		log.Error("invalid config", "err", err)
+		return nil, exitUsage
+	}
+	return cfg, -1
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var c common
+	fs := newFlags("run", "run --config FILE [--workers N]", stderr, &c)
+	config := fs.String("config", "", "run config (YAML)")
+	workers := fs.Int("workers", 0, "parallel workers; overrides run.workers (0: keep the config's)")
+	if code := parse(fs, args, &c); code >= 0 {
+		return code
+	}
+	log := c.logger(stderr)
+	if *workers < 0 {
+		log.Error("--workers must be >= 0")
+		return exitUsage
+	}
+	cfg, code := loadConfig(*config, log)
+	if cfg == nil {
+		return code
+	}
+	bar := newProgressBar(stderr)
+	sum, err := pipeline.Run(ctx, cfg, pipeline.Options{Workers: *workers, Logger: log, Progress: bar.update})
+	bar.finish()
+	if err != nil {
+		if ctx.Err() != nil {
+			log.Error("interrupted; the output folder was left as it was", "err", err)
+			return exitFailure
+		}
+		log.Error("run failed; the output folder was left as it was", "err", err)
+		return exitFailure
+	}
+	rate := float64(sum.Rows) / sum.Elapsed.Seconds()
+	log.Info("done", "output", sum.Output, "bags_ok", sum.BagsOK, "bags_failed", sum.BagsFailed,
+		"bags_not_converged", sum.BagsNotConverged, "rows", sum.Rows,
+		"rows_per_second", int64(rate), "elapsed", sum.Elapsed.Round(time.Millisecond).String())
+	fmt.Fprintf(stdout, "mixbatch: %d bags ok, %d failed, %d not converged; %d rows in %s (%.0f rows/s) -> %s\n",
+		sum.BagsOK, sum.BagsFailed, sum.BagsNotConverged, sum.Rows,
+		sum.Elapsed.Round(time.Millisecond), rate, sum.Output)
+	return exitOK
+}
+
+func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var c common
+	fs := newFlags("validate", "validate --config FILE", stderr, &c)
+	config := fs.String("config", "", "run config (YAML)")
+	if code := parse(fs, args, &c); code >= 0 {
+		return code
+	}
+	log := c.logger(stderr)
+	cfg, code := loadConfig(*config, log)
+	if cfg == nil {
+		return code
+	}
+	sum, err := pipeline.Check(ctx, cfg, pipeline.Options{Logger: log})
+	if err != nil {
+		log.Error("invalid input", "err", err)
+		return exitFailure
+	}
+	fmt.Fprintf(stdout, "mixbatch: config ok; %d input files, %d rows\n", sum.Files, sum.Rows)
+	return exitOK
+}
+
+func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "marbles" {
+		fmt.Fprint(stderr, "Usage: mixbatch gen marbles --bags N --rows-per-bag M [--seed S] [--counts] --out DIR\n")
+		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
+			return exitOK
+		}
+		return exitUsage
+	}
+	var c common
+	fs := newFlags("gen marbles", "gen marbles --bags N --rows-per-bag M [--seed S] [--counts] --out DIR", stderr, &c)
+	var g pipeline.Marbles
+	fs.IntVar(&g.Bags, "bags", 100, "number of bags")
+	fs.IntVar(&g.RowsPerBag, "rows-per-bag", 100, "marbles per bag")
+	fs.Uint64Var(&g.Seed, "seed", 1, "random seed")
+	fs.BoolVar(&g.Counts, "counts", false, "write (bag, colour, count) rows instead of one row per marble")
+	fs.Float64Var(&g.P1, "p1", 0.8, "P(red) for factory 1")
+	fs.Float64Var(&g.P2, "p2", 0.3, "P(red) for factory 2")
+	out := fs.String("out", "", "output folder")
+	if code := parse(fs, args[1:], &c); code >= 0 {
+		return code
+	}
+	log := c.logger(stderr)
+	if *out == "" {
+		log.Error("--out is required")
+		return exitUsage
+	}
+	if err := pipeline.GenMarbles(ctx, *out, g); err != nil {
+		log.Error("gen failed", "err", err)
+		return exitFailure
+	}
+	fmt.Fprintf(stdout, "mixbatch: wrote %d bags of %d marbles to %s\n", g.Bags, g.RowsPerBag, *out)
+	return exitOK
+}
+
+// progressBar draws one line on a terminal; elsewhere it does nothing.
+type progressBar struct {
+	mu    sync.Mutex
+	w     io.Writer
+	on    bool
+	stage string
+	done  int64
+	last  time.Time
+}
+
+func newProgressBar(w io.Writer) *progressBar {
+	f, ok := w.(*os.File)
+	return &progressBar{w: w, on: ok && term.IsTerminal(int(f.Fd()))}
+}
+
+func (p *progressBar) update(stage string, delta, total int64) {
+	if !p.on {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if stage != p.stage {
+		p.stage, p.done = stage, 0
+	}
+	p.done += delta
+	if time.Since(p.last) < 100*time.Millisecond && p.done < total {
+		return
+	}
+	p.last = time.Now()
+	frac := 1.0
+	if total > 0 {
+		frac = min(1, float64(p.done)/float64(total))
+	}
+	const width = 30
+	filled := int(frac * width)
+	bar := make([]byte, width)
+	for i := range bar {
+		bar[i] = ' '
+		if i < filled {
+			bar[i] = '='
+		}
+	}
+	fmt.Fprintf(p.w, "\r%-10s [%s] %5.1f%% %d/%d rows", p.stage, bar, 100*frac, p.done, total)
+}
+
+func (p *progressBar) finish() {
+	if p.on && p.stage != "" {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}

@@ -1,0 +1,474 @@
+package em
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Defaults for Settings fields left at their zero value.
+const (
+	DefaultMaxIter = 10000
+	DefaultTol     = 1e-10
+)
+
+// Acceleration selects how Fit moves between EM steps.
+type Acceleration int
+
+const (
+	// SQUAREM extrapolates along two EM steps with the safeguards described
+	// in the package documentation. It is the default.
+	SQUAREM Acceleration = iota
+	// None runs the plain EM loop.
+	None
+)
+
+// String returns the config name of a.
+func (a Acceleration) String() string {
+	switch a {
+	case SQUAREM:
+		return "squarem"
+	case None:
+		return "none"
+	}
+	return fmt.Sprintf("Acceleration(%d)", int(a))
+}
+
+// Settings control Fit. The zero value is ready to use.
+type Settings struct {
+	// Init holds the K starting weights; nil means uniform. They must be
+	// positive (EM can never move a weight away from exactly zero) and are
+	// normalised to sum to one.
+	Init []float64
+	// MaxIter caps the number of E-steps after the one at the starting
+	// point; 0 means DefaultMaxIter.
+	MaxIter int
+	// Tol is the stopping tolerance of the package documentation; 0 means
+	// DefaultTol.
+	Tol float64
+	// Accelerate selects SQUAREM (default) or plain EM.
+	Accelerate Acceleration
+}
+
+// Result is the outcome of one fit.
+type Result struct {
+	// Weights are the estimated mixture weights, in component order.
+	Weights []float64
+	// Iterations counts the E-steps taken after the one at the starting
+	// point. For plain EM it is the number of EM updates; a SQUAREM cycle
+	// costs two or three.
+	Iterations int
+	// Converged reports whether the stopping rule certified the weights.
+	Converged bool
+	// LogLikelihood is sum_i c_i log p(x_i) at Weights, including every
+	// normalising constant that the log-densities include.
+	LogLikelihood float64
+	// Gap is max_k g_k/N - 1 at Weights; N*log1p(Gap) bounds how far
+	// LogLikelihood is below the maximum.
+	Gap float64
+}
+
+// ErrNoData is returned when the counts sum to zero.
+var ErrNoData = errors.New("em: no observations (the counts sum to zero)")
+
+// SupportError reports an observation that has zero density under every
+// component, so no mixture of them can explain it.
+type SupportError struct {
+	Row int // row of the log-likelihood table
+}
+
+func (e *SupportError) Error() string {
+	return fmt.Sprintf("em: observation %d has zero probability under every component", e.Row)
+}
+
+// ValueError reports an unusable number in the input: a NaN or +Inf
+// log-density, or a count that is negative, NaN or infinite.
+type ValueError struct {
+	Row       int     // row of the table
+	Component int     // component index, or -1 for a count
+	Value     float64 // the offending number
+}
+
+func (e *ValueError) Error() string {
+	if e.Component < 0 {
+		return fmt.Sprintf("em: count %v at observation %d is not a finite non-negative number", e.Value, e.Row)
+	}
+	return fmt.Sprintf("em: log-density %v of observation %d under component %d is not a number below +Inf", e.Value, e.Row, e.Component)
+}
+
+// LogProber is a distribution with a log-density (or log-mass) function,
+// such as gonum's distuv.Normal, distuv.Poisson and distuv.Bernoulli.
+type LogProber interface {
+	LogProb(x float64) float64
+}
+
+// Table fills the row-major n×K table of log-densities log f_k(x_i) for
+// the n values xs and K components, reusing dst when it is large enough.
+func Table(dst []float64, xs []float64, comps []LogProber) []float64 {
+	k := len(comps)
+	need := len(xs) * k
+	if cap(dst) < need {
+		dst = make([]float64, need)
+	}
+	dst = dst[:need]
+	for i, x := range xs {
+		row := dst[i*k : i*k+k]
+		for j, c := range comps {
+			row[j] = c.LogProb(x)
+		}
+	}
+	return dst
+}
+
+// Fit estimates the mixture weights with Settings s; see Fitter.Fit.
+func Fit(logLik, counts []float64, k int, s Settings) (Result, error) {
+	var f Fitter
+	return f.Fit(logLik, counts, k, s)
+}
+
+// Fitter fits bag after bag without allocating in the EM loop. Its zero
+// value is ready to use; a Fitter must not be used by two goroutines at once.
+type Fitter struct {
+	k       int
+	lik     []float64 // n×K likelihoods scaled so that each row's maximum is 1
+	c       []float64 // counts of the kept rows
+	n       float64   // sum of c
+	base    float64   // sum_i c_i m_i, the scaling's share of the log-likelihood
+	g, blk  []float64 // gradient and its block partial sums
+	w, f1   []float64 // current point and its EM image
+	f2, q   []float64 // second EM image and extrapolated point
+	fq      []float64 // EM image of q
+	h       []float64 // Hessian per observation, K×K, for Newton's method
+	tol     float64
+	maxIter int
+}
+
+// Fit estimates the mixture weights of K components from logLik, the
+// row-major n×K table of log f_k(x_i) (see Table), and counts, the weight
+// c_i of each row (nil means 1 for every row). Rows with count 0 are ignored.
+//
+// Fit panics if len(logLik) is not a multiple of k, or if counts or
+// s.Init have the wrong length. Data problems return an error: *ValueError,
+// *SupportError or ErrNoData.
+func (f *Fitter) Fit(logLik, counts []float64, k int, s Settings) (Result, error) {
+	if k < 1 || len(logLik)%k != 0 {
+		panic("em: table length is not a multiple of the component count")
+	}
+	n := len(logLik) / k
+	if counts != nil && len(counts) != n {
+		panic("em: counts length mismatch")
+	}
+	if s.Init != nil && len(s.Init) != k {
+		panic("em: init length mismatch")
+	}
+	if err := f.load(logLik, counts, k); err != nil {
+		return Result{}, err
+	}
+	f.tol, f.maxIter = s.Tol, s.MaxIter
+	if f.tol <= 0 {
+		f.tol = DefaultTol
+	}
+	if f.maxIter <= 0 {
+		f.maxIter = DefaultMaxIter
+	}
+	if err := f.start(s.Init); err != nil {
+		return Result{}, err
+	}
+	if s.Accelerate == None {
+		return f.plain(), nil
+	}
+	return f.squarem(), nil
+}
+
+// load scales the table into f.lik and checks every number.
+func (f *Fitter) load(logLik, counts []float64, k int) error {
+	f.k = k
+	f.lik, f.c = f.lik[:0], f.c[:0]
+	f.n, f.base = 0, 0
+	for i := 0; i < len(logLik)/k; i++ {
+		c := 1.0
+		if counts != nil {
+			c = counts[i]
+		}
+		if !(c >= 0) || math.IsInf(c, 1) {
+			return &ValueError{Row: i, Component: -1, Value: c}
+		}
+		if c == 0 {
+			continue
+		}
+		row := logLik[i*k : i*k+k]
+		m := math.Inf(-1)
+		for j, v := range row {
+			if math.IsNaN(v) || math.IsInf(v, 1) {
+				return &ValueError{Row: i, Component: j, Value: v}
+			}
+			if v > m {
+				m = v
+			}
+		}
+		if math.IsInf(m, -1) {
+			return &SupportError{Row: i}
+		}
+		for _, v := range row {
+			f.lik = append(f.lik, math.Exp(v-m))
+		}
+		f.c = append(f.c, c)
+		f.n += c
+		f.base += c * m
+	}
+	if f.n == 0 {
+		return ErrNoData
+	}
+	return nil
+}
+
+// start allocates the work vectors and sets f.w to the starting weights.
+func (f *Fitter) start(init []float64) error {
+	k := f.k
+	for _, v := range []*[]float64{&f.g, &f.blk, &f.w, &f.f1, &f.f2, &f.q, &f.fq} {
+		if cap(*v) < k {
+			*v = make([]float64, k)
+		}
+		*v = (*v)[:k]
+	}
+	if init == nil {
+		for j := range f.w {
+			f.w[j] = 1 / float64(k)
+		}
+		return nil
+	}
+	sum := 0.0
+	for j, v := range init {
+		if !(v > 0) || math.IsInf(v, 1) {
+			return fmt.Errorf("em: starting weight %d is %v; starting weights must be positive and finite", j, v)
+		}
+		sum += v
+	}
+	for j, v := range init {
+		f.w[j] = v / sum
+	}
+	return nil
+}
+
+// state is one evaluated point: its log-likelihood, gap and whether it
+// passes the stopping rule.
+type state struct {
+	ll, gap float64
+	ok      bool
+}
+
+// step evaluates the EM map at w: it writes the EM image of w to next and
+// returns w's log-likelihood and stopping-rule state. A point at which some
+// observation has zero density gets ll = -Inf.
+func (f *Fitter) step(w, next []float64) state {
+	k := f.k
+	g, blk := f.g, f.blk
+	for j := range g {
+		g[j], blk[j] = 0, 0
+	}
+	llsum, prod := 0.0, 1.0
+	for i, c := range f.c {
+		row := f.lik[i*k : i*k+k]
+		p := 0.0
+		for j, l := range row {
+			p += w[j] * l
+		}
+		if !(p > 0) {
+			return state{ll: math.Inf(-1), gap: math.Inf(1)}
+		}
+		// p <= 1 because each row's largest likelihood is 1, so the running
+		// product only shrinks; fold it into the sum before it underflows.
+		if c == 1 && p > 1e-20 {
+			prod *= p
+			if prod < 1e-260 {
+				llsum += math.Log(prod)
+				prod = 1
+			}
+		} else {
+			llsum += c * math.Log(p)
+		}
+		r := c / p
+		for j, l := range row {
+			blk[j] += r * l
+		}
+		// Sum the gradient in blocks to keep its rounding error small on
+		// large bags: the stopping rule looks at it to ~1e-10.
+		if i&255 == 255 {
+			for j := range g {
+				g[j] += blk[j]
+				blk[j] = 0
+			}
+		}
+	}
+	llsum += math.Log(prod)
+	st := state{ll: f.base + llsum, gap: math.Inf(-1), ok: true}
+	sum := 0.0
+	for j := range g {
+		gj := (g[j] + blk[j]) / f.n
+		e := gj - 1
+		if e > st.gap {
+			st.gap = e
+		}
+		if e > f.tol || (e < -f.tol && w[j] > f.tol) {
+			st.ok = false
+		}
+		next[j] = w[j] * gj
+		sum += next[j]
+	}
+	for j := range next {
+		next[j] /= sum
+	}
+	return st
+}
+
+func (f *Fitter) result(w []float64, st state, evals int) Result {
+	return Result{
+		Weights:       append([]float64(nil), w...),
+		Iterations:    evals - 1,
+		Converged:     st.ok,
+		LogLikelihood: st.ll,
+		Gap:           st.gap,
+	}
+}
+
+// plain runs the textbook EM loop.
+func (f *Fitter) plain() Result {
+	st := f.step(f.w, f.f1)
+	evals := 1
+	for !st.ok && evals-1 < f.maxIter {
+		f.w, f.f1 = f.f1, f.w
+		st = f.step(f.w, f.f1)
+		evals++
+	}
+	return f.result(f.w, st, evals)
+}
+
+// squarem runs safeguarded SQUAREM (scheme S3).
+func (f *Fitter) squarem() Result {
+	const (
+		shrink = 1e-3 // a weight may shrink to no less than this share of its EM value
+		mstep  = 4.0  // factor by which the step bound grows or shrinks
+	)
+	st := f.step(f.w, f.f1)
+	evals := 1
+	stepMax := 1.0
+	budget := min(f.maxIter, newtonAfter)
+	for !st.ok && evals-1 < budget {
+		// f.f1 holds F(w); evaluate it to get F(F(w)).
+		st1 := f.step(f.f1, f.f2)
+		evals++
+		if st1.ok || evals-1 >= budget {
+			f.w, f.f1, f.f2 = f.f1, f.f2, f.w
+			st = st1
+			break
+		}
+		var sr2, sv2 float64
+		for j := range f.w {
+			r := f.f1[j] - f.w[j]
+			v := f.f2[j] - 2*f.f1[j] + f.w[j]
+			sr2 += r * r
+			sv2 += v * v
+		}
+		alpha := 1.0
+		if sv2 > 0 {
+			alpha = math.Min(math.Max(math.Sqrt(sr2/sv2), 1), stepMax)
+		}
+		// The step bound grows while steps reach it and shrinks when one
+		// that reached it fails (R's SQUAREM: step.max0 = 1, mstep = 4).
+		atBound := alpha == stepMax
+		for try := 0; try < 30 && alpha > 1.01; try++ {
+			if f.extrapolate(alpha, shrink) {
+				break
+			}
+			alpha = 1 + (alpha-1)/2
+		}
+		if alpha > 1.01 {
+			stq := f.step(f.q, f.fq)
+			evals++
+			if stq.ll >= st1.ll {
+				f.w, f.q = f.q, f.w
+				f.f1, f.fq = f.fq, f.f1
+				st = stq
+				if atBound {
+					stepMax *= mstep
+				}
+				continue
+			}
+			if atBound {
+				stepMax = math.Max(1, stepMax/mstep)
+			}
+		} else if atBound {
+			stepMax *= mstep
+		}
+		if evals-1 >= budget {
+			// Out of budget: the best evaluated point is F(w).
+			f.w, f.f1, f.f2 = f.f1, f.f2, f.w
+			st = st1
+			break
+		}
+		f.w, f.f2 = f.f2, f.w
+		st = f.step(f.w, f.f1)
+		evals++
+	}
+	if !st.ok && evals-1 < f.maxIter {
+		st, evals = f.newton(st, evals)
+	}
+	return f.result(f.w, st, evals)
+}
+
+// extrapolate sets f.q = w - 2αr + α²v (in the S3 sign convention with
+// α >= 1) and reports whether it is admissible: every weight positive,
+// finite and at least shrink times its value in the two-step EM point.
+func (f *Fitter) extrapolate(alpha, shrink float64) bool {
+	sum := 0.0
+	for j := range f.q {
+		r := f.f1[j] - f.w[j]
+		v := f.f2[j] - 2*f.f1[j] + f.w[j]
+		q := f.w[j] + 2*alpha*r + alpha*alpha*v
+		if !(q >= shrink*f.f2[j]) || !(q > 0) || math.IsInf(q, 0) {
+			return false
+		}
+		f.q[j] = q
+		sum += q
+	}
+	for j := range f.q {
+		f.q[j] /= sum
+	}
+	return true
+}
+
+// Posteriors fills dst with the posterior probabilities P(c = k | x_i) for
+// the rows of the n×K log-density table logLik under weights, reusing dst
+// when it is large enough. A row with zero density under every weighted
+// component gets NaN.
+func Posteriors(dst, logLik, weights []float64) []float64 {
+	k := len(weights)
+	if k == 0 || len(logLik)%k != 0 {
+		panic("em: table length is not a multiple of the component count")
+	}
+	if cap(dst) < len(logLik) {
+		dst = make([]float64, len(logLik))
+	}
+	dst = dst[:len(logLik)]
+	for i := 0; i < len(logLik); i += k {
+		row, out := logLik[i:i+k], dst[i:i+k]
+		m := math.Inf(-1)
+		for j, v := range row {
+			if weights[j] > 0 && v > m {
+				m = v
+			}
+		}
+		sum := 0.0
+		for j, v := range row {
+			out[j] = 0
+			if weights[j] > 0 {
+				out[j] = weights[j] * math.Exp(v-m)
+			}
+			sum += out[j]
+		}
+		for j := range out {
+			out[j] /= sum
+		}
+	}
+	return dst
+}

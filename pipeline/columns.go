@@ -1,0 +1,202 @@
+package pipeline
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+)
+
+// logical is the type a column stands for: a dictionary column stands for
+// its values.
+func logical(t arrow.DataType) arrow.DataType {
+	if d, ok := t.(*arrow.DictionaryType); ok {
+		return d.ValueType
+	}
+	return t
+}
+
+func isInteger(t arrow.DataType) bool {
+	return arrow.IsInteger(logical(t).ID())
+}
+
+func isString(t arrow.DataType) bool {
+	id := logical(t).ID()
+	return id == arrow.STRING || id == arrow.LARGE_STRING
+}
+
+func isFloat(t arrow.DataType) bool {
+	id := logical(t).ID()
+	return id == arrow.FLOAT32 || id == arrow.FLOAT64
+}
+
+// unify returns the type that columns of types a and b are written as when
+// they meet in one output table: the type itself when they agree, int64 for
+// integers of different widths, string for any mix of string, large string
+// and dictionary-encoded strings. ok is false when they cannot meet.
+func unify(a, b arrow.DataType) (arrow.DataType, bool) {
+	switch {
+	case arrow.TypeEqual(a, b) && a.ID() != arrow.DICTIONARY:
+		return a, true
+	case isInteger(a) && isInteger(b):
+		if arrow.TypeEqual(logical(a), logical(b)) {
+			return logical(a), true
+		}
+		return arrow.PrimitiveTypes.Int64, true
+	case isString(a) && isString(b):
+		return arrow.BinaryTypes.String, true
+	case arrow.TypeEqual(a, b):
+		return logical(a), true
+	}
+	return nil, false
+}
+
+// valueAt renders row i of arr for an error message.
+func valueAt(arr arrow.Array, i int) string {
+	if arr.IsNull(i) {
+		return "null"
+	}
+	if d, ok := arr.(*array.Dictionary); ok {
+		return valueAt(d.Dictionary(), d.GetValueIndex(i))
+	}
+	switch a := arr.(type) {
+	case *array.String:
+		return strconv.Quote(a.Value(i))
+	case *array.LargeString:
+		return strconv.Quote(a.Value(i))
+	}
+	return arr.ValueStr(i)
+}
+
+// intAt returns row i of an integer (or dictionary-of-integer) array.
+// ok is false for a uint64 above the int64 range.
+func intAt(arr arrow.Array, i int) (int64, bool) {
+	switch a := arr.(type) {
+	case *array.Int8:
+		return int64(a.Value(i)), true
+	case *array.Int16:
+		return int64(a.Value(i)), true
+	case *array.Int32:
+		return int64(a.Value(i)), true
+	case *array.Int64:
+		return a.Value(i), true
+	case *array.Uint8:
+		return int64(a.Value(i)), true
+	case *array.Uint16:
+		return int64(a.Value(i)), true
+	case *array.Uint32:
+		return int64(a.Value(i)), true
+	case *array.Uint64:
+		v := a.Value(i)
+		return int64(v), v <= math.MaxInt64
+	case *array.Dictionary:
+		return intAt(a.Dictionary(), a.GetValueIndex(i))
+	}
+	panic(fmt.Sprintf("pipeline: intAt on %s", arr.DataType()))
+}
+
+// stringAt returns row i of a string-like array.
+func stringAt(arr arrow.Array, i int) string {
+	switch a := arr.(type) {
+	case *array.String:
+		return a.Value(i)
+	case *array.LargeString:
+		return a.Value(i)
+	case *array.Dictionary:
+		return stringAt(a.Dictionary(), a.GetValueIndex(i))
+	}
+	panic(fmt.Sprintf("pipeline: stringAt on %s", arr.DataType()))
+}
+
+// floatAt returns row i of a numeric array as float64.
+func floatAt(arr arrow.Array, i int) float64 {
+	switch a := arr.(type) {
+	case *array.Float32:
+		return float64(a.Value(i))
+	case *array.Float64:
+		return a.Value(i)
+	}
+	v, _ := intAt(arr, i)
+	if u, ok := arr.(*array.Uint64); ok {
+		return float64(u.Value(i))
+	}
+	return float64(v)
+}
+
+// castTo converts arr to type t (one that unify produced from arr's type).
+// The result must be released.
+func castTo(mem memory.Allocator, arr arrow.Array, t arrow.DataType) arrow.Array {
+	if arrow.TypeEqual(arr.DataType(), t) {
+		arr.Retain()
+		return arr
+	}
+	switch {
+	case t.ID() == arrow.INT64:
+		b := array.NewInt64Builder(mem)
+		defer b.Release()
+		b.Reserve(arr.Len())
+		for i := 0; i < arr.Len(); i++ {
+			if arr.IsNull(i) {
+				b.AppendNull()
+				continue
+			}
+			v, _ := intAt(arr, i)
+			b.UnsafeAppend(v)
+		}
+		return b.NewArray()
+	case t.ID() == arrow.STRING:
+		b := array.NewStringBuilder(mem)
+		defer b.Release()
+		b.Reserve(arr.Len())
+		for i := 0; i < arr.Len(); i++ {
+			if arr.IsNull(i) {
+				b.AppendNull()
+				continue
+			}
+			b.Append(stringAt(arr, i))
+		}
+		return b.NewArray()
+	case arrow.IsInteger(t.ID()):
+		// A dictionary of integers written as its value type.
+		b := array.NewBuilder(mem, t)
+		defer b.Release()
+		for i := 0; i < arr.Len(); i++ {
+			if arr.IsNull(i) {
+				b.AppendNull()
+				continue
+			}
+			v, _ := intAt(arr, i)
+			appendInt(b, v)
+		}
+		return b.NewArray()
+	}
+	panic(fmt.Sprintf("pipeline: cannot cast %s to %s", arr.DataType(), t))
+}
+
+// appendInt appends v to an integer builder of any width; v came from a
+// column of the builder's type, so it fits.
+func appendInt(b array.Builder, v int64) {
+	switch b := b.(type) {
+	case *array.Int8Builder:
+		b.Append(int8(v))
+	case *array.Int16Builder:
+		b.Append(int16(v))
+	case *array.Int32Builder:
+		b.Append(int32(v))
+	case *array.Int64Builder:
+		b.Append(v)
+	case *array.Uint8Builder:
+		b.Append(uint8(v))
+	case *array.Uint16Builder:
+		b.Append(uint16(v))
+	case *array.Uint32Builder:
+		b.Append(uint32(v))
+	case *array.Uint64Builder:
+		b.Append(uint64(v))
+	default:
+		panic(fmt.Sprintf("pipeline: appendInt on %T", b))
+	}
+}

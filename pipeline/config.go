@@ -1,0 +1,425 @@
+package pipeline
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Families that model.family accepts.
+const (
+	Bernoulli   = "bernoulli"
+	Categorical = "categorical"
+	Gaussian    = "gaussian"
+	Poisson     = "poisson"
+)
+
+// Config is a run configuration, as read from a YAML file.
+type Config struct {
+	Input  InputConfig  `yaml:"input" json:"input,omitempty"`
+	Model  ModelConfig  `yaml:"model" json:"model,omitempty"`
+	EM     EMConfig     `yaml:"em" json:"em,omitempty"`
+	Output OutputConfig `yaml:"output" json:"output,omitempty"`
+	Run    RunConfig    `yaml:"run" json:"run,omitempty"`
+
+	// Path is the file the config was loaded from ("" if parsed from bytes).
+	// Relative paths inside the config are taken as they are, relative to
+	// the working directory of the process, like any command-line tool's.
+	Path string `yaml:"-" json:"-"`
+	// Digest is the SHA-256 of the config file's bytes, hex-encoded.
+	Digest string `yaml:"-" json:"-"`
+}
+
+// InputConfig says where the observations are and which columns to use.
+type InputConfig struct {
+	// Paths are files, directories (walked recursively) or globs.
+	Paths []string `yaml:"paths" json:"paths,omitempty"`
+	// Bag names the bag column: any integer type or string.
+	Bag string `yaml:"bag" json:"bag,omitempty"`
+	// Value names the observation column.
+	Value string `yaml:"value" json:"value,omitempty"`
+	// Count optionally names a column of non-negative counts (weights) per row.
+	Count string `yaml:"count" json:"count,omitempty"`
+	// Keep lists columns copied into the posteriors table.
+	Keep []string `yaml:"keep" json:"keep,omitempty"`
+}
+
+// ModelConfig describes the mixture.
+type ModelConfig struct {
+	// Family is one of bernoulli, categorical, gaussian, poisson.
+	Family string `yaml:"family" json:"family,omitempty"`
+	// Components are the K >= 1 named components with their parameters.
+	Components []ComponentConfig `yaml:"components" json:"components,omitempty"`
+}
+
+// ComponentConfig is one named component. Which parameters apply depends on
+// the family; giving a parameter of another family is an error.
+type ComponentConfig struct {
+	Name  string             `yaml:"name" json:"name,omitempty"`
+	P     *float64           `yaml:"p" json:"p,omitempty"`     // bernoulli: P(value = 1)
+	Probs map[string]float64 `yaml:"probs" json:"probs,omitempty"` // categorical: label -> probability
+	Mean  *float64           `yaml:"mean" json:"mean,omitempty"`  // gaussian
+	SD    *float64           `yaml:"sd" json:"sd,omitempty"`    // gaussian
+	Rate  *float64           `yaml:"rate" json:"rate,omitempty"`  // poisson
+}
+
+// EMConfig tunes the fit.
+type EMConfig struct {
+	// Init is "uniform" or a list of K starting weights.
+	Init Init `yaml:"init" json:"init,omitempty"`
+	// MaxIter caps the E-steps per bag.
+	MaxIter int `yaml:"max_iter" json:"max_iter,omitempty"`
+	// Tol is the stopping tolerance (see package em).
+	Tol float64 `yaml:"tol" json:"tol,omitempty"`
+	// Accelerate is "squarem" or "none" (the textbook loop).
+	Accelerate string `yaml:"accelerate" json:"accelerate,omitempty"`
+}
+
+// Init is em.init: nil Weights means uniform.
+type Init struct {
+	Weights []float64
+}
+
+// UnmarshalYAML accepts the word uniform or a list of numbers.
+func (in *Init) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.Value != "uniform" {
+			return fmt.Errorf("line %d: em.init must be uniform or a list of weights, got %q", n.Line, n.Value)
+		}
+		in.Weights = nil
+		return nil
+	case yaml.SequenceNode:
+		var w []float64
+		if err := n.Decode(&w); err != nil {
+			return fmt.Errorf("line %d: em.init: %w", n.Line, err)
+		}
+		in.Weights = w
+		return nil
+	}
+	return fmt.Errorf("line %d: em.init must be uniform or a list of weights", n.Line)
+}
+
+// MarshalYAML writes uniform or the list.
+func (in Init) MarshalYAML() (any, error) {
+	if in.Weights == nil {
+		return "uniform", nil
+	}
+	return in.Weights, nil
+}
+
+// MarshalJSON writes "uniform" or the list, as in YAML.
+func (in Init) MarshalJSON() ([]byte, error) {
+	v, _ := in.MarshalYAML()
+	return json.Marshal(v)
+}
+
+// OutputConfig says where results go.
+type OutputConfig struct {
+	// Dir is the output folder; it appears atomically at the end of a run.
+	Dir string `yaml:"dir" json:"dir,omitempty"`
+	// Posteriors enables the per-row posteriors table.
+	Posteriors bool `yaml:"posteriors" json:"posteriors,omitempty"`
+	// Overwrite allows replacing an existing Dir.
+	Overwrite bool `yaml:"overwrite" json:"overwrite,omitempty"`
+}
+
+// RunConfig tunes execution.
+type RunConfig struct {
+	// Workers bounds parallelism; 0 means GOMAXPROCS.
+	Workers int `yaml:"workers" json:"workers,omitempty"`
+}
+
+// DefaultConfig holds the defaults applied before a config file is decoded.
+var DefaultConfig = Config{
+	EM: EMConfig{
+		MaxIter:    10000,
+		Tol:        1e-10,
+		Accelerate: "squarem",
+	},
+}
+
+// LoadFile reads, strictly decodes and validates a config file.
+func LoadFile(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	cfg, err := Load(b)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	cfg.Path = path
+	return cfg, nil
+}
+
+// Load strictly decodes and validates a config from YAML bytes: unknown
+// keys, duplicate keys and wrong types are errors that give the line.
+func Load(b []byte) (*Config, error) {
+	cfg := DefaultConfig
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("the config is empty")
+		}
+		return nil, friendlyYAML(err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errors.New("the config holds more than one YAML document")
+	}
+	sum := sha256.Sum256(b)
+	cfg.Digest = hex.EncodeToString(sum[:])
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+var (
+	yamlFieldRE = regexp.MustCompile(`field (\S+) not found in type pipeline\.(\w+)`)
+	yamlTypeRE  = regexp.MustCompile(`cannot unmarshal !!(\w+) ` + "`" + `([^` + "`" + `]*)` + "`" + ` into (\S+)`)
+	sections    = map[string]string{
+		"Config": "the top level", "InputConfig": "input", "ModelConfig": "model",
+		"ComponentConfig": "a model.components entry", "EMConfig": "em",
+		"OutputConfig": "output", "RunConfig": "run",
+	}
+)
+
+// friendlyYAML rewrites yaml.v3's Go-flavoured messages in config terms.
+func friendlyYAML(err error) error {
+	msg := err.Error()
+	msg = yamlFieldRE.ReplaceAllStringFunc(msg, func(m string) string {
+		s := yamlFieldRE.FindStringSubmatch(m)
+		return fmt.Sprintf("unknown key %q in %s", s[1], sections[s[2]])
+	})
+	msg = yamlTypeRE.ReplaceAllString(msg, "cannot use $1 `$2` as $3")
+	msg = strings.ReplaceAll(msg, "yaml: unmarshal errors:\n  ", "")
+	msg = strings.ReplaceAll(msg, "\n  ", "; ")
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	return errors.New(msg)
+}
+
+// probTol is how far from 1 a categorical component's probabilities may sum.
+const probTol = 1e-9
+
+// Validate checks the config and returns the first problem, naming its field.
+func (c *Config) Validate() error {
+	in := &c.Input
+	if len(in.Paths) == 0 {
+		return errors.New("input.paths is required (files, directories or globs)")
+	}
+	for i, p := range in.Paths {
+		if strings.TrimSpace(p) == "" {
+			return fmt.Errorf("input.paths[%d] is empty", i)
+		}
+	}
+	if in.Bag == "" {
+		return errors.New("input.bag is required (the bag column)")
+	}
+	if in.Value == "" {
+		return errors.New("input.value is required (the observation column)")
+	}
+	if in.Bag == in.Value {
+		return fmt.Errorf("input.bag and input.value are the same column %q", in.Bag)
+	}
+	if in.Count != "" && (in.Count == in.Bag || in.Count == in.Value) {
+		return fmt.Errorf("input.count %q is also the bag or value column", in.Count)
+	}
+	seen := map[string]bool{in.Bag: true, in.Value: true}
+	for i, k := range in.Keep {
+		if k == "" {
+			return fmt.Errorf("input.keep[%d] is empty", i)
+		}
+		if seen[k] {
+			return fmt.Errorf("input.keep[%d] %q is listed twice or is the bag or value column (which the posteriors table has anyway)", i, k)
+		}
+		seen[k] = true
+	}
+	if err := c.Model.validate(); err != nil {
+		return err
+	}
+	for _, comp := range c.Model.Components {
+		col := PosteriorPrefix + comp.Name
+		if seen[col] || col == "component" {
+			return fmt.Errorf("input.keep column %q clashes with the posteriors column of component %q", col, comp.Name)
+		}
+	}
+	if err := c.EM.validate(len(c.Model.Components)); err != nil {
+		return err
+	}
+	if c.Output.Dir == "" {
+		return errors.New("output.dir is required")
+	}
+	if err := checkOutputDir(c.Output.Dir, in.Paths); err != nil {
+		return err
+	}
+	if c.Run.Workers < 0 {
+		return fmt.Errorf("run.workers must be >= 0 (0 means one per CPU), got %d", c.Run.Workers)
+	}
+	return nil
+}
+
+func (m *ModelConfig) validate() error {
+	switch m.Family {
+	case Bernoulli, Categorical, Gaussian, Poisson:
+	case "":
+		return errors.New("model.family is required: bernoulli, categorical, gaussian or poisson")
+	default:
+		return fmt.Errorf("model.family must be bernoulli, categorical, gaussian or poisson, got %q", m.Family)
+	}
+	if len(m.Components) == 0 {
+		return errors.New("model.components must list at least one component")
+	}
+	names := map[string]int{}
+	for i := range m.Components {
+		c := &m.Components[i]
+		field := fmt.Sprintf("model.components[%d]", i)
+		if c.Name == "" {
+			return fmt.Errorf("%s.name is required", field)
+		}
+		if j, dup := names[c.Name]; dup {
+			return fmt.Errorf("%s.name %q is already the name of model.components[%d]", field, c.Name, j)
+		}
+		names[c.Name] = i
+		if err := c.validate(field, m.Family); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *ComponentConfig) validate(field, family string) error {
+	given := map[string]bool{"p": c.P != nil, "probs": c.Probs != nil, "mean": c.Mean != nil, "sd": c.SD != nil, "rate": c.Rate != nil}
+	params := map[string][]string{
+		Bernoulli: {"p"}, Categorical: {"probs"}, Gaussian: {"mean", "sd"}, Poisson: {"rate"},
+	}[family]
+	for _, name := range []string{"p", "probs", "mean", "sd", "rate"} {
+		wanted := false
+		for _, p := range params {
+			wanted = wanted || p == name
+		}
+		if given[name] && !wanted {
+			return fmt.Errorf("%s.%s is not a parameter of the %s family (it takes %s)", field, name, family, strings.Join(params, ", "))
+		}
+		if !given[name] && wanted {
+			return fmt.Errorf("%s.%s is required for the %s family", field, name, family)
+		}
+	}
+	switch family {
+	case Bernoulli:
+		if !(*c.P >= 0 && *c.P <= 1) {
+			return fmt.Errorf("%s.p must be in [0, 1], got %v", field, *c.P)
+		}
+	case Categorical:
+		if len(c.Probs) == 0 {
+			return fmt.Errorf("%s.probs must give at least one label", field)
+		}
+		sum := 0.0
+		for _, label := range sortedKeys(c.Probs) {
+			v := c.Probs[label]
+			if !(v >= 0 && v <= 1) {
+				return fmt.Errorf("%s.probs[%s] must be in [0, 1], got %v", field, label, v)
+			}
+			sum += v
+		}
+		if math.Abs(sum-1) > probTol {
+			return fmt.Errorf("%s.probs must sum to 1, got %v (off by %+.3g)", field, sum, sum-1)
+		}
+	case Gaussian:
+		if math.IsNaN(*c.Mean) || math.IsInf(*c.Mean, 0) {
+			return fmt.Errorf("%s.mean must be finite, got %v", field, *c.Mean)
+		}
+		if !(*c.SD > 0) || math.IsInf(*c.SD, 1) {
+			return fmt.Errorf("%s.sd must be positive and finite, got %v", field, *c.SD)
+		}
+	case Poisson:
+		if !(*c.Rate > 0) || math.IsInf(*c.Rate, 1) {
+			return fmt.Errorf("%s.rate must be positive and finite, got %v", field, *c.Rate)
+		}
+	}
+	return nil
+}
+
+func (e *EMConfig) validate(k int) error {
+	if w := e.Init.Weights; w != nil {
+		if len(w) != k {
+			return fmt.Errorf("em.init lists %d weights but there are %d components", len(w), k)
+		}
+		sum := 0.0
+		for i, v := range w {
+			if !(v > 0 && v <= 1) {
+				return fmt.Errorf("em.init[%d] must be in (0, 1], got %v (EM can never move a weight away from exactly 0)", i, v)
+			}
+			sum += v
+		}
+		if math.Abs(sum-1) > 1e-6 {
+			return fmt.Errorf("em.init must sum to 1, got %v (off by %+.3g)", sum, sum-1)
+		}
+	}
+	if e.MaxIter < 1 {
+		return fmt.Errorf("em.max_iter must be >= 1, got %d", e.MaxIter)
+	}
+	if !(e.Tol > 0 && e.Tol < 1) {
+		return fmt.Errorf("em.tol must be in (0, 1), got %v", e.Tol)
+	}
+	if e.Accelerate != "squarem" && e.Accelerate != "none" {
+		return fmt.Errorf("em.accelerate must be squarem or none, got %q", e.Accelerate)
+	}
+	return nil
+}
+
+// checkOutputDir refuses an output folder that is inside an input folder
+// (the next run would read the results as input) or that contains an input
+// (overwrite would delete it).
+func checkOutputDir(dir string, inputs []string) error {
+	out, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("output.dir: %w", err)
+	}
+	for i, p := range inputs {
+		// A glob's fixed prefix is the folder it can match in.
+		if j := strings.IndexAny(p, "*?["); j >= 0 {
+			p = filepath.Dir(p[:j] + "x")
+		}
+		in, err := filepath.Abs(p)
+		if err != nil {
+			return fmt.Errorf("input.paths[%d]: %w", i, err)
+		}
+		if within(out, in) {
+			return fmt.Errorf("output.dir %q is inside input.paths[%d] %q: the results would be read as input next time", dir, i, inputs[i])
+		}
+		if within(in, out) {
+			return fmt.Errorf("input.paths[%d] %q is inside output.dir %q: writing the output would replace the input", i, inputs[i], dir)
+		}
+	}
+	return nil
+}
+
+// within reports whether path is root or below it.
+func within(path, root string) bool {
+	rel, err := filepath.Rel(root, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

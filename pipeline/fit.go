@@ -1,0 +1,174 @@
+package pipeline
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/mixbatch/mixbatch/em"
+)
+
+// fits holds the result of every bag, indexed like bags.
+type fits struct {
+	k         int
+	weights   []float64 // bag b's weights are weights[b*k : b*k+k]
+	nobs      []int64
+	total     []float64
+	iters     []int64
+	converged []bool
+	ll        []float64
+	gap       []float64
+}
+
+// fitBlock is how many bags a worker takes at a time.
+const fitBlock = 256
+
+// fitAll fits every bag with up to workers goroutines. Each bag's result
+// depends only on its own rows, so it is the same for any worker count.
+func fitAll(ctx context.Context, b *bags, m *model, workers int, progress func(int64)) (*fits, error) {
+	nb, k := b.len(), len(m.comps)
+	f := &fits{
+		k:         k,
+		weights:   make([]float64, nb*k),
+		nobs:      make([]int64, nb),
+		total:     make([]float64, nb),
+		iters:     make([]int64, nb),
+		converged: make([]bool, nb),
+		ll:        make([]float64, nb),
+		gap:       make([]float64, nb),
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for lo := 0; lo < nb; lo += fitBlock {
+		hi := min(lo+fitBlock, nb)
+		g.Go(func() error {
+			var w worker
+			for i := lo; i < hi; i++ {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				if err := w.fit(b, m, f, i); err != nil {
+					return err
+				}
+			}
+			if progress != nil {
+				progress(int64(b.start[hi] - b.start[lo]))
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// BagError is a bag that could not be fitted.
+type BagError struct {
+	Bag string // rendered key
+	Err error
+}
+
+func (e *BagError) Error() string { return fmt.Sprintf("bag %s: %v", e.Bag, e.Err) }
+func (e *BagError) Unwrap() error { return e.Err }
+
+// worker holds one goroutine's scratch space.
+type worker struct {
+	fitter em.Fitter
+	dense  []float64 // per-code counts, discrete families
+	pairs  []pair
+	xs, cs []float64
+	table  []float64
+}
+
+type pair struct{ x, c float64 }
+
+// fit aggregates bag i into distinct (value, count) pairs, in ascending
+// value order so that row order cannot change the result, and fits it.
+func (w *worker) fit(b *bags, m *model, f *fits, i int) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &BagError{Bag: b.key(i), Err: fmt.Errorf("internal error: %v", r)}
+		}
+	}()
+	lo, hi := b.start[i], b.start[i+1]
+	vals := b.vals[lo:hi]
+	var counts []float64
+	if b.counts != nil {
+		counts = b.counts[lo:hi]
+	}
+	w.xs, w.cs = w.xs[:0], w.cs[:0]
+	total := 0.0
+	if m.discrete() {
+		w.dense = slices.Grow(w.dense[:0], len(m.possible))[:len(m.possible)]
+		clear(w.dense)
+		for r, v := range vals {
+			c := 1.0
+			if counts != nil {
+				c = counts[r]
+			}
+			w.dense[int(v)] += c
+		}
+		for code, c := range w.dense {
+			if c > 0 {
+				w.xs = append(w.xs, float64(code))
+				w.cs = append(w.cs, c)
+			}
+			total += c
+		}
+	} else {
+		w.pairs = w.pairs[:0]
+		for r, v := range vals {
+			c := 1.0
+			if counts != nil {
+				c = counts[r]
+			}
+			w.pairs = append(w.pairs, pair{v, c})
+		}
+		slices.SortFunc(w.pairs, func(a, b pair) int {
+			if c := cmp.Compare(a.x, b.x); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.c, b.c)
+		})
+		for _, p := range w.pairs {
+			total += p.c
+			if p.c == 0 {
+				continue
+			}
+			if n := len(w.xs); n > 0 && w.xs[n-1] == p.x {
+				w.cs[n-1] += p.c
+				continue
+			}
+			w.xs = append(w.xs, p.x)
+			w.cs = append(w.cs, p.c)
+		}
+	}
+	f.nobs[i] = int64(hi - lo)
+	f.total[i] = total
+	w.table = em.Table(w.table, w.xs, m.comps)
+	res, err := w.fitter.Fit(w.table, w.cs, len(m.comps), m.settings)
+	if err != nil {
+		var se *em.SupportError
+		var ve *em.ValueError
+		switch {
+		case errors.As(err, &se):
+			err = fmt.Errorf("value %s has zero density under every component", m.describe(w.xs[se.Row]))
+		case errors.As(err, &ve):
+			err = fmt.Errorf("value %s: %w", m.describe(w.xs[ve.Row]), err)
+		case errors.Is(err, em.ErrNoData):
+			err = errors.New("the counts of the bag sum to zero, so it has no weights to estimate")
+		}
+		return &BagError{Bag: b.key(i), Err: err}
+	}
+	copy(f.weights[i*f.k:], res.Weights)
+	f.iters[i] = int64(res.Iterations)
+	f.converged[i] = res.Converged
+	f.ll[i] = res.LogLikelihood
+	f.gap[i] = res.Gap
+	return nil
+}

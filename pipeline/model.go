@@ -1,0 +1,112 @@
+package pipeline
+
+import (
+	"math"
+	"strconv"
+
+	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/mixbatch/mixbatch/em"
+)
+
+// PosteriorPrefix starts the name of each per-component column of the
+// posteriors table.
+const PosteriorPrefix = "posterior_"
+
+// model is the validated mixture in the form the fit needs: the components
+// as log-densities over coded values.
+//
+// Values are coded as float64 for em: bernoulli 0/1, categorical the index
+// of the label in labels, gaussian the value, poisson the count.
+type model struct {
+	family string
+	names  []string
+	comps  []em.LogProber
+	// labels are the categorical labels, sorted; labelIndex inverts it.
+	labels     []string
+	labelIndex map[string]int
+	// possible[code] reports whether some component gives a discrete code
+	// positive probability (bernoulli and categorical).
+	possible []bool
+	settings em.Settings
+}
+
+func newModel(cfg *Config) *model {
+	m := &model{family: cfg.Model.Family}
+	for _, c := range cfg.Model.Components {
+		m.names = append(m.names, c.Name)
+	}
+	switch m.family {
+	case Bernoulli:
+		m.possible = make([]bool, 2)
+		for _, c := range cfg.Model.Components {
+			m.comps = append(m.comps, distuv.Bernoulli{P: *c.P})
+			m.possible[0] = m.possible[0] || *c.P < 1
+			m.possible[1] = m.possible[1] || *c.P > 0
+		}
+	case Categorical:
+		set := map[string]bool{}
+		for _, c := range cfg.Model.Components {
+			for label := range c.Probs {
+				set[label] = true
+			}
+		}
+		m.labels = sortedKeys(set)
+		m.labelIndex = make(map[string]int, len(m.labels))
+		for i, l := range m.labels {
+			m.labelIndex[l] = i
+		}
+		m.possible = make([]bool, len(m.labels))
+		for _, c := range cfg.Model.Components {
+			probs := make(categorical, len(m.labels))
+			for label, p := range c.Probs {
+				probs[m.labelIndex[label]] = p
+				m.possible[m.labelIndex[label]] = m.possible[m.labelIndex[label]] || p > 0
+			}
+			m.comps = append(m.comps, probs)
+		}
+	case Gaussian:
+		for _, c := range cfg.Model.Components {
+			m.comps = append(m.comps, distuv.Normal{Mu: *c.Mean, Sigma: *c.SD})
+		}
+	case Poisson:
+		for _, c := range cfg.Model.Components {
+			m.comps = append(m.comps, distuv.Poisson{Lambda: *c.Rate})
+		}
+	}
+	m.settings = em.Settings{
+		Init:    cfg.EM.Init.Weights,
+		MaxIter: cfg.EM.MaxIter,
+		Tol:     cfg.EM.Tol,
+	}
+	if cfg.EM.Accelerate == "none" {
+		m.settings.Accelerate = em.None
+	}
+	return m
+}
+
+// discrete reports whether values are codes from a small set, fitted as
+// (code, count) pairs through a dense counter.
+func (m *model) discrete() bool { return m.possible != nil }
+
+// describe renders a coded value as the user wrote it.
+func (m *model) describe(code float64) string {
+	if m.family == Categorical {
+		if i := int(code); float64(i) == code && i >= 0 && i < len(m.labels) {
+			return strconv.Quote(m.labels[i])
+		}
+	}
+	return strconv.FormatFloat(code, 'g', -1, 64)
+}
+
+// categorical is a probability mass function over label indices.
+type categorical []float64
+
+// LogProb returns the log-probability of label index x.
+func (c categorical) LogProb(x float64) float64 {
+	i := int(x)
+	if float64(i) != x || i < 0 || i >= len(c) {
+		return math.Inf(-1)
+	}
+	return math.Log(c[i])
+}

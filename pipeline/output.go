@@ -1,0 +1,276 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
+
+	"github.com/mixbatch/mixbatch/writers"
+)
+
+// Output table and file names.
+const (
+	WeightsTable    = "weights"
+	FitsTable       = "fits"
+	PosteriorsTable = "posteriors"
+	SuccessFile     = "_SUCCESS"
+	ManifestFile    = "manifest.json"
+)
+
+// bagsPerPart is how many bags go into one part file of weights and fits.
+const bagsPerPart = 1 << 18
+
+// partName names the i-th part file of a table.
+func partName(i int) string { return fmt.Sprintf("part-%05d.parquet", i) }
+
+// stage is a temporary sibling of the output folder that becomes the
+// output folder in one rename when the run succeeds.
+type stage struct {
+	dir       string // final location
+	tmp       string // where the run writes
+	overwrite bool
+}
+
+// tmpMarker is in the name of every staging folder, so that stale ones left
+// by a killed run are recognisable.
+const tmpMarker = ".mixbatch-tmp-"
+
+// checkDest fails early when the output folder exists and may not be replaced.
+func checkDest(dir string, overwrite bool) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("output.dir: %w", err)
+	case !fi.IsDir():
+		return fmt.Errorf("output.dir %s exists and is not a folder", dir)
+	case !overwrite:
+		return fmt.Errorf("output.dir %s already exists; set output.overwrite: true to replace it", dir)
+	}
+	return nil
+}
+
+func newStage(dir string, overwrite bool) (*stage, error) {
+	if err := checkDest(dir, overwrite); err != nil {
+		return nil, err
+	}
+	parent, base := filepath.Split(filepath.Clean(dir))
+	if parent == "" {
+		parent = "."
+	}
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, fmt.Errorf("output.dir: creating parent folder: %w", err)
+	}
+	var rnd [6]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, err
+	}
+	tmp := filepath.Join(parent, "."+base+tmpMarker+hex.EncodeToString(rnd[:]))
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		return nil, fmt.Errorf("output.dir: creating staging folder: %w", err)
+	}
+	return &stage{dir: filepath.Clean(dir), tmp: tmp, overwrite: overwrite}, nil
+}
+
+// path returns the staged path of a file of table (or of the top level
+// when table is "").
+func (s *stage) path(table, name string) string {
+	return filepath.Join(s.tmp, table, name)
+}
+
+// commit publishes the staged folder as the output folder. An existing
+// folder is swapped out atomically (renameat2 RENAME_EXCHANGE) and removed.
+func (s *stage) commit() error {
+	err := os.Rename(s.tmp, s.dir)
+	if err == nil {
+		return nil
+	}
+	if _, statErr := os.Stat(s.dir); statErr != nil {
+		return fmt.Errorf("publishing output: %w", err)
+	}
+	if !s.overwrite {
+		return fmt.Errorf("output.dir %s appeared while the run was writing; not replacing it", s.dir)
+	}
+	err = unix.Renameat2(unix.AT_FDCWD, s.tmp, unix.AT_FDCWD, s.dir, unix.RENAME_EXCHANGE)
+	if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSYS) {
+		// No atomic exchange on this file system: move the old folder aside
+		// first. A crash between the two renames leaves the old output in
+		// the hidden staging name, from where it can be recovered.
+		old := s.tmp + "-old"
+		if err := os.Rename(s.dir, old); err != nil {
+			return fmt.Errorf("publishing output: %w", err)
+		}
+		if err := os.Rename(s.tmp, s.dir); err != nil {
+			_ = os.Rename(old, s.dir)
+			return fmt.Errorf("publishing output: %w", err)
+		}
+		return os.RemoveAll(old)
+	}
+	if err != nil {
+		return fmt.Errorf("publishing output: %w", err)
+	}
+	// s.tmp now holds the previous output.
+	if err := os.RemoveAll(s.tmp); err != nil {
+		return fmt.Errorf("removing the previous output: %w", err)
+	}
+	return nil
+}
+
+// abort removes the staging folder.
+func (s *stage) abort() error { return os.RemoveAll(s.tmp) }
+
+// bagBuilder appends bag keys in the output type.
+func (r *runner) bagBuilder() array.Builder { return array.NewBuilder(r.mem, r.plan.bagType) }
+
+// appendBag appends bag b's key.
+func (r *runner) appendBag(bld array.Builder, b int) {
+	if r.bags.strs != nil {
+		bld.(*array.StringBuilder).Append(r.bags.strs[b])
+		return
+	}
+	appendInt(bld, r.bags.ints[b])
+}
+
+func (r *runner) weightsSchema() *arrow.Schema {
+	return arrow.NewSchema([]arrow.Field{
+		{Name: r.cfg.Input.Bag, Type: r.plan.bagType},
+		{Name: "component", Type: arrow.BinaryTypes.String},
+		{Name: "weight", Type: arrow.PrimitiveTypes.Float64},
+	}, nil)
+}
+
+func (r *runner) fitsSchema() *arrow.Schema {
+	return arrow.NewSchema([]arrow.Field{
+		{Name: r.cfg.Input.Bag, Type: r.plan.bagType},
+		{Name: "n_obs", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "total_count", Type: arrow.PrimitiveTypes.Float64},
+		{Name: "iterations", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "converged", Type: arrow.FixedWidthTypes.Boolean},
+		{Name: "log_likelihood", Type: arrow.PrimitiveTypes.Float64},
+		{Name: "gap", Type: arrow.PrimitiveTypes.Float64},
+		{Name: "status", Type: arrow.BinaryTypes.String},
+		{Name: "error", Type: arrow.BinaryTypes.String, Nullable: true},
+	}, nil)
+}
+
+// writeTables writes weights/ and fits/ as part files of bagsPerPart bags.
+func (r *runner) writeTables(ctx context.Context) error {
+	nb := r.bags.len()
+	parts := max(1, (nb+bagsPerPart-1)/bagsPerPart)
+	for _, t := range []string{WeightsTable, FitsTable} {
+		if err := os.Mkdir(r.stage.path(t, ""), 0o755); err != nil {
+			return err
+		}
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.workers)
+	for part := 0; part < parts; part++ {
+		lo, hi := part*bagsPerPart, min((part+1)*bagsPerPart, nb)
+		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := r.writeWeights(part, lo, hi); err != nil {
+				return err
+			}
+			return r.writeFits(part, lo, hi)
+		})
+	}
+	return g.Wait()
+}
+
+func (r *runner) writeWeights(part, lo, hi int) error {
+	k := len(r.model.names)
+	bag := r.bagBuilder()
+	defer bag.Release()
+	comp := array.NewStringBuilder(r.mem)
+	defer comp.Release()
+	w := array.NewFloat64Builder(r.mem)
+	defer w.Release()
+	for b := lo; b < hi; b++ {
+		for j, name := range r.model.names {
+			r.appendBag(bag, b)
+			comp.Append(name)
+			w.Append(r.fits.weights[b*k+j])
+		}
+	}
+	return r.writePart(WeightsTable, part, r.weightsSchema(), bag, comp, w)
+}
+
+func (r *runner) writeFits(part, lo, hi int) error {
+	bag := r.bagBuilder()
+	defer bag.Release()
+	nobs := array.NewInt64Builder(r.mem)
+	defer nobs.Release()
+	total := array.NewFloat64Builder(r.mem)
+	defer total.Release()
+	iters := array.NewInt64Builder(r.mem)
+	defer iters.Release()
+	conv := array.NewBooleanBuilder(r.mem)
+	defer conv.Release()
+	ll := array.NewFloat64Builder(r.mem)
+	defer ll.Release()
+	gap := array.NewFloat64Builder(r.mem)
+	defer gap.Release()
+	status := array.NewStringBuilder(r.mem)
+	defer status.Release()
+	errs := array.NewStringBuilder(r.mem)
+	defer errs.Release()
+	f := r.fits
+	for b := lo; b < hi; b++ {
+		r.appendBag(bag, b)
+		nobs.Append(f.nobs[b])
+		total.Append(f.total[b])
+		iters.Append(f.iters[b])
+		conv.Append(f.converged[b])
+		ll.Append(f.ll[b])
+		gap.Append(f.gap[b])
+		status.Append("ok")
+		errs.AppendNull()
+	}
+	return r.writePart(FitsTable, part, r.fitsSchema(), bag, nobs, total, iters, conv, ll, gap, status, errs)
+}
+
+// writePart builds a record from the builders and writes it as a part file.
+func (r *runner) writePart(table string, part int, sc *arrow.Schema, cols ...array.Builder) error {
+	arrs := make([]arrow.Array, len(cols))
+	for i, c := range cols {
+		arrs[i] = c.NewArray()
+		defer arrs[i].Release()
+	}
+	rec := array.NewRecord(sc, arrs, int64(arrs[0].Len()))
+	defer rec.Release()
+	path := r.stage.path(table, partName(part))
+	if err := writers.WriteFile(path, sc, []arrow.Record{rec}, writers.Options{}); err != nil {
+		return fmt.Errorf("writing %s: %w", table, err)
+	}
+	return nil
+}
+
+// relPaths lists the files of a staged table relative to the output folder.
+func (s *stage) relPaths(table string) ([]string, error) {
+	entries, err := os.ReadDir(s.path(table, ""))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".parquet") {
+			out = append(out, filepath.ToSlash(filepath.Join(table, e.Name())))
+		}
+	}
+	return out, nil
+}

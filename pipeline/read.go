@@ -1,0 +1,476 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/mixbatch/mixbatch/readers"
+)
+
+// batchRows is the record batch size the pipeline reads with.
+const batchRows = 64 * 1024
+
+// InputError is a problem with the input data, located as precisely as it
+// can be: file, column, row (0-based, within the file), bag and value.
+type InputError struct {
+	File   string
+	Column string
+	Row    int64  // -1 when not known
+	Bag    string // rendered bag key; "" when not known
+	Value  string // rendered value; "" when not known
+	Reason string
+}
+
+func (e *InputError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Column != "" {
+		fmt.Fprintf(&b, ": column %q", e.Column)
+	}
+	if e.Row >= 0 {
+		fmt.Fprintf(&b, ", row %d", e.Row)
+	}
+	if e.Bag != "" {
+		fmt.Fprintf(&b, ", bag %s", e.Bag)
+	}
+	b.WriteString(": ")
+	if e.Value != "" {
+		fmt.Fprintf(&b, "value %s: ", e.Value)
+	}
+	b.WriteString(e.Reason)
+	return b.String()
+}
+
+// plan is what the inputs look like: the files and how their columns meet
+// in the output tables.
+type plan struct {
+	files     []readers.File
+	rows      []int64 // per file
+	bagType   arrow.DataType
+	valueType arrow.DataType
+	keepTypes []arrow.DataType
+	strKeys   bool // bags are keyed by strings, else by integers
+}
+
+// columns lists the columns read in the fitting pass.
+func (c *Config) fitColumns() []string {
+	cols := []string{c.Input.Bag, c.Input.Value}
+	if c.Input.Count != "" {
+		cols = append(cols, c.Input.Count)
+	}
+	return cols
+}
+
+// makePlan lists the input files and checks every file's schema.
+func makePlan(ctx context.Context, cfg *Config, mem memory.Allocator) (*plan, error) {
+	files, err := readers.List(cfg.Input.Paths)
+	if err != nil {
+		return nil, err
+	}
+	p := &plan{files: files, rows: make([]int64, len(files))}
+	var first []string // file that set each unified type, for messages
+	for i, f := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		r, err := readers.Open(ctx, f, mem)
+		if err != nil {
+			return nil, err
+		}
+		sc := r.Schema()
+		p.rows[i] = r.NumRows()
+		if err := r.Close(); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Path, err)
+		}
+		types, err := checkSchema(cfg, f.Path, sc)
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			p.bagType, p.valueType, p.keepTypes = types[0], types[1], types[2:]
+			first = make([]string, len(types))
+			for j := range first {
+				first[j] = f.Path
+			}
+			continue
+		}
+		cur := append([]arrow.DataType{p.bagType, p.valueType}, p.keepTypes...)
+		names := append([]string{cfg.Input.Bag, cfg.Input.Value}, cfg.Input.Keep...)
+		for j, t := range types {
+			u, ok := unify(cur[j], t)
+			if !ok {
+				return nil, &InputError{File: f.Path, Column: names[j], Row: -1,
+					Reason: fmt.Sprintf("type %s does not match type %s in %s", t, cur[j], first[j])}
+			}
+			cur[j] = u
+		}
+		p.bagType, p.valueType, p.keepTypes = cur[0], cur[1], cur[2:]
+	}
+	// Dictionary columns are written as their values.
+	p.bagType, p.valueType = logical(p.bagType), logical(p.valueType)
+	p.strKeys = isString(p.bagType)
+	return p, nil
+}
+
+// checkSchema checks the columns a run needs in one file and returns the
+// types of the bag, value and keep columns.
+func checkSchema(cfg *Config, path string, sc *arrow.Schema) ([]arrow.DataType, error) {
+	in := &cfg.Input
+	field := func(name string) (arrow.DataType, error) {
+		idx := sc.FieldIndices(name)
+		if len(idx) == 0 {
+			names := make([]string, sc.NumFields())
+			for i, f := range sc.Fields() {
+				names[i] = f.Name
+			}
+			return nil, &InputError{File: path, Column: name, Row: -1,
+				Reason: fmt.Sprintf("no such column (the file has: %s)", strings.Join(names, ", "))}
+		}
+		return sc.Field(idx[0]).Type, nil
+	}
+	bag, err := field(in.Bag)
+	if err != nil {
+		return nil, err
+	}
+	if !isInteger(bag) && !isString(bag) {
+		return nil, &InputError{File: path, Column: in.Bag, Row: -1,
+			Reason: fmt.Sprintf("a bag column must be an integer or string type, not %s", bag)}
+	}
+	val, err := field(in.Value)
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]string{
+		Bernoulli:   "bool or integer (0/1)",
+		Categorical: "string or integer labels",
+		Gaussian:    "floating-point or integer",
+		Poisson:     "integer (non-negative counts)",
+	}[cfg.Model.Family]
+	var ok bool
+	switch cfg.Model.Family {
+	case Bernoulli:
+		ok = logical(val).ID() == arrow.BOOL || isInteger(val)
+	case Categorical:
+		ok = isString(val) || isInteger(val)
+	case Gaussian:
+		ok = isFloat(val) || isInteger(val)
+	case Poisson:
+		ok = isInteger(val)
+	}
+	if !ok {
+		return nil, &InputError{File: path, Column: in.Value, Row: -1,
+			Reason: fmt.Sprintf("type %s cannot hold %s values: the family needs %s", val, cfg.Model.Family, want)}
+	}
+	if in.Count != "" {
+		ct, err := field(in.Count)
+		if err != nil {
+			return nil, err
+		}
+		if !isInteger(ct) && !isFloat(ct) {
+			return nil, &InputError{File: path, Column: in.Count, Row: -1,
+				Reason: fmt.Sprintf("a count column must be numeric, not %s", ct)}
+		}
+	}
+	types := []arrow.DataType{bag, val}
+	for _, k := range in.Keep {
+		t, err := field(k)
+		if err != nil {
+			return nil, err
+		}
+		types = append(types, t)
+	}
+	return types, nil
+}
+
+// chunk is one file's rows, reduced to what the fit needs.
+type chunk struct {
+	ints   []int64   // distinct bag keys of the file, integer bags
+	strs   []string  // distinct bag keys of the file, string bags
+	local  []int32   // per row: index into ints or strs
+	vals   []float64 // per row: the coded value
+	counts []float64 // per row: the count; nil without a count column
+}
+
+// readAll reads the fitting columns of every file, in parallel.
+func readAll(ctx context.Context, cfg *Config, p *plan, m *model, mem memory.Allocator, workers int, progress func(int64)) ([]*chunk, error) {
+	chunks := make([]*chunk, len(p.files))
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for i := range p.files {
+		g.Go(func() error {
+			c, err := readFile(ctx, cfg, p, m, mem, i, progress)
+			chunks[i] = c
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return chunks, nil
+}
+
+func readFile(ctx context.Context, cfg *Config, p *plan, m *model, mem memory.Allocator, fi int, progress func(int64)) (c *chunk, err error) {
+	f := p.files[fi]
+	r, err := readers.Open(ctx, f, mem)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := r.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("%s: %w", f.Path, cerr)
+		}
+	}()
+	rr, err := r.Records(ctx, cfg.fitColumns(), batchRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rr.Release()
+	c = &chunk{}
+	n := int(p.rows[fi])
+	c.local = make([]int32, 0, n)
+	c.vals = make([]float64, 0, n)
+	if cfg.Input.Count != "" {
+		c.counts = make([]float64, 0, n)
+	}
+	intIDs := map[int64]int32{}
+	strIDs := map[string]int32{}
+	var row int64
+	for rr.Next() {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		rec := rr.Record()
+		bag, val := rec.Column(0), rec.Column(1)
+		bad := func(i int, col string, arr arrow.Array, reason string) error {
+			e := &InputError{File: f.Path, Column: col, Row: row + int64(i), Reason: reason}
+			if !bag.IsNull(i) {
+				e.Bag = valueAt(bag, i)
+			}
+			if arr != nil {
+				e.Value = valueAt(arr, i)
+			}
+			return e
+		}
+		for i := 0; i < int(rec.NumRows()); i++ {
+			if bag.IsNull(i) {
+				return nil, bad(i, cfg.Input.Bag, nil, "the bag key is null")
+			}
+			var id int32
+			if p.strKeys {
+				s := stringAt(bag, i)
+				var ok bool
+				if id, ok = strIDs[s]; !ok {
+					id = int32(len(c.strs))
+					s = strings.Clone(s)
+					strIDs[s] = id
+					c.strs = append(c.strs, s)
+				}
+			} else {
+				k, ok := intAt(bag, i)
+				if !ok {
+					return nil, bad(i, cfg.Input.Bag, bag, "bag keys above 9223372036854775807 are not supported")
+				}
+				if id, ok = intIDs[k]; !ok {
+					id = int32(len(c.ints))
+					intIDs[k] = id
+					c.ints = append(c.ints, k)
+				}
+			}
+			if val.IsNull(i) {
+				return nil, bad(i, cfg.Input.Value, val, "the value is null")
+			}
+			code, reason := m.code(val, i)
+			if reason != "" {
+				return nil, bad(i, cfg.Input.Value, val, reason)
+			}
+			if c.counts != nil {
+				cnt := rec.Column(2)
+				if cnt.IsNull(i) {
+					return nil, bad(i, cfg.Input.Count, cnt, "the count is null")
+				}
+				v := floatAt(cnt, i)
+				if !(v >= 0) || math.IsInf(v, 1) {
+					return nil, bad(i, cfg.Input.Count, cnt, "a count must be a finite non-negative number")
+				}
+				c.counts = append(c.counts, v)
+			}
+			c.local = append(c.local, id)
+			c.vals = append(c.vals, code)
+		}
+		row += rec.NumRows()
+		if progress != nil {
+			progress(rec.NumRows())
+		}
+	}
+	if err := rr.Err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// code turns row i of the value column into the coded value em fits, or
+// says why it cannot.
+func (m *model) code(arr arrow.Array, i int) (float64, string) {
+	switch m.family {
+	case Bernoulli:
+		var v float64
+		if b, ok := arr.(interface{ Value(int) bool }); ok {
+			if b.Value(i) {
+				v = 1
+			}
+		} else {
+			k, _ := intAt(arr, i)
+			if k != 0 && k != 1 {
+				return 0, "a bernoulli value must be 0 or 1 (or a bool)"
+			}
+			v = float64(k)
+		}
+		if !m.possible[int(v)] {
+			return 0, "it has probability 0 under every component"
+		}
+		return v, ""
+	case Categorical:
+		var label string
+		if isString(arr.DataType()) {
+			label = stringAt(arr, i)
+		} else {
+			k, ok := intAt(arr, i)
+			if !ok {
+				return 0, "the label is not among any component's probs"
+			}
+			label = strconv.FormatInt(k, 10)
+		}
+		j, ok := m.labelIndex[label]
+		if !ok {
+			return 0, fmt.Sprintf("the label is not among any component's probs (known: %s)", strings.Join(m.labels, ", "))
+		}
+		if !m.possible[j] {
+			return 0, "the label has probability 0 under every component"
+		}
+		return float64(j), ""
+	case Gaussian:
+		v := floatAt(arr, i)
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return 0, "a gaussian value must be finite"
+		}
+		return v, ""
+	case Poisson:
+		k, ok := intAt(arr, i)
+		if !ok || k < 0 {
+			return 0, "a poisson value must be a non-negative integer"
+		}
+		if k > 1<<53 {
+			return 0, "a poisson value above 2^53 cannot be represented exactly"
+		}
+		return float64(k), ""
+	}
+	panic("pipeline: unknown family " + m.family)
+}
+
+// bags holds every row grouped by bag, bags sorted by key.
+type bags struct {
+	ints   []int64  // sorted keys, integer bags
+	strs   []string // sorted keys, string bags
+	start  []int    // rows of bag b are start[b]:start[b+1]
+	vals   []float64
+	counts []float64 // nil without a count column
+}
+
+func (b *bags) len() int { return len(b.start) - 1 }
+
+// key renders bag b's key for messages.
+func (b *bags) key(i int) string {
+	if b.strs != nil {
+		return strconv.Quote(b.strs[i])
+	}
+	return strconv.FormatInt(b.ints[i], 10)
+}
+
+// group merges the files' chunks into bags sorted by key. A bag's rows keep
+// file order, then row order.
+func group(p *plan, chunks []*chunk) *bags {
+	b := &bags{}
+	// The sorted union of keys, and each file's local-to-global id map.
+	remap := make([][]int32, len(chunks))
+	if p.strKeys {
+		set := map[string]struct{}{}
+		for _, c := range chunks {
+			for _, s := range c.strs {
+				set[s] = struct{}{}
+			}
+		}
+		b.strs = make([]string, 0, len(set))
+		for s := range set {
+			b.strs = append(b.strs, s)
+		}
+		slices.Sort(b.strs)
+		if b.strs == nil {
+			b.strs = []string{}
+		}
+		for i, c := range chunks {
+			remap[i] = make([]int32, len(c.strs))
+			for j, s := range c.strs {
+				k, _ := slices.BinarySearch(b.strs, s)
+				remap[i][j] = int32(k)
+			}
+		}
+	} else {
+		set := map[int64]struct{}{}
+		for _, c := range chunks {
+			for _, k := range c.ints {
+				set[k] = struct{}{}
+			}
+		}
+		b.ints = make([]int64, 0, len(set))
+		for k := range set {
+			b.ints = append(b.ints, k)
+		}
+		slices.Sort(b.ints)
+		for i, c := range chunks {
+			remap[i] = make([]int32, len(c.ints))
+			for j, k := range c.ints {
+				g, _ := slices.BinarySearch(b.ints, k)
+				remap[i][j] = int32(g)
+			}
+		}
+	}
+	nb := len(b.ints) + len(b.strs)
+	// Counting sort of rows by bag.
+	b.start = make([]int, nb+1)
+	total := 0
+	for i, c := range chunks {
+		for _, l := range c.local {
+			b.start[remap[i][l]+1]++
+		}
+		total += len(c.local)
+	}
+	for j := 0; j < nb; j++ {
+		b.start[j+1] += b.start[j]
+	}
+	next := slices.Clone(b.start[:nb])
+	b.vals = make([]float64, total)
+	withCounts := len(chunks) > 0 && chunks[0].counts != nil
+	if withCounts {
+		b.counts = make([]float64, total)
+	}
+	for i, c := range chunks {
+		for r, l := range c.local {
+			g := remap[i][l]
+			at := next[g]
+			next[g]++
+			b.vals[at] = c.vals[r]
+			if withCounts {
+				b.counts[at] = c.counts[r]
+			}
+		}
+	}
+	return b
+}

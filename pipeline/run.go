@@ -1,0 +1,268 @@
+// Package pipeline runs mixbatch jobs: it loads and validates the run
+// config, plans the inputs, reads and groups rows into bags, fans the EM
+// fits out over workers and writes the output tables atomically.
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow/memory"
+)
+
+// Version is the mixbatch version recorded in every manifest.
+const Version = "0.1.0"
+
+// Options adjust a run beyond its config.
+type Options struct {
+	// Workers overrides run.workers when positive.
+	Workers int
+	// Logger receives progress and stage logs; nil discards them.
+	Logger *slog.Logger
+	// Progress, when set, is told about rows as they are read (stage
+	// "read"), fitted ("fit") and written ("posteriors"); total is the
+	// stage's row count.
+	Progress func(stage string, delta, total int64)
+	// Allocator for Arrow buffers; nil means the Go allocator.
+	Allocator memory.Allocator
+}
+
+// Summary is what a run did.
+type Summary struct {
+	Output           string        `json:"output,omitempty"`
+	Files            int           `json:"files"`
+	Rows             int64         `json:"rows"`
+	Bags             int           `json:"bags"`
+	BagsOK           int           `json:"bags_ok"`
+	BagsFailed       int           `json:"bags_failed"`
+	BagsNotConverged int           `json:"bags_not_converged"`
+	Read             time.Duration `json:"-"`
+	Fit              time.Duration `json:"-"`
+	Write            time.Duration `json:"-"`
+	Elapsed          time.Duration `json:"-"`
+}
+
+// runner holds one run's state as it moves through the stages.
+type runner struct {
+	cfg     *Config
+	opts    Options
+	log     *slog.Logger
+	mem     memory.Allocator
+	workers int
+	plan    *plan
+	model   *model
+	bags    *bags
+	fits    *fits
+	stage   *stage
+	sum     Summary
+	started time.Time
+}
+
+func newRunner(cfg *Config, opts Options) *runner {
+	r := &runner{cfg: cfg, opts: opts, log: opts.Logger, mem: opts.Allocator, started: time.Now()}
+	if r.log == nil {
+		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if r.mem == nil {
+		r.mem = memory.NewGoAllocator()
+	}
+	r.workers = cfg.Run.Workers
+	if opts.Workers > 0 {
+		r.workers = opts.Workers
+	}
+	if r.workers == 0 {
+		r.workers = runtime.GOMAXPROCS(0)
+	}
+	r.model = newModel(cfg)
+	return r
+}
+
+func (r *runner) progress(stage string, total int64) func(int64) {
+	if r.opts.Progress == nil {
+		return nil
+	}
+	return func(n int64) { r.opts.Progress(stage, n, total) }
+}
+
+// Check lists the inputs and checks the config against every file's
+// schema, reading no data and writing nothing.
+func Check(ctx context.Context, cfg *Config, opts Options) (*Summary, error) {
+	r := newRunner(cfg, opts)
+	if err := checkDest(cfg.Output.Dir, cfg.Output.Overwrite); err != nil {
+		return nil, err
+	}
+	if err := r.planInputs(ctx); err != nil {
+		return nil, err
+	}
+	r.sum.Elapsed = time.Since(r.started)
+	return &r.sum, nil
+}
+
+func (r *runner) planInputs(ctx context.Context) error {
+	p, err := makePlan(ctx, r.cfg, r.mem)
+	if err != nil {
+		return err
+	}
+	r.plan = p
+	r.sum.Files = len(p.files)
+	for _, n := range p.rows {
+		r.sum.Rows += n
+	}
+	return nil
+}
+
+// Run carries out a run: on success output.dir holds the complete output;
+// on failure or cancellation it is left as it was.
+func Run(ctx context.Context, cfg *Config, opts Options) (*Summary, error) {
+	r := newRunner(cfg, opts)
+	if err := checkDest(cfg.Output.Dir, cfg.Output.Overwrite); err != nil {
+		return nil, err
+	}
+	if err := r.planInputs(ctx); err != nil {
+		return nil, err
+	}
+	r.log.Info("planned", "files", r.sum.Files, "rows", r.sum.Rows, "workers", r.workers)
+
+	t := time.Now()
+	chunks, err := readAll(ctx, r.cfg, r.plan, r.model, r.mem, r.workers, r.progress("read", r.sum.Rows))
+	if err != nil {
+		return nil, err
+	}
+	r.bags = group(r.plan, chunks)
+	chunks = nil
+	r.sum.Bags = r.bags.len()
+	r.sum.Read = time.Since(t)
+	r.log.Info("read", "bags", r.sum.Bags, "seconds", r.sum.Read.Seconds())
+
+	t = time.Now()
+	r.fits, err = fitAll(ctx, r.bags, r.model, r.workers, r.progress("fit", r.sum.Rows))
+	if err != nil {
+		return nil, err
+	}
+	r.sum.Fit = time.Since(t)
+	for _, c := range r.fits.converged {
+		if !c {
+			r.sum.BagsNotConverged++
+		}
+	}
+	r.sum.BagsOK = r.sum.Bags
+	r.log.Info("fitted", "bags", r.sum.Bags, "not_converged", r.sum.BagsNotConverged, "seconds", r.sum.Fit.Seconds())
+	if r.sum.Bags == 0 {
+		r.log.Warn("the input has no rows; writing empty tables")
+	}
+
+	t = time.Now()
+	if err := r.write(ctx); err != nil {
+		return nil, err
+	}
+	r.sum.Write = time.Since(t)
+	r.sum.Elapsed = time.Since(r.started)
+	r.sum.Output = cfg.Output.Dir
+	return &r.sum, nil
+}
+
+// write stages every table, the manifest and _SUCCESS, then publishes.
+func (r *runner) write(ctx context.Context) (err error) {
+	r.stage, err = newStage(r.cfg.Output.Dir, r.cfg.Output.Overwrite)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			if aerr := r.stage.abort(); aerr != nil {
+				r.log.Error("removing the staging folder", "path", r.stage.tmp, "err", aerr)
+			}
+		}
+	}()
+	if err := r.writeTables(ctx); err != nil {
+		return err
+	}
+	if r.cfg.Output.Posteriors {
+		if err := r.writePosteriors(ctx); err != nil {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r.sum.Write = time.Since(r.started) - r.sum.Read - r.sum.Fit
+	if err := r.writeManifest(); err != nil {
+		return err
+	}
+	if err := os.WriteFile(r.stage.path("", SuccessFile), nil, 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", SuccessFile, err)
+	}
+	return r.stage.commit()
+}
+
+// Manifest describes a finished run; it is written as manifest.json.
+type Manifest struct {
+	Version      string                   `json:"mixbatch_version"`
+	ConfigPath   string                   `json:"config_path,omitempty"`
+	ConfigDigest string                   `json:"config_sha256"`
+	Config       *Config                  `json:"config"`
+	Started      time.Time                `json:"started_at"`
+	Finished     time.Time                `json:"finished_at"`
+	Inputs       []ManifestInput          `json:"inputs"`
+	Summary      Summary                  `json:"summary"`
+	Tables       map[string]ManifestTable `json:"tables"`
+	Timings      map[string]float64       `json:"timings_seconds"`
+}
+
+// ManifestInput is one input file.
+type ManifestInput struct {
+	Path string `json:"path"`
+	Size int64  `json:"size"`
+	Rows int64  `json:"rows"`
+}
+
+// ManifestTable lists one output table's part files.
+type ManifestTable struct {
+	Files []string `json:"files"`
+}
+
+func (r *runner) writeManifest() error {
+	m := Manifest{
+		Version:      Version,
+		ConfigPath:   r.cfg.Path,
+		ConfigDigest: r.cfg.Digest,
+		Config:       r.cfg,
+		Started:      r.started.UTC(),
+		Finished:     time.Now().UTC(),
+		Summary:      r.sum,
+		Tables:       map[string]ManifestTable{},
+		Timings: map[string]float64{
+			"read": r.sum.Read.Seconds(), "fit": r.sum.Fit.Seconds(), "write": r.sum.Write.Seconds(),
+			"total": time.Since(r.started).Seconds(),
+		},
+	}
+	for i, f := range r.plan.files {
+		m.Inputs = append(m.Inputs, ManifestInput{Path: f.Path, Size: f.Size, Rows: r.plan.rows[i]})
+	}
+	tables := []string{WeightsTable, FitsTable}
+	if r.cfg.Output.Posteriors {
+		tables = append(tables, PosteriorsTable)
+	}
+	for _, t := range tables {
+		files, err := r.stage.relPaths(t)
+		if err != nil {
+			return err
+		}
+		m.Tables[t] = ManifestTable{Files: files}
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(r.stage.path("", ManifestFile), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", ManifestFile, err)
+	}
+	return nil
+}
+

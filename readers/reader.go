@@ -1,0 +1,379 @@
+package readers
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/ipc"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet"
+	"github.com/apache/arrow/go/v17/parquet/file"
+	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+)
+
+// DefaultBatchSize is the number of rows per record batch that Records uses
+// when it is given a batch size of zero or less.
+const DefaultBatchSize = 64 * 1024
+
+var (
+	parquetMagic  = []byte("PAR1")
+	parquetMagicE = []byte("PARE") // encrypted footer
+	arrowMagic    = []byte("ARROW1")
+	featherV1     = []byte("FEA1")
+)
+
+// Reader reads one data file. Several RecordReaders may stream from one
+// Reader, one after another or at the same time; the Reader must outlive
+// them. Close must not be called concurrently with other methods.
+type Reader struct {
+	file    File
+	mem     memory.Allocator
+	schema  *arrow.Schema
+	numRows int64
+	osf     *os.File
+	size    int64 // from Stat at Open
+	closed  bool
+
+	// Parquet.
+	pq *pqarrow.FileReader
+
+	// IPC: the byte range of the stream (all of a stream file; the part
+	// between header and footer of an IPC file).
+	streamOff, streamLen int64
+}
+
+// RecordReader streams record batches; the record returned by Record is
+// valid until the next call to Next (callers Retain to keep it).
+type RecordReader interface {
+	// Next advances to the next record batch and reports whether there is one.
+	Next() bool
+	// Record returns the current record batch.
+	Record() arrow.Record
+	// Err returns the error that stopped Next, wrapped with the file path;
+	// nil at a clean end.
+	Err() error
+	// Release releases the current record and the reader's resources.
+	Release()
+}
+
+// corrupt turns a value recovered from a panicking decoder into an error
+// naming the file.
+func corrupt(path string, v any) error {
+	if err, ok := v.(error); ok {
+		return fmt.Errorf("%s: corrupt file: panic: %w", path, err)
+	}
+	return fmt.Errorf("%s: corrupt file: panic: %v", path, v)
+}
+
+// Open opens a data file for reading. The caller must Close it.
+//
+// A zero f.Format is taken from the file's extension. A zero f.Size is
+// filled in from the file system; File returns the completed File. Arrow
+// buffers are allocated from mem (memory.DefaultAllocator when nil).
+func Open(ctx context.Context, f File, mem memory.Allocator) (r *Reader, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	if f.Format == 0 {
+		format, ok := formatOf(f.Path)
+		if !ok {
+			return nil, fmt.Errorf("%s: unsupported file extension (want %s)", f.Path, extList())
+		}
+		f.Format = format
+	}
+	osf, err := os.Open(f.Path)
+	if err != nil {
+		return nil, fmt.Errorf("opening data file: %w", err)
+	}
+	r = &Reader{file: f, mem: mem, osf: osf}
+	defer func() {
+		if v := recover(); v != nil {
+			err = corrupt(f.Path, v)
+		}
+		if err != nil {
+			if cerr := r.Close(); cerr != nil {
+				err = errors.Join(err, cerr)
+			}
+			r = nil
+		}
+	}()
+	fi, err := osf.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", f.Path)
+	}
+	r.size = fi.Size()
+	if r.file.Size == 0 {
+		r.file.Size = r.size
+	}
+	head := make([]byte, 8)
+	n, err := osf.ReadAt(head, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	head = head[:n]
+	switch f.Format {
+	case Parquet:
+		err = r.openParquet(head)
+	case IPC:
+		err = r.openIPC(head)
+	default:
+		err = fmt.Errorf("%s: unknown format %v", f.Path, f.Format)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *Reader) openParquet(head []byte) error {
+	path := r.file.Path
+	if !bytes.HasPrefix(head, parquetMagic) && !bytes.HasPrefix(head, parquetMagicE) {
+		return fmt.Errorf("%s: not a Parquet file (no PAR1 magic at start%s)", path, lookalike(head))
+	}
+	// Page buffers come from the Go allocator: file.Reader pools them and
+	// frees them by finalizer, which a checked allocator would see as leaks.
+	props := parquet.NewReaderProperties(memory.DefaultAllocator)
+	pf, err := file.NewParquetReader(r.osf, file.WithReadProps(props))
+	if err != nil {
+		return fmt.Errorf("%s: not a Parquet file: %w", path, err)
+	}
+	// pf is not closed: that would close r.osf, which Close closes.
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{Parallel: false}, r.mem)
+	if err != nil {
+		return fmt.Errorf("%s: reading Parquet schema: %w", path, err)
+	}
+	sc, err := fr.Schema()
+	if err != nil {
+		return fmt.Errorf("%s: converting Parquet schema to Arrow: %w", path, err)
+	}
+	fields := make([]arrow.Field, sc.NumFields())
+	for i, f := range sc.Fields() {
+		fields[i] = dropNoFieldID(f)
+	}
+	r.pq, r.schema, r.numRows = fr, projectSchema(sc, fields), pf.NumRows()
+	return nil
+}
+
+// fieldIDKey is the field metadata key under which pqarrow reports a
+// Parquet field_id; "-1" means the file has none.
+const fieldIDKey = "PARQUET:field_id"
+
+// dropNoFieldID removes the "PARQUET:field_id": "-1" metadata that pqarrow
+// puts on every field of a file without field ids, so that a schema read
+// back equals the one written.
+func dropNoFieldID(f arrow.Field) arrow.Field {
+	i := f.Metadata.FindKey(fieldIDKey)
+	if i < 0 || f.Metadata.Values()[i] != "-1" {
+		return f
+	}
+	var keys, values []string
+	for j, k := range f.Metadata.Keys() {
+		if j != i {
+			keys = append(keys, k)
+			values = append(values, f.Metadata.Values()[j])
+		}
+	}
+	f.Metadata = arrow.Metadata{}
+	if len(keys) > 0 {
+		f.Metadata = arrow.NewMetadata(keys, values)
+	}
+	return f
+}
+
+// lookalike names the format a file header suggests, for error messages.
+func lookalike(head []byte) string {
+	switch {
+	case bytes.HasPrefix(head, arrowMagic):
+		return "; it looks like an Arrow IPC file"
+	case bytes.HasPrefix(head, parquetMagic):
+		return "; it looks like a Parquet file"
+	case bytes.HasPrefix(head, featherV1):
+		return "; it looks like a Feather v1 file"
+	}
+	return ""
+}
+
+// openIPC opens an Arrow IPC file or stream. Both are read with the
+// stream reader: the IPC file format is a stream (from byte 8) followed by
+// a footer. ipc.FileReader is not used because in arrow v17 its Close
+// never releases the dictionaries it decoded (leaking them from mem).
+func (r *Reader) openIPC(head []byte) error {
+	path := r.file.Path
+	r.streamOff, r.streamLen = 0, r.size
+	switch {
+	case bytes.HasPrefix(head, arrowMagic):
+		// "ARROW1", padding to 8, stream, footer, int32 footer length, "ARROW1".
+		tail := make([]byte, 10)
+		if r.size < 8+10 {
+			return fmt.Errorf("%s: truncated Arrow IPC file (%d bytes)", path, r.size)
+		}
+		if _, err := r.osf.ReadAt(tail, r.size-10); err != nil {
+			return fmt.Errorf("%s: reading Arrow IPC footer: %w", path, err)
+		}
+		if !bytes.Equal(tail[4:], arrowMagic) {
+			return fmt.Errorf("%s: truncated Arrow IPC file (no ARROW1 magic at end)", path)
+		}
+		footer := int64(binary.LittleEndian.Uint32(tail[:4]))
+		r.streamOff = 8
+		r.streamLen = r.size - 10 - footer - r.streamOff
+		if footer <= 0 || r.streamLen < 0 {
+			return fmt.Errorf("%s: corrupt Arrow IPC file (footer length %d in %d bytes)", path, footer, r.size)
+		}
+		if err := checkStreamHead(head8(r.osf, r.streamOff), r.streamLen); err != nil {
+			return fmt.Errorf("%s: corrupt Arrow IPC file: %w", path, err)
+		}
+	case bytes.HasPrefix(head, featherV1):
+		return fmt.Errorf("%s: Feather v1 files are not supported (rewrite as Feather v2 / Arrow IPC)", path)
+	default:
+		if err := checkStreamHead(head, r.size); err != nil {
+			return fmt.Errorf("%s: not an Arrow IPC file or stream: %w", path, err)
+		}
+	}
+	sr, err := r.newStream()
+	if err != nil {
+		return err
+	}
+	defer sr.Release()
+	r.schema = sr.Schema()
+	for sr.Next() {
+		r.numRows += sr.Record().NumRows()
+	}
+	if err := sr.Err(); err != nil {
+		return fmt.Errorf("%s: reading Arrow IPC: %w", path, err)
+	}
+	return nil
+}
+
+// head8 returns up to 8 bytes of f at off.
+func head8(f io.ReaderAt, off int64) []byte {
+	b := make([]byte, 8)
+	n, _ := f.ReadAt(b, off) // a short read is reported by checkStreamHead
+	return b[:n]
+}
+
+// checkStreamHead checks that the first message of an IPC stream is no
+// longer than the file, before the decoder allocates a buffer of that size.
+func checkStreamHead(head []byte, size int64) error {
+	if len(head) < 8 {
+		return fmt.Errorf("file too small (%d bytes)", size)
+	}
+	n := int64(binary.LittleEndian.Uint32(head[:4]))
+	prefix := int64(4)
+	if n == 0xFFFFFFFF { // continuation token, then the length
+		n = int64(binary.LittleEndian.Uint32(head[4:8]))
+		prefix = 8
+	}
+	if n == 0 || prefix+n > size {
+		return fmt.Errorf("first message length %d does not fit in %d bytes", n, size)
+	}
+	return nil
+}
+
+// newStream starts an IPC stream reader at the start of the stream.
+func (r *Reader) newStream() (*ipc.Reader, error) {
+	src := bufio.NewReaderSize(io.NewSectionReader(r.osf, r.streamOff, r.streamLen), 1<<16)
+	sr, err := ipc.NewReader(src, ipc.WithAllocator(r.mem))
+	if err != nil {
+		return nil, fmt.Errorf("%s: not an Arrow IPC file or stream: %w", r.file.Path, err)
+	}
+	return sr, nil
+}
+
+// File returns the file being read.
+func (r *Reader) File() File { return r.file }
+
+// Schema returns the file's Arrow schema (top-level fields).
+func (r *Reader) Schema() *arrow.Schema { return r.schema }
+
+// NumRows returns the number of rows in the file.
+func (r *Reader) NumRows() int64 { return r.numRows }
+
+// Records streams the named top-level columns, in file order, as record batches of at most batchSize rows
+// (batchSize <= 0 means a default of 64*1024). The returned records have exactly those columns in that order.
+// An unknown column name is an error naming the file and column, listing the available columns.
+//
+// A name may be given more than once; a name that more than one column of
+// the file has is an error. At least one column must be named. Batches
+// have at least one row.
+func (r *Reader) Records(ctx context.Context, columns []string, batchSize int) (rr RecordReader, err error) {
+	path := r.file.Path
+	if r.closed {
+		return nil, fmt.Errorf("%s: reader is closed", path)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(columns) == 0 {
+		return nil, fmt.Errorf("%s: no columns requested", path)
+	}
+	if batchSize <= 0 {
+		batchSize = DefaultBatchSize
+	}
+	idx := make([]int, len(columns))
+	for k, name := range columns {
+		found := r.schema.FieldIndices(name)
+		switch len(found) {
+		case 0:
+			return nil, fmt.Errorf("%s: no column %q (available: %s)", path, name, r.columnNames())
+		case 1:
+			idx[k] = found[0]
+		default:
+			return nil, fmt.Errorf("%s: column name %q is ambiguous: %d columns have it", path, name, len(found))
+		}
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			if rr != nil {
+				rr.Release()
+			}
+			rr, err = nil, corrupt(path, v)
+		}
+	}()
+	if r.pq != nil {
+		return r.parquetRecords(ctx, idx, int64(batchSize))
+	}
+	return r.ipcRecords(ctx, idx, int64(batchSize))
+}
+
+// columnNames lists the top-level column names, for error messages.
+func (r *Reader) columnNames() string {
+	names := make([]string, r.schema.NumFields())
+	for i, f := range r.schema.Fields() {
+		names[i] = f.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// projectSchema returns the schema of the given fields of sc, keeping its metadata.
+func projectSchema(sc *arrow.Schema, fields []arrow.Field) *arrow.Schema {
+	md := sc.Metadata()
+	return arrow.NewSchema(fields, &md)
+}
+
+// Close closes the file. Record readers still open fail on their next read.
+// Close is safe to call more than once.
+func (r *Reader) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	r.pq = nil
+	if err := r.osf.Close(); err != nil {
+		return fmt.Errorf("%s: closing: %w", r.file.Path, err)
+	}
+	return nil
+}

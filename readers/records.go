@@ -1,0 +1,266 @@
+package readers
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/ipc"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+)
+
+// parquetRecords streams columns of a Parquet file. It reads each distinct
+// requested top-level field with its own pqarrow column reader, in the
+// calling goroutine, so that a panicking decoder can be recovered, and
+// assembles the output columns in the requested order.
+type parquetRecords struct {
+	ctx     context.Context
+	path    string
+	mem     memory.Allocator
+	schema  *arrow.Schema
+	readers []*pqarrow.ColumnReader // one per distinct field
+	outCols []int                   // output column k comes from readers[outCols[k]]
+	batch   int64
+	cur     arrow.Record
+	err     error
+	done    bool
+}
+
+func (r *Reader) parquetRecords(ctx context.Context, idx []int, batch int64) (RecordReader, error) {
+	p := &parquetRecords{ctx: ctx, path: r.file.Path, mem: r.mem, batch: batch, outCols: make([]int, len(idx))}
+	pos := make(map[int]int) // field index -> position in p.readers
+	var fields []arrow.Field
+	for k, i := range idx {
+		j, ok := pos[i]
+		if !ok {
+			cr, err := r.pq.GetColumn(ctx, i)
+			if err != nil {
+				p.Release()
+				return nil, fmt.Errorf("%s: column %q: %w", p.path, r.schema.Field(i).Name, err)
+			}
+			j = len(p.readers)
+			pos[i] = j
+			p.readers = append(p.readers, cr)
+		}
+		p.outCols[k] = j
+		fields = append(fields, dropNoFieldID(*p.readers[j].Field()))
+	}
+	p.schema = projectSchema(r.schema, fields)
+	return p, nil
+}
+
+func (p *parquetRecords) fail(err error) {
+	p.err = fmt.Errorf("%s: reading Parquet: %w", p.path, err)
+}
+
+// Next implements RecordReader.
+func (p *parquetRecords) Next() (ok bool) {
+	if p.cur != nil {
+		p.cur.Release()
+		p.cur = nil
+	}
+	if p.done || p.err != nil {
+		return false
+	}
+	if err := p.ctx.Err(); err != nil {
+		p.fail(err)
+		return false
+	}
+	cols := make([]arrow.Array, len(p.readers))
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	defer func() {
+		if v := recover(); v != nil {
+			p.err = corrupt(p.path, v)
+			ok = false
+		}
+	}()
+	n := -1
+	for i, cr := range p.readers {
+		chunked, err := cr.NextBatch(p.batch)
+		if err != nil {
+			p.fail(fmt.Errorf("column %q: %w", cr.Field().Name, err))
+			return false
+		}
+		cols[i], err = single(chunked, p.mem)
+		chunked.Release()
+		if err != nil {
+			p.fail(fmt.Errorf("column %q: %w", cr.Field().Name, err))
+			return false
+		}
+		if n >= 0 && cols[i].Len() != n {
+			p.err = fmt.Errorf("%s: corrupt file: column %q has %d rows where column %q has %d",
+				p.path, cr.Field().Name, cols[i].Len(), p.readers[0].Field().Name, n)
+			return false
+		}
+		n = cols[i].Len()
+	}
+	if n == 0 {
+		p.done = true
+		return false
+	}
+	out := make([]arrow.Array, len(p.outCols))
+	for k, j := range p.outCols {
+		out[k] = cols[j]
+	}
+	p.cur = array.NewRecord(p.schema, out, int64(n))
+	return true
+}
+
+// single returns the chunks of c as one array, which the caller must release.
+func single(c *arrow.Chunked, mem memory.Allocator) (arrow.Array, error) {
+	switch chunks := c.Chunks(); len(chunks) {
+	case 0:
+		return array.MakeArrayOfNull(mem, c.DataType(), 0), nil
+	case 1:
+		chunks[0].Retain()
+		return chunks[0], nil
+	default:
+		return array.Concatenate(chunks, mem)
+	}
+}
+
+// Record implements RecordReader.
+func (p *parquetRecords) Record() arrow.Record { return p.cur }
+
+// Err implements RecordReader.
+func (p *parquetRecords) Err() error { return p.err }
+
+// Release implements RecordReader.
+func (p *parquetRecords) Release() {
+	if p.cur != nil {
+		p.cur.Release()
+		p.cur = nil
+	}
+	for _, cr := range p.readers {
+		cr.Release()
+	}
+	p.readers = nil
+	p.done = true
+}
+
+// ipcRecords streams columns of an Arrow IPC file or stream, slicing
+// batches longer than the batch size. Each has its own stream reader.
+type ipcRecords struct {
+	ctx    context.Context
+	path   string
+	schema *arrow.Schema
+	idx    []int // output column k is column idx[k] of the file
+	batch  int64
+
+	stream *ipc.Reader
+
+	src  arrow.Record // projected source batch being sliced
+	off  int64        // rows of src already returned
+	cur  arrow.Record
+	err  error
+	done bool
+}
+
+func (r *Reader) ipcRecords(ctx context.Context, idx []int, batch int64) (RecordReader, error) {
+	fields := make([]arrow.Field, len(idx))
+	for k, i := range idx {
+		fields[k] = r.schema.Field(i)
+	}
+	sr, err := r.newStream()
+	if err != nil {
+		return nil, err
+	}
+	return &ipcRecords{ctx: ctx, path: r.file.Path, schema: projectSchema(r.schema, fields), idx: idx, batch: batch, stream: sr}, nil
+}
+
+func (p *ipcRecords) fail(err error) {
+	p.err = fmt.Errorf("%s: reading Arrow IPC: %w", p.path, err)
+}
+
+// Next implements RecordReader.
+func (p *ipcRecords) Next() (ok bool) {
+	if p.cur != nil {
+		p.cur.Release()
+		p.cur = nil
+	}
+	if p.done || p.err != nil {
+		return false
+	}
+	if err := p.ctx.Err(); err != nil {
+		p.fail(err)
+		return false
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			p.err = corrupt(p.path, v)
+			ok = false
+		}
+	}()
+	for p.src == nil || p.off >= p.src.NumRows() {
+		if p.src != nil {
+			p.src.Release()
+			p.src = nil
+		}
+		rec, err := p.read()
+		if err != nil {
+			p.fail(err)
+			return false
+		}
+		if rec == nil {
+			p.done = true
+			return false
+		}
+		p.src, p.off = rec, 0
+	}
+	n := p.src.NumRows()
+	if p.off == 0 && n <= p.batch {
+		p.src.Retain()
+		p.cur = p.src
+		p.off = n
+		return true
+	}
+	end := min(p.off+p.batch, n)
+	p.cur = p.src.NewSlice(p.off, end)
+	p.off = end
+	return true
+}
+
+// read returns the next source batch projected to the output columns, or
+// nil at the end. The caller releases it.
+func (p *ipcRecords) read() (arrow.Record, error) {
+	if !p.stream.Next() {
+		return nil, p.stream.Err()
+	}
+	rec := p.stream.Record() // owned by the stream reader
+	cols := make([]arrow.Array, len(p.idx))
+	for k, i := range p.idx {
+		cols[k] = rec.Column(i)
+	}
+	return array.NewRecord(p.schema, cols, rec.NumRows()), nil
+}
+
+// Record implements RecordReader.
+func (p *ipcRecords) Record() arrow.Record { return p.cur }
+
+// Err implements RecordReader.
+func (p *ipcRecords) Err() error { return p.err }
+
+// Release implements RecordReader.
+func (p *ipcRecords) Release() {
+	if p.cur != nil {
+		p.cur.Release()
+		p.cur = nil
+	}
+	if p.src != nil {
+		p.src.Release()
+		p.src = nil
+	}
+	if p.stream != nil {
+		p.stream.Release()
+		p.stream = nil
+	}
+	p.done = true
+}
