@@ -83,14 +83,16 @@ func TestPosteriorsExtreme(t *testing.T) {
 	inf := math.Inf(-1)
 	w := []float64{0.25, 0.5, 0.25, 0}
 	tab := []float64{
-		-1000, -1000 - math.Ln2, -2000, 0, // underflows: Bayes by hand gives 1/2, 1/2, 0
+		-1000, -1001, -2000, 0, // underflows when exponentiated directly
 		-5000, inf, inf, 0, // only component 0 possible
 		inf, inf, inf, 0, // only the zero-weight component: NaN
 		inf, inf, inf, inf, // nothing possible: NaN
 		0, 0, 0, 0, // prior
 	}
+	// Bayes' rule for row 0 after dividing by exp(-1000): 0.25 : 0.5/e : 0.
+	r0 := 0.25 / (0.25 + 0.5*math.Exp(-1))
 	want := []float64{
-		0.5, 0.5, 0, 0,
+		r0, 1 - r0, 0, 0,
 		1, 0, 0, 0,
 		math.NaN(), math.NaN(), math.NaN(), math.NaN(),
 		math.NaN(), math.NaN(), math.NaN(), math.NaN(),

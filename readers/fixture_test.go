@@ -242,20 +242,26 @@ func column(t *testing.T, mem memory.Allocator, recs []arrow.Record, i int) arro
 	return arr
 }
 
-// values returns the logical values of arr (dictionary entries decoded,
-// nulls as nil), so that columns can be compared across physical types.
-func values(arr arrow.Array) []any {
-	out := make([]any, arr.Len())
-	for i := range out {
-		out[i] = arr.GetOneForMarshal(i)
+// values returns the logical values of column i of recs (dictionary
+// entries decoded, nulls as nil), so that columns can be compared across
+// physical types. (array.Concatenate is avoided: in arrow v17 it leaks
+// when concatenating dictionary arrays with different dictionaries.)
+func values(recs []arrow.Record, i int) []any {
+	var out []any
+	for _, rec := range recs {
+		arr := rec.Column(i)
+		for j := 0; j < arr.Len(); j++ {
+			out = append(out, arr.GetOneForMarshal(j))
+		}
 	}
 	return out
 }
 
-// sameValues reports the first row where got and want differ.
-func sameValues(t *testing.T, name string, got, want arrow.Array) {
+// sameValues reports the first row where column gi of got and column wi of
+// want differ.
+func sameValues(t *testing.T, name string, got []arrow.Record, gi int, want []arrow.Record, wi int) {
 	t.Helper()
-	g, w := values(got), values(want)
+	g, w := values(got, gi), values(want, wi)
 	if len(g) != len(w) {
 		t.Fatalf("column %s: %d rows, want %d", name, len(g), len(w))
 	}

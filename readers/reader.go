@@ -78,7 +78,7 @@ func corrupt(path string, v any) error {
 // A zero f.Format is taken from the file's extension. A zero f.Size is
 // filled in from the file system; File returns the completed File. Arrow
 // buffers are allocated from mem (memory.DefaultAllocator when nil).
-func Open(ctx context.Context, f File, mem memory.Allocator) (r *Reader, err error) {
+func Open(ctx context.Context, f File, mem memory.Allocator) (_ *Reader, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Path, err)
 	}
@@ -96,7 +96,7 @@ func Open(ctx context.Context, f File, mem memory.Allocator) (r *Reader, err err
 	if err != nil {
 		return nil, fmt.Errorf("opening data file: %w", err)
 	}
-	r = &Reader{file: f, mem: mem, osf: osf}
+	r := &Reader{file: f, mem: mem, osf: osf}
 	defer func() {
 		if v := recover(); v != nil {
 			err = corrupt(f.Path, v)
@@ -105,7 +105,6 @@ func Open(ctx context.Context, f File, mem memory.Allocator) (r *Reader, err err
 			if cerr := r.Close(); cerr != nil {
 				err = errors.Join(err, cerr)
 			}
-			r = nil
 		}
 	}()
 	fi, err := osf.Stat()
@@ -142,7 +141,7 @@ func Open(ctx context.Context, f File, mem memory.Allocator) (r *Reader, err err
 func (r *Reader) openParquet(head []byte) error {
 	path := r.file.Path
 	if !bytes.HasPrefix(head, parquetMagic) && !bytes.HasPrefix(head, parquetMagicE) {
-		return fmt.Errorf("%s: not a Parquet file (no PAR1 magic at start%s)", path, lookalike(head))
+		return fmt.Errorf("%s: not a Parquet file (no PAR1 magic at start)%s", path, lookalike(head))
 	}
 	// Page buffers come from the Go allocator: file.Reader pools them and
 	// frees them by finalizer, which a checked allocator would see as leaks.
@@ -198,11 +197,11 @@ func dropNoFieldID(f arrow.Field) arrow.Field {
 func lookalike(head []byte) string {
 	switch {
 	case bytes.HasPrefix(head, arrowMagic):
-		return "; it looks like an Arrow IPC file"
+		return " (it looks like an Arrow IPC file)"
 	case bytes.HasPrefix(head, parquetMagic):
-		return "; it looks like a Parquet file"
+		return " (it looks like a Parquet file)"
 	case bytes.HasPrefix(head, featherV1):
-		return "; it looks like a Feather v1 file"
+		return " (it looks like a Feather v1 file)"
 	}
 	return ""
 }
@@ -240,7 +239,7 @@ func (r *Reader) openIPC(head []byte) error {
 		return fmt.Errorf("%s: Feather v1 files are not supported (rewrite as Feather v2 / Arrow IPC)", path)
 	default:
 		if err := checkStreamHead(head, r.size); err != nil {
-			return fmt.Errorf("%s: not an Arrow IPC file or stream: %w", path, err)
+			return fmt.Errorf("%s: not an Arrow IPC file or stream%s: %w", path, lookalike(head), err)
 		}
 	}
 	sr, err := r.newStream()

@@ -15,6 +15,10 @@ import (
 // requested top-level field with its own pqarrow column reader, in the
 // calling goroutine, so that a panicking decoder can be recovered, and
 // assembles the output columns in the requested order.
+//
+// Batches never span row groups: in arrow v17 a dictionary column read
+// across a row-group boundary (where the dictionary changes) comes back
+// with wrong values, so each batch stops at the end of its row group.
 type parquetRecords struct {
 	ctx     context.Context
 	path    string
@@ -23,6 +27,7 @@ type parquetRecords struct {
 	readers []*pqarrow.ColumnReader // one per distinct field
 	outCols []int                   // output column k comes from readers[outCols[k]]
 	batch   int64
+	rgRows  []int64 // rows left in each row group; the current one is first
 	cur     arrow.Record
 	err     error
 	done    bool
@@ -30,6 +35,10 @@ type parquetRecords struct {
 
 func (r *Reader) parquetRecords(ctx context.Context, idx []int, batch int64) (RecordReader, error) {
 	p := &parquetRecords{ctx: ctx, path: r.file.Path, mem: r.mem, batch: batch, outCols: make([]int, len(idx))}
+	md := r.pq.ParquetReader().MetaData()
+	for i := 0; i < r.pq.ParquetReader().NumRowGroups(); i++ {
+		p.rgRows = append(p.rgRows, md.RowGroup(i).NumRows())
+	}
 	pos := make(map[int]int) // field index -> position in p.readers
 	var fields []arrow.Field
 	for k, i := range idx {
@@ -82,9 +91,16 @@ func (p *parquetRecords) Next() (ok bool) {
 			ok = false
 		}
 	}()
-	n := -1
+	for len(p.rgRows) > 0 && p.rgRows[0] <= 0 {
+		p.rgRows = p.rgRows[1:]
+	}
+	if len(p.rgRows) == 0 {
+		p.done = true
+		return false
+	}
+	n := min(p.batch, p.rgRows[0])
 	for i, cr := range p.readers {
-		chunked, err := cr.NextBatch(p.batch)
+		chunked, err := cr.NextBatch(n)
 		if err != nil {
 			p.fail(fmt.Errorf("column %q: %w", cr.Field().Name, err))
 			return false
@@ -95,22 +111,17 @@ func (p *parquetRecords) Next() (ok bool) {
 			p.fail(fmt.Errorf("column %q: %w", cr.Field().Name, err))
 			return false
 		}
-		if n >= 0 && cols[i].Len() != n {
-			p.err = fmt.Errorf("%s: corrupt file: column %q has %d rows where column %q has %d",
-				p.path, cr.Field().Name, cols[i].Len(), p.readers[0].Field().Name, n)
+		if int64(cols[i].Len()) != n {
+			p.err = fmt.Errorf("%s: corrupt file: column %q gave %d rows, want %d", p.path, cr.Field().Name, cols[i].Len(), n)
 			return false
 		}
-		n = cols[i].Len()
 	}
-	if n == 0 {
-		p.done = true
-		return false
-	}
+	p.rgRows[0] -= n
 	out := make([]arrow.Array, len(p.outCols))
 	for k, j := range p.outCols {
 		out[k] = cols[j]
 	}
-	p.cur = array.NewRecord(p.schema, out, int64(n))
+	p.cur = array.NewRecord(p.schema, out, n)
 	return true
 }
 
@@ -123,6 +134,11 @@ func single(c *arrow.Chunked, mem memory.Allocator) (arrow.Array, error) {
 		chunks[0].Retain()
 		return chunks[0], nil
 	default:
+		if c.DataType().ID() == arrow.DICTIONARY {
+			// Chunks with different dictionaries; array.Concatenate gives
+			// wrong values for the ones pqarrow returns.
+			return nil, fmt.Errorf("dictionary column in %d chunks within one row group: %w", len(chunks), arrow.ErrNotImplemented)
+		}
 		return array.Concatenate(chunks, mem)
 	}
 }

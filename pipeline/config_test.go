@@ -1,0 +1,225 @@
+package pipeline
+
+import (
+	"errors"
+	"io/fs"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// expectedErrors maps each testdata/*.bad.yml file to a substring of the
+// error LoadFile must return for it.
+var expectedErrors = []struct {
+	file   string
+	errMsg string
+}{
+	// Strict decoding: the YAML layer, with the line.
+	{"unknown_key.bad.yml", `line 4: unknown key "vaule" in input`},
+	{"unknown_top_key.bad.yml", `line 9: unknown key "outptu" in the top level`},
+	{"unknown_component_key.bad.yml", `line 9: unknown key "mena" in a model.components entry`},
+	{"wrong_type.bad.yml", "line 10: cannot use str `lots` as int"},
+	{"wrong_type_param.bad.yml", "line 8: cannot use str `high` as float64"},
+	{"duplicate_key.bad.yml", `line 4: mapping key "bag" already defined at line 3`},
+	{"init_word.bad.yml", `line 10: em.init must be uniform or a list of weights, got "random"`},
+	{"init_wrong_type.bad.yml", "line 11: em.init: line 11: cannot use str `half` as float64"},
+	{"two_documents.bad.yml", "the config holds more than one YAML document"},
+	{"empty.bad.yml", "the config is empty"},
+	{"comments_only.bad.yml", "the config is empty"},
+
+	// Validation: the field and the offending value.
+	{"missing_paths.bad.yml", "input.paths is required"},
+	{"missing_bag.bad.yml", "input.bag is required"},
+	{"missing_value.bad.yml", "input.value is required"},
+	{"bag_is_value.bad.yml", `input.bag and input.value are the same column "red"`},
+	{"keep_is_bag.bad.yml", `input.keep[1] "bag_id" is listed twice or is the bag or value column`},
+	{"missing_family.bad.yml", "model.family is required"},
+	{"bogus_family.bad.yml", `model.family must be bernoulli, categorical, gaussian or poisson, got "binomial"`},
+	{"no_components.bad.yml", "model.components must list at least one component"},
+	{"missing_components.bad.yml", "model.components must list at least one component"},
+	{"duplicate_component_names.bad.yml", `model.components[2].name "a" is already the name of model.components[0]`},
+	{"p_above_one.bad.yml", "model.components[1].p must be in [0, 1], got 1.3"},
+	{"p_negative.bad.yml", "model.components[0].p must be in [0, 1], got -0.1"},
+	{"probs_sum.bad.yml", "model.components[0].probs must sum to 1, got 0.9 (off by -0.1)"},
+	{"probs_above_one.bad.yml", "model.components[0].probs[red] must be in [0, 1], got 1.5"},
+	{"sd_zero.bad.yml", "model.components[1].sd must be positive and finite, got 0"},
+	{"sd_negative.bad.yml", "model.components[0].sd must be positive and finite, got -2"},
+	{"rate_zero.bad.yml", "model.components[0].rate must be positive and finite, got 0"},
+	{"rate_negative.bad.yml", "model.components[1].rate must be positive and finite, got -1"},
+	{"other_family_param.bad.yml", "model.components[0].mean is not a parameter of the bernoulli family (it takes p)"},
+	{"missing_param.bad.yml", "model.components[0].sd is required for the gaussian family"},
+	{"init_length.bad.yml", "em.init lists 3 weights but there are 2 components"},
+	{"init_zero.bad.yml", "em.init[1] must be in (0, 1], got 0"},
+	{"init_sum.bad.yml", "em.init must sum to 1, got 0.8 (off by -0.2)"},
+	{"accelerate_bogus.bad.yml", `em.accelerate must be squarem or none, got "warp"`},
+	{"max_iter_zero.bad.yml", "em.max_iter must be >= 1, got 0"},
+	{"tol_zero.bad.yml", "em.tol must be in (0, 1), got 0"},
+	{"workers_negative.bad.yml", "run.workers must be >= 0 (0 means one per CPU), got -1"},
+	{"missing_output_dir.bad.yml", "output.dir is required"},
+	{"output_in_input.bad.yml", `output.dir "data/in/results" is inside input.paths[0] "data/in"`},
+	{"output_in_input_glob.bad.yml", `output.dir "data/in/results" is inside input.paths[0] "data/in/*.parquet"`},
+	{"input_in_output.bad.yml", `input.paths[1] "out/run/in" is inside output.dir "out/run"`},
+}
+
+func TestBadConfigs(t *testing.T) {
+	for _, ee := range expectedErrors {
+		t.Run(strings.TrimSuffix(ee.file, ".bad.yml"), func(t *testing.T) {
+			path := filepath.Join("testdata", ee.file)
+			cfg, err := LoadFile(path)
+			if err == nil {
+				t.Fatalf("LoadFile(%s) = %+v, want an error containing %q", path, cfg, ee.errMsg)
+			}
+			t.Log(err)
+			if !strings.Contains(err.Error(), ee.errMsg) {
+				t.Errorf("LoadFile(%s) error:\n  %v\nwant it to contain:\n  %s", path, err, ee.errMsg)
+			}
+			// LoadFile names the file, like Prometheus's "parsing YAML file".
+			if !strings.Contains(err.Error(), path) {
+				t.Errorf("LoadFile(%s) error %q does not name the file", path, err)
+			}
+		})
+	}
+}
+
+// TestBadConfigsAllListed keeps expectedErrors and testdata in step: a
+// *.bad.yml file nobody checks is a test that silently does nothing.
+func TestBadConfigsAllListed(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.bad.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, ee := range expectedErrors {
+		if listed[ee.file] {
+			t.Errorf("%s is listed twice in expectedErrors", ee.file)
+		}
+		listed[ee.file] = true
+	}
+	for _, f := range files {
+		base := filepath.Base(f)
+		if !listed[base] {
+			t.Errorf("testdata/%s has no entry in expectedErrors", base)
+		}
+		delete(listed, base)
+	}
+	for f := range listed {
+		t.Errorf("expectedErrors lists %s, which is not in testdata", f)
+	}
+}
+
+func TestGoodConfigs(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.good.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no testdata/*.good.yml files")
+	}
+	for _, f := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".good.yml"), func(t *testing.T) {
+			cfg, err := LoadFile(f)
+			if err != nil {
+				t.Fatalf("LoadFile: %v", err)
+			}
+			if cfg.Path != f {
+				t.Errorf("Path = %q, want %q", cfg.Path, f)
+			}
+			if len(cfg.Digest) != 64 {
+				t.Errorf("Digest = %q, want 64 hex digits", cfg.Digest)
+			}
+		})
+	}
+}
+
+// TestShippedConfigs checks the promise that every config in configs/ is valid.
+func TestShippedConfigs(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "configs", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no configs/*.yaml files")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			if _, err := LoadFile(f); err != nil {
+				t.Errorf("LoadFile: %v", err)
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, err := LoadFile(filepath.Join("testdata", "minimal.good.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.EM.MaxIter, 10000; got != want {
+		t.Errorf("em.max_iter = %d, want %d", got, want)
+	}
+	if got, want := cfg.EM.Tol, 1e-10; got != want {
+		t.Errorf("em.tol = %g, want %g", got, want)
+	}
+	if got, want := cfg.EM.Accelerate, "squarem"; got != want {
+		t.Errorf("em.accelerate = %q, want %q", got, want)
+	}
+	if cfg.EM.Init.Weights != nil {
+		t.Errorf("em.init = %v, want uniform (nil weights)", cfg.EM.Init.Weights)
+	}
+	if cfg.Output.Posteriors {
+		t.Error("output.posteriors = true, want false")
+	}
+	if cfg.Output.Overwrite {
+		t.Error("output.overwrite = true, want false")
+	}
+	if cfg.Run.Workers != 0 {
+		t.Errorf("run.workers = %d, want 0", cfg.Run.Workers)
+	}
+	if cfg.Input.Count != "" || cfg.Input.Keep != nil {
+		t.Errorf("input.count, input.keep = %q, %q, want unset", cfg.Input.Count, cfg.Input.Keep)
+	}
+
+	// Apart from what the file gives, the config is DefaultConfig.
+	got := *cfg
+	got.Input, got.Model, got.Output.Dir, got.Path, got.Digest = InputConfig{}, ModelConfig{}, "", "", ""
+	if !reflect.DeepEqual(got, DefaultConfig) {
+		t.Errorf("config with omitted keys =\n  %+v\nwant DefaultConfig\n  %+v", got, DefaultConfig)
+	}
+}
+
+// TestLoadKeepsDefaultConfig checks that loading a config that sets every
+// default does not change DefaultConfig for the next load.
+func TestLoadKeepsDefaultConfig(t *testing.T) {
+	before := DefaultConfig
+	cfg, err := LoadFile(filepath.Join("testdata", "bernoulli.good.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.EM.MaxIter != 500 || cfg.EM.Tol != 1e-8 || cfg.EM.Accelerate != "none" ||
+		!reflect.DeepEqual(cfg.EM.Init.Weights, []float64{0.25, 0.25, 0.25, 0.25}) ||
+		!cfg.Output.Posteriors || !cfg.Output.Overwrite || cfg.Run.Workers != 4 {
+		t.Errorf("bernoulli.good.yml loaded as %+v, want every key as written", cfg)
+	}
+	if !reflect.DeepEqual(DefaultConfig, before) {
+		t.Errorf("DefaultConfig changed by a load: %+v, was %+v", DefaultConfig, before)
+	}
+	again, err := LoadFile(filepath.Join("testdata", "minimal.good.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.EM.MaxIter != 10000 || again.Output.Overwrite {
+		t.Errorf("a later load got %+v, want the defaults", again.EM)
+	}
+}
+
+func TestLoadFileMissing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nope.yaml")
+	_, err := LoadFile(path)
+	if err == nil || !strings.Contains(err.Error(), "nope.yaml") {
+		t.Errorf("LoadFile(missing) error = %v, want one naming the file", err)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("LoadFile(missing) error = %v, want it to wrap fs.ErrNotExist", err)
+	}
+}

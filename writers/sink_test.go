@@ -1,0 +1,142 @@
+package writers
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+)
+
+var errDiskFull = errors.New("injected: no space left on device")
+
+// failingSink accepts limit bytes, then fails every write; its Close
+// returns closeErr.
+type failingSink struct {
+	limit    int
+	written  int
+	closeErr error
+	closed   int
+}
+
+func (s *failingSink) Write(p []byte) (int, error) {
+	if s.written+len(p) > s.limit {
+		n := s.limit - s.written
+		s.written = s.limit
+		return n, errDiskFull
+	}
+	s.written += len(p)
+	return len(p), nil
+}
+
+func (s *failingSink) Close() error {
+	s.closed++
+	return s.closeErr
+}
+
+func testRecord(mem memory.Allocator, n int) (*arrow.Schema, arrow.Record) {
+	sc := arrow.NewSchema([]arrow.Field{
+		{Name: "x", Type: arrow.PrimitiveTypes.Float64},
+		{Name: "s", Type: arrow.BinaryTypes.String},
+	}, nil)
+	b := array.NewRecordBuilder(mem, sc)
+	defer b.Release()
+	for i := 0; i < n; i++ {
+		b.Field(0).(*array.Float64Builder).Append(float64(i) * 1.0001)
+		b.Field(1).(*array.StringBuilder).Append(strings.Repeat("v", i%50))
+	}
+	return sc, b.NewRecord()
+}
+
+// TestCloseReportsWriteError makes the sink fail part way: the error,
+// buffered until the flush, must come out of Close with the path, and the
+// sink must still be closed exactly once.
+func TestCloseReportsWriteError(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+
+	sc, rec := testRecord(mem, 1000)
+	defer rec.Release()
+	for _, limit := range []int{0, 2, 100, 5000} {
+		sink := &failingSink{limit: limit}
+		props, err := writerProperties(sc, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := newParquet("/out/x.parquet", sink, sc, props)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Write(rec); err != nil {
+			t.Fatal(err) // buffered in memory: no error yet
+		}
+		err = w.Close()
+		if !errors.Is(err, errDiskFull) || !strings.Contains(err.Error(), "/out/x.parquet") {
+			t.Errorf("limit %d: Close = %v, want the write error naming the file", limit, err)
+		}
+		if err2 := w.Close(); err2 != err {
+			t.Errorf("limit %d: second Close = %v, want %v", limit, err2, err)
+		}
+		if sink.closed != 1 {
+			t.Errorf("limit %d: sink closed %d times, want 1", limit, sink.closed)
+		}
+	}
+}
+
+// TestCloseReportsCloseError checks that the file's Close error is returned.
+func TestCloseReportsCloseError(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+
+	sc, rec := testRecord(mem, 10)
+	defer rec.Release()
+	errClose := errors.New("injected: close failed")
+	sink := &failingSink{limit: 1 << 30, closeErr: errClose}
+	props, err := writerProperties(sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := newParquet("/out/y.parquet", sink, sc, props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); !errors.Is(err, errClose) || !strings.Contains(err.Error(), "/out/y.parquet") {
+		t.Errorf("Close = %v, want the close error naming the file", err)
+	}
+	if sink.written < 100 {
+		t.Errorf("only %d bytes reached the sink", sink.written)
+	}
+}
+
+// TestLargeWriteErrorSurfacesEarly writes more than the buffer holds so the
+// sink error happens during Write (when a row group is flushed) or Close;
+// either way it must be reported, and later Writes must fail too.
+func TestLargeWriteErrorSurfacesEarly(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+
+	sc, rec := testRecord(mem, 200_000)
+	defer rec.Release()
+	sink := &failingSink{limit: 1000}
+	props, err := writerProperties(sc, Options{RowGroupRows: 50_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := newParquet("/out/z.parquet", sink, sc, props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	werr := w.Write(rec)
+	cerr := w.Close()
+	if !errors.Is(errors.Join(werr, cerr), errDiskFull) {
+		t.Errorf("Write = %v, Close = %v; want the injected error", werr, cerr)
+	}
+	if cerr == nil {
+		t.Error("Close after a failed write returned nil")
+	}
+}
