@@ -100,6 +100,13 @@ func TestBernoulliClosedForm(t *testing.T) {
 			t.Errorf("bag %d: LogLikelihood = %.15g, closed form %.15g", i, res.LogLikelihood, wantLL)
 			bad = true
 		}
+		// Gap's certificate: the maximum is at most N log1p(Gap) above
+		// LogLikelihood (slack 1e-12 relative for rounding).
+		if bound := (n1 + n0) * math.Log1p(math.Max(res.Gap, 0)); wantLL-res.LogLikelihood > bound+1e-12*math.Abs(wantLL) {
+			t.Errorf("bag %d: closed-form log-likelihood is %.3g above Fit's, more than N log1p(Gap) = %.3g",
+				i, wantLL-res.LogLikelihood, bound)
+			bad = true
+		}
 		if bad {
 			failures++
 			if failures > 20 {

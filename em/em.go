@@ -129,16 +129,22 @@ func Fit(logLik, counts []float64, k int, s Settings) (Result, error) {
 // Fitter fits bag after bag without allocating in the EM loop. Its zero
 // value is ready to use; a Fitter must not be used by two goroutines at once.
 type Fitter struct {
-	k       int
-	lik     []float64 // n×K likelihoods scaled so that each row's maximum is 1
-	c       []float64 // counts of the kept rows
-	n       float64   // sum of c
-	base    float64   // sum_i c_i m_i, the scaling's share of the log-likelihood
-	g, blk  []float64 // gradient and its block partial sums
-	w, f1   []float64 // current point and its EM image
-	f2, q   []float64 // second EM image and extrapolated point
-	fq      []float64 // EM image of q
-	h       []float64 // Hessian per observation, K×K, for Newton's method
+	k      int
+	lik    []float64 // n×K likelihoods scaled so that each row's maximum is 1
+	c      []float64 // counts of the kept rows
+	n      float64   // sum of c
+	base   float64   // sum_i c_i m_i, the scaling's share of the log-likelihood
+	g, blk []float64 // gradient and its block partial sums
+	w, f1  []float64 // current point and its EM image
+	f2, q  []float64 // second EM image and extrapolated point
+	fq     []float64 // EM image of q
+	// Newton's method (newton.go).
+	h, d, b []float64 // Hessian per observation (K×K), step, model gradient
+	a, eig  []float64 // projected Hessian, then its eigenvectors; eigenvalues
+	rowMean []float64
+	work    []float64 // LAPACK workspace
+	free    []bool
+	idx     []int
 	tol     float64
 	maxIter int
 }
@@ -410,9 +416,7 @@ func (f *Fitter) squarem() Result {
 		st = f.step(f.w, f.f1)
 		evals++
 	}
-	if !st.ok && evals-1 < f.maxIter {
-		st, evals = f.newton(st, evals)
-	}
+	st, evals = f.newton(st, evals)
 	return f.result(f.w, st, evals)
 }
 

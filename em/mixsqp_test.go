@@ -176,6 +176,16 @@ func TestMixsqpGolden(t *testing.T) {
 		if res.LogLikelihood < test.wantLL-1e-9 {
 			t.Errorf("%s: LogLikelihood %.15g is below mixsqp's %.15g", test.name, res.LogLikelihood, test.wantLL)
 		}
+		// Gap's certificate: the maximum is at most N log1p(Gap) above
+		// LogLikelihood (slack 1e-12 relative for rounding).
+		n := float64(len(test.xs))
+		if test.counts != nil {
+			n = floatsSum(test.counts)
+		}
+		if bound := n * math.Log1p(math.Max(res.Gap, 0)); test.wantLL-res.LogLikelihood > bound+1e-12*math.Abs(test.wantLL) {
+			t.Errorf("%s: mixsqp's log-likelihood is %.3g above Fit's, more than N log1p(Gap) = %.3g",
+				test.name, test.wantLL-res.LogLikelihood, bound)
+		}
 		// The reference values themselves are consistent with the test's
 		// own computation (tolerance 1e-12 relative: log-densities from
 		// gonum vs R's dnorm/dpois).

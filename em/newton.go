@@ -3,7 +3,10 @@ package em
 import (
 	"math"
 
-	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/lapack"
+	"gonum.org/v1/gonum/lapack/lapack64"
 )
 
 // newtonAfter is how many E-steps SQUAREM gets before Newton's method takes
@@ -12,107 +15,107 @@ import (
 // red share is exactly p2, say), where EM and SQUAREM crawl.
 const newtonAfter = 30
 
-// newton polishes f.w with Newton's method on the active set: components
-// whose weight is (nearly) zero and whose gradient pushes them further down
-// are fixed at exactly zero; on the others it takes equality-constrained
-// Newton steps, damped by a backtracking line search, so the
-// log-likelihood never decreases. A fixed component whose gradient turns
-// positive is freed again. It converges quadratically, also where the
-// maximum is on the boundary and the gradient vanishes there.
+// newton finishes and certifies f.w with Newton's method on the active set.
 //
-// st is the state of f.w (whose EM image is in f.f1); evals counts E-steps
-// so far. It returns the final state and count.
+// Each pass computes the gradient and Hessian. Components whose weight is
+// at most tol and whose gradient pushes them down are fixed at zero; on the
+// others Newton's step to the maximum of the local quadratic model is
+// computed on the tangent space of the simplex (directions in which the
+// model is flat, such as between identical components, are left alone),
+// and taken with a backtracking line search, so the log-likelihood never
+// decreases by more than rounding. The step is cut where a weight reaches
+// zero, and that weight lands on exactly zero. A fixed component whose
+// gradient turns positive is freed again. Newton converges quadratically,
+// also where the maximum is on the boundary and the gradient vanishes there.
+//
+// The point is certified when the stopping rule holds and the Newton step
+// moves no weight by more than 10*tol, or when the stopping rule holds and
+// the steps have stopped shrinking (floating point's floor). The gradient
+// rule alone does not bound the weights when components are nearly alike:
+// there the curvature is small, and a small gradient allows a large error.
+//
+// st is the state of f.w; evals counts E-steps so far. It returns the
+// final state and count.
 func (f *Fitter) newton(st state, evals int) (state, int) {
 	k := f.k
-	if cap(f.h) < k*k {
-		f.h = make([]float64, k*k)
-	}
-	f.h = f.h[:k*k]
-	free := make([]bool, k)
-	stalled := 0
-	for !st.ok && evals-1 < f.maxIter {
-		// One pass for the gradient and Hessian at w (per observation).
+	f.h = grow(f.h, k*k)
+	f.d = grow(f.d, k)
+	f.free = growBool(f.free, k)
+	stepTol := 10 * f.tol
+	prev := math.Inf(1)
+	for {
+		// The pass at the current point; the E-step that evaluated it was
+		// already counted, so only the passes after a move count.
 		st = f.derivatives(f.w)
-		evals++
-		if st.ok || evals-1 >= f.maxIter {
-			break
-		}
-		// Choose the free set.
 		nfree := 0
-		for j := range free {
-			e := f.g[j] - 1
-			free[j] = !(f.w[j] <= 1e-3 && e < 0)
-			if free[j] {
+		for j := range f.free {
+			f.free[j] = !(f.w[j] <= f.tol && f.g[j] < 1)
+			if f.free[j] {
 				nfree++
 			}
 		}
-		if nfree == 0 {
-			break
+		size := f.direction(nfree)
+		if st.ok && (size <= stepTol || size > prev/2) {
+			return st, evals
 		}
-		d := f.direction(free, nfree)
-		if d == nil {
-			break
+		if evals-1 >= f.maxIter {
+			st.ok = false
+			return st, evals
 		}
-		// Largest step that keeps every weight non-negative; a weight that
-		// would cross zero lands on exactly zero.
-		tmax := 1.0
-		for j, dj := range d {
-			// A free component already at zero that the step pushes down is
-			// simply clamped at zero below.
-			if free[j] && f.w[j] > 0 && dj < 0 && f.w[j]+dj < 0 {
-				tmax = math.Min(tmax, -f.w[j]/dj)
-			}
+		prev = size
+		if !f.lineSearch(st.ll) {
+			// The model's step gains nothing that floating point can see:
+			// with the stopping rule holding, this is as close as the
+			// maximum can be computed; without it, nothing will change.
+			return st, evals
 		}
-		improved := false
-		for t, try := tmax, 0; try < 40; t, try = t/2, try+1 {
-			sum := 0.0
-			for j := range f.q {
-				q := f.w[j] + t*d[j]
-				if q < 0 || (t == tmax && tmax < 1 && q <= 1e-12*f.w[j]) {
-					q = 0
-				}
-				f.q[j] = q
-				sum += q
-			}
-			for j := range f.q {
-				f.q[j] /= sum
-			}
-			// Accept any step that loses no more than rounding noise: near
-			// a flat maximum the true change is below what a sum of n
-			// logarithms can resolve.
-			ll := f.logLik(f.q)
-			if ll >= st.ll-1e-14*(math.Abs(st.ll)+f.n) {
-				improved = ll > st.ll
-				f.w, f.q = f.q, f.w
-				break
-			}
-		}
-		if !improved {
-			// No representable ascent left: the point is as good as
-			// floating point can tell.
-			stalled++
-			if stalled >= 3 {
-				break
-			}
-		} else {
-			stalled = 0
-		}
+		evals++
 	}
-	// Report the exact state (and EM image) of the final point.
-	st = f.step(f.w, f.f1)
-	return st, evals
 }
 
-// derivatives computes, at w, the stopping-rule state, the relative
-// gradient f.g (g_k/N) and the Hessian per observation f.h (row-major K×K).
+// lineSearch tries w + t*d for t = tmax, tmax/2, ... where tmax is the
+// longest step that keeps the weights non-negative, and moves to the first
+// point whose log-likelihood is at least ll less rounding noise. It
+// reports whether it moved.
+func (f *Fitter) lineSearch(ll float64) bool {
+	d := f.d
+	tmax := 1.0
+	for j, dj := range d {
+		if f.w[j] > 0 && dj < 0 && f.w[j]+dj < 0 {
+			tmax = math.Min(tmax, -f.w[j]/dj)
+		}
+	}
+	// Near a flat maximum the true change is below what a sum of n
+	// logarithms can resolve; accept a loss of that size.
+	noise := 1e-14 * (math.Abs(ll) + f.n)
+	for t, try := tmax, 0; try < 40; t, try = t/2, try+1 {
+		sum := 0.0
+		for j := range f.q {
+			q := f.w[j] + t*d[j]
+			// A weight the step takes to (or past) zero lands on zero.
+			if q < 0 || (t == tmax && tmax < 1 && q <= 1e-12*f.w[j]) {
+				q = 0
+			}
+			f.q[j] = q
+			sum += q
+		}
+		for j := range f.q {
+			f.q[j] /= sum
+		}
+		if f.logLik(f.q) >= ll-noise {
+			f.w, f.q = f.q, f.w
+			return true
+		}
+	}
+	return false
+}
+
+// derivatives computes at w the stopping-rule state, the relative gradient
+// f.g (g_k/N) and the Hessian per observation f.h (row-major K×K).
 func (f *Fitter) derivatives(w []float64) state {
 	k := f.k
-	for j := range f.g {
-		f.g[j] = 0
-	}
-	for j := range f.h {
-		f.h[j] = 0
-	}
+	clear(f.g)
+	clear(f.h)
 	ll := 0.0
 	for i, c := range f.c {
 		row := f.lik[i*k : i*k+k]
@@ -151,65 +154,106 @@ func (f *Fitter) derivatives(w []float64) state {
 	return st
 }
 
-// direction solves the equality-constrained Newton system on the free
-// components: maximise g·d + d·H·d/2 subject to sum d = 0, with d = 0 off
-// the free set and, for components fixed at zero, d_k = -w_k (they move to
-// zero). It returns nil when the system cannot be solved even with damping.
-func (f *Fitter) direction(free []bool, nfree int) []float64 {
+// direction sets f.d to the Newton step and returns its largest entry in
+// absolute value. Fixed components move to zero (d_k = -w_k); the weight
+// they give up is spread evenly over the free ones, and the free ones then
+// take the step z in the tangent space {sum z = 0} that maximises the
+// quadratic model: z = A⁺ P b, where P projects onto the tangent space,
+// A = P(-H)P and b is the model's gradient after the even spread. A⁺ keeps
+// only eigenvalues above 1e-12 of the largest, so flat directions get no
+// step.
+func (f *Fitter) direction(nfree int) float64 {
 	k := f.k
-	idx := make([]int, 0, nfree)
-	moved := 0.0 // weight taken from fixed components
-	d := make([]float64, k)
-	for j := range free {
-		if free[j] {
-			idx = append(idx, j)
+	d := f.d
+	moved := 0.0
+	f.idx = f.idx[:0]
+	for j := range f.free {
+		if f.free[j] {
+			f.idx = append(f.idx, j)
+			d[j] = 0
 		} else {
 			d[j] = -f.w[j]
 			moved += f.w[j]
 		}
 	}
-	m := len(idx)
-	scale := 0.0
-	for _, j := range idx {
-		scale = math.Max(scale, -f.h[j*k+j])
+	m := nfree
+	if m == 0 {
+		return math.Inf(1)
 	}
-	if scale == 0 {
-		scale = 1
+	spread := moved / float64(m)
+	for _, j := range f.idx {
+		d[j] = spread
 	}
-	// KKT system [ -H_FF + δI  1 ; 1ᵀ 0 ] [d; μ] = [g_F + H_FA d_A ; moved].
-	for damp := 1e-14 * scale; damp < scale; damp *= 100 {
-		a := mat.NewDense(m+1, m+1, nil)
-		b := mat.NewVecDense(m+1, nil)
-		for r, j := range idx {
-			for c, l := range idx {
-				a.Set(r, c, -f.h[j*k+l])
+	// b = g_F + H_F· d (the model's gradient at the spread point), projected.
+	f.b = grow(f.b, m)
+	mean := 0.0
+	for r, j := range f.idx {
+		v := f.g[j]
+		for l := range d {
+			v += f.h[j*k+l] * d[l]
+		}
+		f.b[r] = v
+		mean += v
+	}
+	mean /= float64(m)
+	for r := range f.b {
+		f.b[r] -= mean
+	}
+	if m > 1 {
+		// A = P(-H_FF)P, in f.a.
+		f.a = grow(f.a, m*m)
+		f.rowMean = grow(f.rowMean, m)
+		all := 0.0
+		for r, j := range f.idx {
+			s := 0.0
+			for c, l := range f.idx {
+				v := -f.h[j*k+l]
+				f.a[r*m+c] = v
+				s += v
 			}
-			a.Set(r, r, a.At(r, r)+damp)
-			a.Set(r, m, 1)
-			a.Set(m, r, 1)
-			rhs := f.g[j]
-			for l := range free {
-				if !free[l] {
-					rhs += f.h[j*k+l] * d[l]
-				}
+			f.rowMean[r] = s / float64(m)
+			all += s
+		}
+		all /= float64(m * m)
+		for r := 0; r < m; r++ {
+			for c := 0; c < m; c++ {
+				// H is symmetric, so column means equal row means.
+				f.a[r*m+c] += all - f.rowMean[r] - f.rowMean[c]
 			}
-			b.SetVec(r, rhs)
 		}
-		b.SetVec(m, moved)
-		var x mat.VecDense
-		if err := x.SolveVec(a, b); err != nil {
-			continue
+		f.eig = grow(f.eig, m)
+		sym := blas64.Symmetric{Uplo: blas.Upper, N: m, Stride: m, Data: f.a}
+		f.work = grow(f.work, max(1, len(f.work)))
+		lapack64.Syev(lapack.EVCompute, sym, f.eig, f.work, -1)
+		f.work = grow(f.work, int(f.work[0]))
+		if !lapack64.Syev(lapack.EVCompute, sym, f.eig, f.work, len(f.work)) {
+			return math.Inf(1)
 		}
-		ok := true
-		for r, j := range idx {
-			d[j] = x.AtVec(r)
-			ok = ok && !math.IsNaN(d[j]) && !math.IsInf(d[j], 0)
-		}
-		if ok {
-			return d
+		top := f.eig[m-1]
+		for i := 0; i < m; i++ {
+			lam := f.eig[i]
+			if !(lam > 1e-12*top) {
+				continue
+			}
+			// Eigenvector i is column i of f.a.
+			proj := 0.0
+			for r := 0; r < m; r++ {
+				proj += f.a[r*m+i] * f.b[r]
+			}
+			proj /= lam
+			for r, j := range f.idx {
+				d[j] += proj * f.a[r*m+i]
+			}
 		}
 	}
-	return nil
+	size := 0.0
+	for _, v := range d {
+		if math.IsNaN(v) {
+			return math.Inf(1)
+		}
+		size = math.Max(size, math.Abs(v))
+	}
+	return size
 }
 
 // logLik returns the log-likelihood at w.
@@ -228,4 +272,19 @@ func (f *Fitter) logLik(w []float64) float64 {
 		ll += c * math.Log(p)
 	}
 	return f.base + ll
+}
+
+// grow returns s with length n, reusing its storage when large enough.
+func grow(s []float64, n int) []float64 {
+	if cap(s) < n {
+		return make([]float64, n)
+	}
+	return s[:n]
+}
+
+func growBool(s []bool, n int) []bool {
+	if cap(s) < n {
+		return make([]bool, n)
+	}
+	return s[:n]
 }

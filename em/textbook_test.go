@@ -109,7 +109,7 @@ func TestTextbookClosedForm(t *testing.T) {
 // bag whose maximum is on the boundary with a zero gradient there (8 red
 // candies of 10, so the sample mean is exactly factory 1's 0.8 and w1 = 1),
 // plain EM converges sublinearly, roughly like 1/t, and is still far from the
-// maximum after 100 iterations, while SQUAREM gets there.
+// maximum after 100 iterations, while the default Fit gets there.
 func TestTextbookWhyAccelerate(t *testing.T) {
 	tab := em.Table(nil, candyBag(8, 2), []em.LogProber{factory1, factory2})
 	want := bernoulliMLE(8, 2, 0.8, 0.3)
@@ -123,13 +123,13 @@ func TestTextbookWhyAccelerate(t *testing.T) {
 	if d := want - plain.Weights[0]; !(d > 1e-4) {
 		t.Errorf("plain EM after 100 iterations: w1 = %v is within %.3g of the maximum; the bag no longer shows sublinear convergence", plain.Weights[0], d)
 	}
-	fast := fitOK(t, nil, "squarem", tab, nil, 2, em.Settings{})
+	fast := fitOK(t, nil, "default", tab, nil, 2, em.Settings{})
 	if !fast.Converged {
-		t.Errorf("SQUAREM: not converged after %d iterations", fast.Iterations)
+		t.Errorf("default: not converged after %d iterations", fast.Iterations)
 	}
 	if d := math.Abs(want - fast.Weights[0]); d > 1e-8 {
-		t.Errorf("SQUAREM: w1 = %v is %.3g from the maximum", fast.Weights[0], d)
+		t.Errorf("default: w1 = %v is %.3g from the maximum", fast.Weights[0], d)
 	}
-	t.Logf("plain EM after 100 iterations: 1 - w1 = %.3g; SQUAREM: 1 - w1 = %.3g after %d iterations",
+	t.Logf("plain EM after 100 iterations: 1 - w1 = %.3g; default: 1 - w1 = %.3g after %d iterations",
 		want-plain.Weights[0], want-fast.Weights[0], fast.Iterations)
 }
