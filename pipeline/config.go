@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -68,11 +69,11 @@ type ModelConfig struct {
 // the family; giving a parameter of another family is an error.
 type ComponentConfig struct {
 	Name  string             `yaml:"name" json:"name,omitempty"`
-	P     *float64           `yaml:"p" json:"p,omitempty"`     // bernoulli: P(value = 1)
+	P     *float64           `yaml:"p" json:"p,omitempty"`         // bernoulli: P(value = 1)
 	Probs map[string]float64 `yaml:"probs" json:"probs,omitempty"` // categorical: label -> probability
-	Mean  *float64           `yaml:"mean" json:"mean,omitempty"`  // gaussian
-	SD    *float64           `yaml:"sd" json:"sd,omitempty"`    // gaussian
-	Rate  *float64           `yaml:"rate" json:"rate,omitempty"`  // poisson
+	Mean  *float64           `yaml:"mean" json:"mean,omitempty"`   // gaussian
+	SD    *float64           `yaml:"sd" json:"sd,omitempty"`       // gaussian
+	Rate  *float64           `yaml:"rate" json:"rate,omitempty"`   // poisson
 }
 
 // EMConfig tunes the fit.
@@ -102,9 +103,13 @@ func (in *Init) UnmarshalYAML(n *yaml.Node) error {
 		in.Weights = nil
 		return nil
 	case yaml.SequenceNode:
-		var w []float64
-		if err := n.Decode(&w); err != nil {
-			return fmt.Errorf("line %d: em.init: %w", n.Line, err)
+		w := make([]float64, len(n.Content))
+		for i, c := range n.Content {
+			v, err := strconv.ParseFloat(c.Value, 64)
+			if c.Kind != yaml.ScalarNode || err != nil {
+				return fmt.Errorf("line %d: em.init[%d] must be a number, got %q", c.Line, i, c.Value)
+			}
+			w[i] = v
 		}
 		in.Weights = w
 		return nil
@@ -124,6 +129,20 @@ func (in Init) MarshalYAML() (any, error) {
 func (in Init) MarshalJSON() ([]byte, error) {
 	v, _ := in.MarshalYAML()
 	return json.Marshal(v)
+}
+
+// UnmarshalJSON reads "uniform" or a list, as MarshalJSON writes them, so
+// that a manifest's config reads back.
+func (in *Init) UnmarshalJSON(b []byte) error {
+	var word string
+	if err := json.Unmarshal(b, &word); err == nil {
+		if word != "uniform" {
+			return fmt.Errorf("em.init must be uniform or a list of weights, got %q", word)
+		}
+		in.Weights = nil
+		return nil
+	}
+	return json.Unmarshal(b, &in.Weights)
 }
 
 // OutputConfig says where results go.
@@ -168,6 +187,19 @@ func LoadFile(path string) (*Config, error) {
 // Load strictly decodes and validates a config from YAML bytes: unknown
 // keys, duplicate keys and wrong types are errors that give the line.
 func Load(b []byte) (*Config, error) {
+	// A first look at the node tree, for what the struct decode cannot
+	// tell: an empty document, and fractions in integer keys (yaml.v3
+	// truncates 1.5 into an int).
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, friendlyYAML(err)
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Tag == "!!null" {
+		return nil, errors.New("the config is empty")
+	}
+	if err := checkIntegers(doc.Content[0]); err != nil {
+		return nil, err
+	}
 	cfg := DefaultConfig
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
@@ -187,6 +219,37 @@ func Load(b []byte) (*Config, error) {
 		return nil, err
 	}
 	return &cfg, nil
+}
+
+// integerKeys are the config keys that take whole numbers.
+var integerKeys = [][2]string{{"em", "max_iter"}, {"run", "workers"}}
+
+// checkIntegers refuses anything but an integer in an integer key.
+func checkIntegers(root *yaml.Node) error {
+	for _, key := range integerKeys {
+		sec := mapValue(root, key[0])
+		if sec == nil {
+			continue
+		}
+		v := mapValue(sec, key[1])
+		if v != nil && v.Tag != "!!int" {
+			return fmt.Errorf("line %d: %s.%s must be a whole number, got %q", v.Line, key[0], key[1], v.Value)
+		}
+	}
+	return nil
+}
+
+// mapValue returns the value of key in a mapping node, or nil.
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
 }
 
 var (
@@ -252,11 +315,8 @@ func (c *Config) Validate() error {
 	if err := c.Model.validate(); err != nil {
 		return err
 	}
-	for _, comp := range c.Model.Components {
-		col := PosteriorPrefix + comp.Name
-		if seen[col] || col == "component" {
-			return fmt.Errorf("input.keep column %q clashes with the posteriors column of component %q", col, comp.Name)
-		}
+	if err := c.checkColumns(); err != nil {
+		return err
 	}
 	if err := c.EM.validate(len(c.Model.Components)); err != nil {
 		return err
@@ -269,6 +329,39 @@ func (c *Config) Validate() error {
 	}
 	if c.Run.Workers < 0 {
 		return fmt.Errorf("run.workers must be >= 0 (0 means one per CPU), got %d", c.Run.Workers)
+	}
+	return nil
+}
+
+// checkColumns refuses input column names that would give an output table
+// two columns of one name: such tables cannot be read back by name.
+func (c *Config) checkColumns() error {
+	in := &c.Input
+	for _, out := range []struct {
+		table string
+		cols  []string
+	}{
+		{WeightsTable, []string{"component", "weight"}},
+		{FitsTable, []string{"n_obs", "total_count", "iterations", "converged", "log_likelihood", "gap", "status", "error"}},
+	} {
+		for _, col := range out.cols {
+			if in.Bag == col {
+				return fmt.Errorf("input.bag %q clashes with the %s table's column of that name", in.Bag, out.table)
+			}
+		}
+	}
+	// The posteriors table: bag, keep..., value, posterior_<name>..., component.
+	owner := map[string]string{in.Bag: "input.bag", in.Value: "input.value"}
+	for _, k := range in.Keep {
+		owner[k] = "input.keep"
+	}
+	for _, comp := range c.Model.Components {
+		if who, ok := owner[PosteriorPrefix+comp.Name]; ok {
+			return fmt.Errorf("%s column %q clashes with the posteriors column of component %q", who, PosteriorPrefix+comp.Name, comp.Name)
+		}
+	}
+	if who, ok := owner["component"]; ok {
+		return fmt.Errorf("%s column \"component\" clashes with the posteriors table's component column (the most probable component)", who)
 	}
 	return nil
 }

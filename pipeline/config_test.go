@@ -1,8 +1,13 @@
 package pipeline
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -19,11 +24,11 @@ var expectedErrors = []struct {
 	{"unknown_key.bad.yml", `line 4: unknown key "vaule" in input`},
 	{"unknown_top_key.bad.yml", `line 9: unknown key "outptu" in the top level`},
 	{"unknown_component_key.bad.yml", `line 9: unknown key "mena" in a model.components entry`},
-	{"wrong_type.bad.yml", "line 10: cannot use str `lots` as int"},
+	{"wrong_type.bad.yml", "line 10: em.max_iter must be a whole number, got \"lots\""},
 	{"wrong_type_param.bad.yml", "line 8: cannot use str `high` as float64"},
 	{"duplicate_key.bad.yml", `line 4: mapping key "bag" already defined at line 3`},
 	{"init_word.bad.yml", `line 10: em.init must be uniform or a list of weights, got "random"`},
-	{"init_wrong_type.bad.yml", "line 11: em.init: line 11: cannot use str `half` as float64"},
+	{"init_wrong_type.bad.yml", "line 11: em.init[0] must be a number, got \"half\""},
 	{"two_documents.bad.yml", "the config holds more than one YAML document"},
 	{"empty.bad.yml", "the config is empty"},
 	{"comments_only.bad.yml", "the config is empty"},
@@ -221,5 +226,93 @@ func TestLoadFileMissing(t *testing.T) {
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("LoadFile(missing) error = %v, want it to wrap fs.ErrNotExist", err)
+	}
+}
+
+// configWith returns a valid bernoulli config with input, model and output
+// sections as given (each a YAML flow mapping body).
+func configWith(input, output string) string {
+	return fmt.Sprintf("input: {paths: [data/in], %s}\n"+
+		"model: {family: bernoulli, components: [{name: a, p: 0.8}, {name: b, p: 0.3}]}\n"+
+		"output: {dir: out/run, %s}\n", input, output)
+}
+
+// TestOutputColumnClashes checks that a config whose input columns would
+// give an output table two columns of one name is refused: the tables could
+// not be read back by name.
+func TestOutputColumnClashes(t *testing.T) {
+	for _, tc := range []struct {
+		name, input, output, errMsg string
+	}{
+		{"keep posterior column", "bag: bag_id, value: red, keep: [posterior_a]", "posteriors: true",
+			`input.keep column "posterior_a" clashes with the posteriors column of component "a"`},
+		{"bag posterior column", "bag: posterior_b, value: red", "posteriors: true",
+			`"posterior_b" clashes with the posteriors column of component "b"`},
+		{"keep component", "bag: bag_id, value: red, keep: [component]", "posteriors: true", `"component"`},
+		{"value component", "bag: bag_id, value: component", "posteriors: true", `"component"`},
+		{"bag component", "bag: component, value: red", "posteriors: false", `"component"`},
+		{"bag weight", "bag: weight, value: red", "posteriors: false", `"weight"`},
+		{"bag n_obs", "bag: n_obs, value: red", "posteriors: false", `"n_obs"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load([]byte(configWith(tc.input, tc.output)))
+			if err == nil || !strings.Contains(err.Error(), tc.errMsg) {
+				t.Errorf("Load error = %v, want one containing %q", err, tc.errMsg)
+			}
+		})
+	}
+}
+
+// TestIntegerKeysRejectFractions checks that a fraction where an integer
+// belongs is a wrong type, not silently truncated (yaml.v3 decodes 1.5 into
+// an int as 1).
+func TestIntegerKeysRejectFractions(t *testing.T) {
+	for _, extra := range []string{"em: {max_iter: 1.5}", "run: {workers: 2.5}"} {
+		yml := configWith("bag: bag_id, value: red", "posteriors: false") + extra + "\n"
+		if cfg, err := Load([]byte(yml)); err == nil {
+			t.Errorf("%s: loaded as em.max_iter %d, run.workers %d; want a wrong-type error", extra, cfg.EM.MaxIter, cfg.Run.Workers)
+		}
+	}
+}
+
+// TestConfigJSONRoundTrip checks that the config recorded in manifest.json
+// reads back into a Config (and so a Manifest) as it was.
+func TestConfigJSONRoundTrip(t *testing.T) {
+	for _, f := range []string{"minimal.good.yml", "bernoulli.good.yml"} {
+		cfg, err := LoadFile(filepath.Join("testdata", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := json.Marshal(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Config
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatalf("%s: json.Unmarshal(%s): %v", f, b, err)
+		}
+		back.Path, back.Digest = cfg.Path, cfg.Digest
+		if !reflect.DeepEqual(&back, cfg) {
+			t.Errorf("%s: config after a JSON round trip\n  %+v\nwant\n  %+v", f, back, *cfg)
+		}
+	}
+}
+
+func TestLoadFileRecordsPathAndDigest(t *testing.T) {
+	path := writeConfig(t, t.TempDir(), configWith("bag: bag_id, value: red", "overwrite: true"))
+	cfg, err := LoadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	if cfg.Path != path || cfg.Digest != hex.EncodeToString(sum[:]) {
+		t.Errorf("Path, Digest = %q, %q; want %q and the SHA-256 of the file", cfg.Path, cfg.Digest, path)
+	}
+	if !cfg.Output.Overwrite {
+		t.Error("output.overwrite: true was not applied")
 	}
 }

@@ -29,7 +29,7 @@ const fitBlock = 256
 
 // fitAll fits every bag with up to workers goroutines. Each bag's result
 // depends only on its own rows, so it is the same for any worker count.
-func fitAll(ctx context.Context, b *bags, m *model, workers int, progress func(int64)) (*fits, error) {
+func fitAll(ctx context.Context, p *plan, in *InputConfig, b *bags, m *model, workers int, progress func(int64)) (*fits, error) {
 	nb, k := b.len(), len(m.comps)
 	f := &fits{
 		k:         k,
@@ -52,6 +52,10 @@ func fitAll(ctx context.Context, b *bags, m *model, workers int, progress func(i
 					return err
 				}
 				if err := w.fit(b, m, f, i); err != nil {
+					if errors.Is(err, em.ErrNoData) {
+						return &InputError{File: p.files[b.first[i]].Path, Column: in.Count, Row: -1, Bag: b.key(i),
+							Reason: "the bag's counts sum to zero, so it has no weights to estimate"}
+					}
 					return err
 				}
 			}
@@ -160,8 +164,6 @@ func (w *worker) fit(b *bags, m *model, f *fits, i int) (err error) {
 			err = fmt.Errorf("value %s has zero density under every component", m.describe(w.xs[se.Row]))
 		case errors.As(err, &ve):
 			err = fmt.Errorf("value %s: %w", m.describe(w.xs[ve.Row]), err)
-		case errors.Is(err, em.ErrNoData):
-			err = errors.New("the counts of the bag sum to zero, so it has no weights to estimate")
 		}
 		return &BagError{Bag: b.key(i), Err: err}
 	}

@@ -159,4 +159,3 @@ func (r *runner) posteriorsOf(ctx context.Context, fi int, sc *arrow.Schema, loo
 	}
 	return nil
 }
-

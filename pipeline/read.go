@@ -382,6 +382,7 @@ type bags struct {
 	start  []int    // rows of bag b are start[b]:start[b+1]
 	vals   []float64
 	counts []float64 // nil without a count column
+	first  []int32   // per bag: the first file it has rows in
 }
 
 func (b *bags) len() int { return len(b.start) - 1 }
@@ -456,6 +457,15 @@ func group(p *plan, chunks []*chunk) *bags {
 		b.start[j+1] += b.start[j]
 	}
 	next := slices.Clone(b.start[:nb])
+	b.first = make([]int32, nb)
+	for j := range b.first {
+		b.first[j] = -1
+	}
+	for i := len(chunks) - 1; i >= 0; i-- {
+		for _, g := range remap[i] {
+			b.first[g] = int32(i)
+		}
+	}
 	b.vals = make([]float64, total)
 	withCounts := len(chunks) > 0 && chunks[0].counts != nil
 	if withCounts {

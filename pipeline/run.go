@@ -141,7 +141,7 @@ func Run(ctx context.Context, cfg *Config, opts Options) (*Summary, error) {
 	r.log.Info("read", "bags", r.sum.Bags, "seconds", r.sum.Read.Seconds())
 
 	t = time.Now()
-	r.fits, err = fitAll(ctx, r.bags, r.model, r.workers, r.progress("fit", r.sum.Rows))
+	r.fits, err = fitAll(ctx, r.plan, &r.cfg.Input, r.bags, r.model, r.workers, r.progress("fit", r.sum.Rows))
 	if err != nil {
 		return nil, err
 	}
@@ -265,4 +265,3 @@ func (r *runner) writeManifest() error {
 	}
 	return nil
 }
-

@@ -38,9 +38,9 @@ func (f Format) String() string {
 
 // File is one input data file.
 type File struct {
-	Path   string
-	Size   int64
-	Format Format
+	Path   string // cleaned path, as listed
+	Size   int64  // bytes, when listed
+	Format Format // from the extension
 }
 
 // extFormats maps lowercase file extensions to formats.

@@ -3,6 +3,7 @@ package readers_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -428,5 +429,51 @@ func TestRecordsCancelled(t *testing.T) {
 	}
 	if err := rr.Err(); !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), path) {
 		t.Errorf("Err = %v, want context.Canceled naming %s", err, path)
+	}
+}
+
+// TestConcurrentRecords streams from one Reader in several goroutines at
+// once (run with -race): each stream sees all rows.
+func TestConcurrentRecords(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+
+	recs := ipcInput(10, 500)
+	defer releaseAll(recs)
+	pq := tempPath(t, "c.parquet")
+	writeParquet(t, pq, allTypes, recs, 128, true)
+	ar := tempPath(t, "c.arrow")
+	writeIPCFile(t, ar, allTypes, recs)
+	for _, path := range []string{pq, ar} {
+		r := open(t, path, mem)
+		errs := make(chan error, 4)
+		for g := 0; g < 4; g++ {
+			go func() {
+				rr, err := r.Records(context.Background(), []string{"s", "f64", "d"}, 50+g)
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer rr.Release()
+				n := int64(0)
+				for rr.Next() {
+					n += rr.Record().NumRows()
+				}
+				if err := rr.Err(); err != nil {
+					errs <- err
+					return
+				}
+				if n != 500 {
+					errs <- fmt.Errorf("%s: goroutine %d read %d rows, want 500", path, g, n)
+					return
+				}
+				errs <- nil
+			}()
+		}
+		for g := 0; g < 4; g++ {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
 	}
 }

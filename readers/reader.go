@@ -283,7 +283,12 @@ func checkStreamHead(head []byte, size int64) error {
 }
 
 // newStream starts an IPC stream reader at the start of the stream.
-func (r *Reader) newStream() (*ipc.Reader, error) {
+func (r *Reader) newStream() (_ *ipc.Reader, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = corrupt(r.file.Path, v)
+		}
+	}()
 	src := bufio.NewReaderSize(io.NewSectionReader(r.osf, r.streamOff, r.streamLen), 1<<16)
 	sr, err := ipc.NewReader(src, ipc.WithAllocator(r.mem))
 	if err != nil {
@@ -308,7 +313,7 @@ func (r *Reader) NumRows() int64 { return r.numRows }
 // A name may be given more than once; a name that more than one column of
 // the file has is an error. At least one column must be named. Batches
 // have at least one row.
-func (r *Reader) Records(ctx context.Context, columns []string, batchSize int) (rr RecordReader, err error) {
+func (r *Reader) Records(ctx context.Context, columns []string, batchSize int) (RecordReader, error) {
 	path := r.file.Path
 	if r.closed {
 		return nil, fmt.Errorf("%s: reader is closed", path)
@@ -334,14 +339,6 @@ func (r *Reader) Records(ctx context.Context, columns []string, batchSize int) (
 			return nil, fmt.Errorf("%s: column name %q is ambiguous: %d columns have it", path, name, len(found))
 		}
 	}
-	defer func() {
-		if v := recover(); v != nil {
-			if rr != nil {
-				rr.Release()
-			}
-			rr, err = nil, corrupt(path, v)
-		}
-	}()
 	if r.pq != nil {
 		return r.parquetRecords(ctx, idx, int64(batchSize))
 	}

@@ -16,9 +16,11 @@ import (
 // calling goroutine, so that a panicking decoder can be recovered, and
 // assembles the output columns in the requested order.
 //
-// Batches never span row groups: in arrow v17 a dictionary column read
-// across a row-group boundary (where the dictionary changes) comes back
-// with wrong values, so each batch stops at the end of its row group.
+// Batches never span row groups. In arrow v17 a dictionary column read
+// across a row-group boundary (where the dictionary changes) comes back in
+// several chunks: pqarrow's own record reader then fails with "not
+// implemented", and array.Concatenate of those chunks gave wrong values
+// (and leaked). Stopping each batch at the end of its row group avoids both.
 type parquetRecords struct {
 	ctx     context.Context
 	path    string
@@ -33,8 +35,16 @@ type parquetRecords struct {
 	done    bool
 }
 
-func (r *Reader) parquetRecords(ctx context.Context, idx []int, batch int64) (RecordReader, error) {
+func (r *Reader) parquetRecords(ctx context.Context, idx []int, batch int64) (_ RecordReader, err error) {
 	p := &parquetRecords{ctx: ctx, path: r.file.Path, mem: r.mem, batch: batch, outCols: make([]int, len(idx))}
+	defer func() {
+		if v := recover(); v != nil {
+			err = corrupt(p.path, v)
+		}
+		if err != nil {
+			p.Release()
+		}
+	}()
 	md := r.pq.ParquetReader().MetaData()
 	for i := 0; i < r.pq.ParquetReader().NumRowGroups(); i++ {
 		p.rgRows = append(p.rgRows, md.RowGroup(i).NumRows())
@@ -46,7 +56,6 @@ func (r *Reader) parquetRecords(ctx context.Context, idx []int, batch int64) (Re
 		if !ok {
 			cr, err := r.pq.GetColumn(ctx, i)
 			if err != nil {
-				p.Release()
 				return nil, fmt.Errorf("%s: column %q: %w", p.path, r.schema.Field(i).Name, err)
 			}
 			j = len(p.readers)

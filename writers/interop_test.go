@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/xitongsys/parquet-go-source/local"
 	xparquet "github.com/xitongsys/parquet-go/parquet"
 	xreader "github.com/xitongsys/parquet-go/reader"
@@ -68,7 +69,7 @@ func TestInteropWrittenReadByXitongsys(t *testing.T) {
 			r.Weight = math.Inf(-1)
 		}
 		if i == 8 {
-			r.Weight = -0.0
+			r.Weight = math.Copysign(0, -1)
 		}
 		want = append(want, r)
 	}
@@ -176,6 +177,7 @@ func TestInteropXitongsysReadByReaders(t *testing.T) {
 			}
 			path := filepath.Join(t.TempDir(), "input.parquet")
 			writeXitongsys(t, path, want, codec)
+			checkXitongsysLayout(t, path)
 
 			r, err := readers.Open(context.Background(), readers.File{Path: path, Format: readers.Parquet}, mem)
 			if err != nil {
@@ -221,6 +223,33 @@ func TestInteropXitongsysReadByReaders(t *testing.T) {
 	}
 }
 
+// checkXitongsysLayout checks that the xitongsys file exercises what the
+// test means to: several row groups, a dictionary-encoded label column.
+func checkXitongsysLayout(t *testing.T, path string) {
+	t.Helper()
+	pf, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := pf.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	if pf.NumRowGroups() < 2 {
+		t.Errorf("xitongsys wrote %d row group(s), want several", pf.NumRowGroups())
+	}
+	for rg := 0; rg < pf.NumRowGroups(); rg++ {
+		cc, err := pf.MetaData().RowGroup(rg).ColumnChunk(3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cc.PathInSchema().String() != "label" || !cc.HasDictionaryPage() {
+			t.Errorf("row group %d column %s: dictionary page %v, want label with one", rg, cc.PathInSchema(), cc.HasDictionaryPage())
+		}
+	}
+}
+
 // writeXitongsys writes rows with xitongsys in small row groups and pages.
 func writeXitongsys(t *testing.T, path string, rows []inputRow, codec xparquet.CompressionCodec) {
 	t.Helper()
@@ -232,7 +261,7 @@ func writeXitongsys(t *testing.T, path string, rows []inputRow, codec xparquet.C
 	if err != nil {
 		t.Fatal(err)
 	}
-	pw.RowGroupSize = 128 * 1024 // bytes: several row groups
+	pw.RowGroupSize = 32 * 1024 // bytes: several row groups
 	pw.PageSize = 8 * 1024
 	pw.CompressionType = codec
 	for _, r := range rows {

@@ -39,7 +39,8 @@ type Options struct {
 type Parquet struct {
 	path   string
 	schema *arrow.Schema
-	file   io.Closer // the *os.File under buf
+	file   io.Closer     // the *os.File under buf
+	sink   *stickyWriter // between buf and file: remembers the first write error
 	buf    *bufio.Writer
 	fw     *pqarrow.FileWriter
 	err    error // first Write error; Close returns it too
@@ -83,13 +84,57 @@ func newParquet(path string, sink io.WriteCloser, sc *arrow.Schema, props *parqu
 			w, err = nil, fmt.Errorf("%s: starting Parquet file: panic: %v", path, v)
 		}
 	}()
-	buf := bufio.NewWriterSize(sink, bufferSize)
+	sw := &stickyWriter{w: sink}
+	buf := bufio.NewWriterSize(sw, bufferSize)
 	// buf is not an io.Closer, so the FileWriter's Close does not close sink.
-	fw, err := pqarrow.NewFileWriter(sc, buf, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	fw, err := pqarrow.NewFileWriter(withoutStoredSchema(sc), buf, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	if err != nil {
 		return nil, fmt.Errorf("%s: starting Parquet file: %w", path, err)
 	}
-	return &Parquet{path: path, schema: sc, file: sink, buf: buf, fw: fw}, nil
+	return &Parquet{path: path, schema: sc, file: sink, sink: sw, buf: buf, fw: fw}, nil
+}
+
+// stickyWriter passes writes to w until one fails, then fails them all
+// with that error. pqarrow ignores some write errors (it drops the error
+// of closing a full row group), so Write checks this one after each record.
+type stickyWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stickyWriter) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.w.Write(p)
+	if err != nil {
+		s.err = err
+	}
+	return n, err
+}
+
+// arrowSchemaKey is the Parquet key-value metadata entry in which pqarrow
+// stores the Arrow schema.
+const arrowSchemaKey = "ARROW:schema"
+
+// withoutStoredSchema returns sc without an "ARROW:schema" metadata entry
+// (carried over from some file that was read), which pqarrow would copy
+// into the file next to the one it adds, so a reader could take the stale one.
+func withoutStoredSchema(sc *arrow.Schema) *arrow.Schema {
+	md := sc.Metadata()
+	i := md.FindKey(arrowSchemaKey)
+	if i < 0 {
+		return sc
+	}
+	var keys, values []string
+	for j, k := range md.Keys() {
+		if j != i {
+			keys = append(keys, k)
+			values = append(values, md.Values()[j])
+		}
+	}
+	clean := arrow.NewMetadata(keys, values)
+	return arrow.NewSchema(sc.Fields(), &clean)
 }
 
 // writerProperties returns the Parquet writer properties for schema: zstd,
@@ -154,6 +199,9 @@ func (w *Parquet) Write(rec arrow.Record) (err error) {
 	if err := w.fw.WriteBuffered(rec); err != nil {
 		return fmt.Errorf("%s: writing Parquet: %w", w.path, err)
 	}
+	if w.sink.err != nil {
+		return fmt.Errorf("%s: writing: %w", w.path, w.sink.err)
+	}
 	return nil
 }
 
@@ -165,14 +213,15 @@ func (w *Parquet) Close() error {
 	}
 	w.closed = true
 	var errs []error
-	if w.err != nil {
-		errs = append(errs, w.err)
-	}
 	if err := w.closeWriter(); err != nil {
 		errs = append(errs, fmt.Errorf("%s: writing Parquet footer: %w", w.path, err))
 	}
 	if err := w.buf.Flush(); err != nil {
 		errs = append(errs, fmt.Errorf("%s: writing: %w", w.path, err))
+	}
+	if w.err != nil {
+		// The footer and flush errors follow from the Write error.
+		errs = []error{w.err}
 	}
 	if err := w.file.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("%s: closing: %w", w.path, err))

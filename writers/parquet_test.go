@@ -343,3 +343,48 @@ func TestWriteErrors(t *testing.T) {
 		t.Errorf("partial file left behind: %v", err)
 	}
 }
+
+// TestSchemaMetadata keeps schema metadata but drops a stale stored Arrow
+// schema carried over from an input file, which would otherwise sit next
+// to the one the writer stores.
+func TestSchemaMetadata(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+
+	md := arrow.NewMetadata([]string{"ARROW:schema", "mixbatch.run"}, []string{"c3RhbGU=", "42"})
+	sc := arrow.NewSchema([]arrow.Field{{Name: "n", Type: arrow.PrimitiveTypes.Uint16}}, &md)
+	b := array.NewRecordBuilder(mem, sc)
+	b.Field(0).(*array.Uint16Builder).AppendValues([]uint16{1, 65535}, nil)
+	rec := b.NewRecord()
+	b.Release()
+	defer rec.Release()
+
+	path := filepath.Join(t.TempDir(), "md.parquet")
+	if err := writers.WriteFile(path, sc, []arrow.Record{rec}, writers.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	got, recs := readBack(t, path, mem)
+	defer releaseAll(recs)
+	if !arrow.TypeEqual(got.Field(0).Type, arrow.PrimitiveTypes.Uint16) {
+		t.Errorf("type read back %v, want uint16", got.Field(0).Type)
+	}
+	if v, ok := got.Metadata().GetValue("mixbatch.run"); !ok || v != "42" {
+		t.Errorf("metadata read back %v, want mixbatch.run=42", got.Metadata())
+	}
+	pf, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, k := range pf.MetaData().KeyValueMetadata().Keys() {
+		if k == "ARROW:schema" {
+			n++
+		}
+	}
+	if err := pf.Close(); err != nil {
+		t.Error(err)
+	}
+	if n != 1 {
+		t.Errorf("%d ARROW:schema entries in the file, want 1", n)
+	}
+}

@@ -2,6 +2,7 @@ package writers
 
 import (
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -43,8 +44,9 @@ func testRecord(mem memory.Allocator, n int) (*arrow.Schema, arrow.Record) {
 	}, nil)
 	b := array.NewRecordBuilder(mem, sc)
 	defer b.Release()
+	rng := rand.New(rand.NewPCG(uint64(n), 1))
 	for i := 0; i < n; i++ {
-		b.Field(0).(*array.Float64Builder).Append(float64(i) * 1.0001)
+		b.Field(0).(*array.Float64Builder).Append(rng.NormFloat64())
 		b.Field(1).(*array.StringBuilder).Append(strings.Repeat("v", i%50))
 	}
 	return sc, b.NewRecord()
@@ -113,10 +115,10 @@ func TestCloseReportsCloseError(t *testing.T) {
 	}
 }
 
-// TestLargeWriteErrorSurfacesEarly writes more than the buffer holds so the
-// sink error happens during Write (when a row group is flushed) or Close;
-// either way it must be reported, and later Writes must fail too.
-func TestLargeWriteErrorSurfacesEarly(t *testing.T) {
+// TestWriteReportsSinkError writes more than the buffer holds, so that the
+// sink fails while full row groups are flushed: Write must report it (pqarrow
+// itself drops that error), later Writes and Close must fail too.
+func TestWriteReportsSinkError(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 
@@ -131,12 +133,16 @@ func TestLargeWriteErrorSurfacesEarly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	werr := w.Write(rec)
-	cerr := w.Close()
-	if !errors.Is(errors.Join(werr, cerr), errDiskFull) {
-		t.Errorf("Write = %v, Close = %v; want the injected error", werr, cerr)
+	if err := w.Write(rec); !errors.Is(err, errDiskFull) || !strings.Contains(err.Error(), "/out/z.parquet") {
+		t.Errorf("Write = %v, want the injected error naming the file", err)
 	}
-	if cerr == nil {
-		t.Error("Close after a failed write returned nil")
+	if err := w.Write(rec); !errors.Is(err, errDiskFull) {
+		t.Errorf("second Write = %v, want the injected error", err)
+	}
+	if err := w.Close(); !errors.Is(err, errDiskFull) {
+		t.Errorf("Close = %v, want the injected error", err)
+	}
+	if sink.closed != 1 {
+		t.Errorf("sink closed %d times, want 1", sink.closed)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -53,6 +54,7 @@ func main() {
 
 // run dispatches a command line and returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	args = moveGlobalFlags(args)
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitUsage
@@ -74,6 +76,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "mixbatch: unknown command %q\n\n%s", cmd, usage)
 	return exitUsage
+}
+
+// moveGlobalFlags moves the global flags given before the command to the
+// end of the command line, where the command's flag set parses them.
+func moveGlobalFlags(args []string) []string {
+	var globals []string
+	for len(args) > 0 {
+		a := args[0]
+		switch {
+		case a == "--quiet" || a == "-quiet" || strings.HasPrefix(a, "--log-format=") || strings.HasPrefix(a, "-log-format="):
+			globals = append(globals, a)
+			args = args[1:]
+		case (a == "--log-format" || a == "-log-format") && len(args) > 1:
+			globals = append(globals, a, args[1])
+			args = args[2:]
+		default:
+			if len(globals) == 0 || len(args) == 0 {
+				return args
+			}
+			return append(append([]string{}, args...), globals...)
+		}
+	}
+	return globals
 }
 
 // common holds the flags every command takes.
@@ -192,6 +217,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		log.Error("invalid input", "err", err)
 		return exitFailure
 	}
+	log.Info("valid", "config", *config, "files", sum.Files, "rows", sum.Rows)
 	fmt.Fprintf(stdout, "mixbatch: config ok; %d input files, %d rows\n", sum.Files, sum.Rows)
 	return exitOK
 }

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mixbatch/mixbatch/pipeline"
+)
+
+// cli runs a command line and returns its exit status, stdout and stderr.
+func cli(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(t.Context(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// wantExit fails the test unless the command line exited with want.
+func wantExit(t *testing.T, want int, args ...string) (stdout, stderr string) {
+	t.Helper()
+	code, stdout, stderr := cli(t, args...)
+	if code != want {
+		t.Fatalf("mixbatch %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, want, stdout, stderr)
+	}
+	return stdout, stderr
+}
+
+func wantContains(t *testing.T, what, text string, parts ...string) {
+	t.Helper()
+	for _, p := range parts {
+		if !strings.Contains(text, p) {
+			t.Errorf("%s does not contain %q:\n%s", what, p, text)
+		}
+	}
+}
+
+// genMarbles writes 20 bags of 50 marbles with the gen command and returns
+// the folder.
+func genMarbles(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "marbles")
+	wantExit(t, exitOK, "gen", "marbles", "--bags", "20", "--rows-per-bag", "50", "--seed", "3", "--out", dir)
+	return dir
+}
+
+// writeConfig writes a bernoulli config that reads data with the given
+// value column (and extra YAML appended) and returns its path and output.dir.
+func writeConfig(t *testing.T, data, value, extra string) (path, out string) {
+	t.Helper()
+	dir := t.TempDir()
+	out = filepath.Join(dir, "out")
+	yml := fmt.Sprintf(`input:
+  paths: [%q]
+  bag: bag_id
+  value: %s
+model:
+  family: bernoulli
+  components:
+    - {name: factory1, p: 0.8}
+    - %s
+output:
+  dir: %q
+  posteriors: true
+`, data, value, extra, out)
+	path = filepath.Join(dir, "run.yaml")
+	if err := os.WriteFile(path, []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, out
+}
+
+// goodConfig is a config over fresh marbles data.
+func goodConfig(t *testing.T) (path, data, out string) {
+	t.Helper()
+	data = genMarbles(t)
+	path, out = writeConfig(t, data, "red", "{name: factory2, p: 0.3}")
+	return path, data, out
+}
+
+func wantNoDir(t *testing.T, dir string) {
+	t.Helper()
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("%s: stat error %v, want it not to exist", dir, err)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	for _, cmd := range []string{"version", "--version"} {
+		stdout, _ := wantExit(t, exitOK, cmd)
+		if want := "mixbatch " + pipeline.Version + "\n"; stdout != want {
+			t.Errorf("mixbatch %s printed %q, want %q", cmd, stdout, want)
+		}
+	}
+}
+
+func TestNoArguments(t *testing.T) {
+	_, stderr := wantExit(t, exitUsage)
+	wantContains(t, "stderr", stderr, "Usage:", "mixbatch run", "mixbatch validate", "mixbatch gen", "mixbatch version")
+}
+
+func TestUnknownCommand(t *testing.T) {
+	_, stderr := wantExit(t, exitUsage, "frobnicate")
+	wantContains(t, "stderr", stderr, `unknown command "frobnicate"`, "Usage:")
+}
+
+func TestCommandHelp(t *testing.T) {
+	for _, tc := range []struct {
+		args  []string
+		flags []string
+	}{
+		{[]string{"run", "--help"}, []string{"--config", "workers", "log-format"}},
+		{[]string{"validate", "--help"}, []string{"--config"}},
+		{[]string{"gen", "marbles", "--help"}, []string{"--bags", "--rows-per-bag", "--out"}},
+	} {
+		stdout, stderr := wantExit(t, exitOK, tc.args...)
+		wantContains(t, strings.Join(tc.args, " ")+" output", stdout+stderr, tc.flags...)
+	}
+}
+
+func TestRunWithoutConfig(t *testing.T) {
+	_, stderr := wantExit(t, exitUsage, "run")
+	wantContains(t, "stderr", stderr, "--config is required")
+	_, stderr = wantExit(t, exitUsage, "validate")
+	wantContains(t, "stderr", stderr, "--config is required")
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"run", "--bogus"},
+		{"run", "--config", "x.yaml", "stray"},
+		{"run", "--config", "x.yaml", "--log-format", "xml"},
+		{"gen"},
+		{"gen", "pebbles"},
+		{"gen", "marbles", "--bags", "3"}, // no --out
+	} {
+		wantExit(t, exitUsage, args...)
+	}
+}
+
+func TestRunNegativeWorkers(t *testing.T) {
+	path, _, out := goodConfig(t)
+	_, stderr := wantExit(t, exitUsage, "run", "--config", path, "--workers", "-1")
+	wantContains(t, "stderr", stderr, "--workers")
+	wantNoDir(t, out)
+}
+
+func TestBadConfig(t *testing.T) {
+	data := genMarbles(t)
+	path, out := writeConfig(t, data, "red", "{name: factory2, p: 1.3}")
+	for _, cmd := range []string{"run", "validate"} {
+		_, stderr := wantExit(t, exitUsage, cmd, "--config", path)
+		wantContains(t, "stderr", stderr, "model.components[1].p must be in [0, 1], got 1.3", "run.yaml")
+	}
+	wantNoDir(t, out)
+
+	// A config file that is not there is a config error too.
+	_, stderr := wantExit(t, exitUsage, "run", "--config", filepath.Join(t.TempDir(), "nope.yaml"))
+	wantContains(t, "stderr", stderr, "nope.yaml")
+}
+
+func TestValidate(t *testing.T) {
+	path, _, out := goodConfig(t)
+	stdout, _ := wantExit(t, exitOK, "validate", "--config", path)
+	wantContains(t, "stdout", stdout, " 1 input file", " 1000 rows")
+	wantNoDir(t, out)
+}
+
+func TestValidateMissingColumn(t *testing.T) {
+	data := genMarbles(t)
+	path, out := writeConfig(t, data, "colour", "{name: factory2, p: 0.3}")
+	_, stderr := wantExit(t, exitFailure, "validate", "--config", path)
+	wantContains(t, "stderr", stderr, "colour", "part-00000.parquet", "no such column")
+	wantNoDir(t, out)
+}
+
+func TestGenThenRun(t *testing.T) {
+	path, data, out := goodConfig(t)
+	if _, err := os.Stat(filepath.Join(data, pipeline.TruthFile)); err != nil {
+		t.Fatalf("gen wrote no truth file: %v", err)
+	}
+	stdout, _ := wantExit(t, exitOK, "run", "--config", path)
+	wantContains(t, "stdout", stdout, "20 bags ok", " 1000 rows", out)
+	for _, f := range []string{pipeline.SuccessFile, pipeline.ManifestFile, "weights", "fits", "posteriors"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+
+	// The truth file sits in the input folder but is not input.
+	b, err := os.ReadFile(filepath.Join(out, pipeline.ManifestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct{ Inputs []pipeline.ManifestInput }
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(data, "part-00000.parquet")
+	if len(m.Inputs) != 1 || m.Inputs[0].Path != want || m.Inputs[0].Rows != 1000 {
+		t.Errorf("manifest inputs %+v, want only %s with 1000 rows", m.Inputs, want)
+	}
+}
+
+func TestRunBadData(t *testing.T) {
+	data := genMarbles(t)
+	// marble_id counts 0, 1, 2, ...: not a bernoulli value from row 2 on.
+	path, out := writeConfig(t, data, "marble_id", "{name: factory2, p: 0.3}")
+	_, stderr := wantExit(t, exitFailure, "run", "--config", path)
+	wantContains(t, "stderr", stderr, "part-00000.parquet", "marble_id", "row 2", "must be 0 or 1")
+	wantNoDir(t, out)
+}
+
+// jsonLines fails the test unless every line of text is a JSON object with
+// a level and a msg, and returns the objects.
+func jsonLines(t *testing.T, text string) []map[string]any {
+	t.Helper()
+	var objs []map[string]any
+	for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(line), &obj); err != nil {
+			t.Errorf("stderr line is not a JSON object: %v\n%s", err, line)
+			continue
+		}
+		if obj["level"] == nil || obj["msg"] == nil {
+			t.Errorf("log line without level or msg: %s", line)
+		}
+		objs = append(objs, obj)
+	}
+	return objs
+}
+
+func TestLogFormatJSON(t *testing.T) {
+	path, data, _ := goodConfig(t)
+	_, stderr := wantExit(t, exitOK, "run", "--config", path, "--log-format", "json")
+	if objs := jsonLines(t, stderr); len(objs) < 2 {
+		t.Errorf("got %d log lines from a run, want progress logs and a summary", len(objs))
+	}
+
+	// Failures log JSON too.
+	bad, _ := writeConfig(t, data, "marble_id", "{name: factory2, p: 0.3}")
+	_, stderr = wantExit(t, exitFailure, "run", "--log-format", "json", "--config", bad)
+	objs := jsonLines(t, stderr)
+	if len(objs) == 0 || !strings.Contains(fmt.Sprint(objs[len(objs)-1]["err"]), "part-00000.parquet") {
+		t.Errorf("last JSON log line %v, want the error naming the file", objs)
+	}
+	_, stderr = wantExit(t, exitUsage, "validate", "--log-format", "json", "--config", filepath.Join(t.TempDir(), "nope.yaml"))
+	jsonLines(t, stderr)
+}
+
+// TestGlobalFlagsBeforeCommand checks the usage text's promise that global
+// flags go "before or after the command".
+func TestGlobalFlagsBeforeCommand(t *testing.T) {
+	path, _, _ := goodConfig(t)
+	_, stderr := wantExit(t, exitOK, "--log-format", "json", "validate", "--config", path)
+	jsonLines(t, stderr)
+	_, stderr = wantExit(t, exitOK, "--quiet", "validate", "--config", path)
+	if stderr != "" {
+		t.Errorf("--quiet validate logged:\n%s", stderr)
+	}
+}
