@@ -23,18 +23,24 @@
 //
 // Write e_k = g_k/N - 1 for the relative gradient. At the maximum (the KKT
 // conditions) e_k = 0 for every component with positive weight and e_k <= 0
-// for every component with zero weight. Fit stops, with Converged set, when
+// for every component with zero weight. The gradient rule holds when
 //
 //	e_k <= tol for every k, and
 //	e_k >= -tol for every k whose weight exceeds tol.
 //
 // The first condition certifies the log-likelihood: by Jensen's inequality,
 // l(w*) - l(w) <= N log(max_k g_k / N) <= N*tol for the maximiser w*. The
-// second balances the gradient over the support, which is what bounds the
-// distance to w* itself: for a strictly concave l it is about tol divided by
-// the curvature per observation (about 1 for well-separated components), and
-// a component whose optimum is on the boundary (weight 0) is left with a
-// weight of at most tol. Result.Gap reports max_k e_k at the returned weights.
+// second balances the gradient over the support. A small gradient bounds
+// the distance to w* only through the curvature, which is small when
+// components are nearly alike (Bernoullis with p 0.5 and 0.501, say), so
+// with the default acceleration Fit also requires that Newton's step to
+// the maximum of the local quadratic model (Hessian included) moves no
+// weight by more than 10*tol, or that those steps have stopped shrinking
+// (floating point's floor). Converged reports that both hold; with
+// Acceleration None it reports the gradient rule alone. Result.Gap reports
+// max_k e_k at the returned weights. With the default tol of 1e-10 the
+// weights are within 1e-8 of w*, including maxima on the boundary of the
+// simplex (a weight of exactly 0).
 //
 // # Acceleration
 //
@@ -48,8 +54,9 @@
 // log-likelihood is at least that of the first EM step; otherwise the plain
 // EM point is taken.
 //
-// A bag that SQUAREM has not certified within 30 E-steps is finished by
-// Newton's method on the active set (see Fitter.newton): components that
+// Every bag is then finished and certified by Newton's method on the
+// active set (see Fitter.newton), which takes over from SQUAREM after at
+// most 30 E-steps: components that
 // the gradient pushes to zero are fixed at exactly zero, the others take
 // equality-constrained Newton steps with a backtracking line search. This
 // converges quadratically, also in the hard case of a maximum on the

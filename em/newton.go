@@ -160,8 +160,8 @@ func (f *Fitter) derivatives(w []float64) state {
 // take the step z in the tangent space {sum z = 0} that maximises the
 // quadratic model: z = A⁺ P b, where P projects onto the tangent space,
 // A = P(-H)P and b is the model's gradient after the even spread. A⁺ keeps
-// only eigenvalues above 1e-12 of the largest, so flat directions get no
-// step.
+// only eigenvalues above 1e-12 of the largest (or of H's largest diagonal
+// entry), so flat directions get no step.
 func (f *Fitter) direction(nfree int) float64 {
 	k := f.k
 	d := f.d
@@ -203,8 +203,9 @@ func (f *Fitter) direction(nfree int) float64 {
 		// A = P(-H_FF)P, in f.a.
 		f.a = grow(f.a, m*m)
 		f.rowMean = grow(f.rowMean, m)
-		all := 0.0
+		all, scale := 0.0, 0.0
 		for r, j := range f.idx {
+			scale = math.Max(scale, -f.h[j*k+j])
 			s := 0.0
 			for c, l := range f.idx {
 				v := -f.h[j*k+l]
@@ -229,10 +230,12 @@ func (f *Fitter) direction(nfree int) float64 {
 		if !lapack64.Syev(lapack.EVCompute, sym, f.eig, f.work, len(f.work)) {
 			return math.Inf(1)
 		}
-		top := f.eig[m-1]
+		// Eigenvalues below 1e-12 of the Hessian's scale are rounding noise
+		// around a flat direction.
+		floor := 1e-12 * math.Max(f.eig[m-1], scale)
 		for i := 0; i < m; i++ {
 			lam := f.eig[i]
-			if !(lam > 1e-12*top) {
+			if !(lam > floor) {
 				continue
 			}
 			// Eigenvector i is column i of f.a.

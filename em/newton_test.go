@@ -55,3 +55,28 @@ func TestGaussianThreeComponentsCertified(t *testing.T) {
 	}
 	t.Logf("most E-steps in a bag: %d", worst)
 }
+
+// TestNearlyIdenticalComponentsStayPut fits bags whose two components are
+// identical up to the last bits of their log-densities: the Hessian is
+// singular up to rounding, and the Newton step must not turn that rounding
+// into a move. Every weight vector is then a maximum, so the start
+// (uniform) must come back unchanged to 1e-12, converged.
+func TestNearlyIdenticalComponentsStayPut(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	for b := 0; b < 200; b++ {
+		n := 1 + rng.IntN(300)
+		tab := make([]float64, 0, 2*n)
+		for i := 0; i < n; i++ {
+			x := rng.NormFloat64()
+			l := normalLogPDF(x, 0.1, 1.3)
+			tab = append(tab, l, math.Nextafter(l, math.Inf(rng.IntN(2)*2-1)))
+		}
+		res, err := em.Fit(tab, nil, 2, em.Settings{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Converged || math.Abs(res.Weights[0]-0.5) > 1e-12 {
+			t.Fatalf("bag %d: converged=%v weights %v, want the start 0.5/0.5", b, res.Converged, res.Weights)
+		}
+	}
+}

@@ -59,15 +59,16 @@ func (r *runner) writePosteriors(ctx context.Context) error {
 		return intIdx[k]
 	}
 	sc := r.posteriorsSchema()
+	progress := r.progress("posteriors", r.sum.Rows)
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.workers)
 	for fi := range r.plan.files {
-		g.Go(func() error { return r.posteriorsOf(ctx, fi, sc, lookup) })
+		g.Go(func() error { return r.posteriorsOf(ctx, fi, sc, lookup, progress) })
 	}
 	return g.Wait()
 }
 
-func (r *runner) posteriorsOf(ctx context.Context, fi int, sc *arrow.Schema, lookup func(arrow.Array, int) int) (err error) {
+func (r *runner) posteriorsOf(ctx context.Context, fi int, sc *arrow.Schema, lookup func(arrow.Array, int) int, progress func(int64)) (err error) {
 	f := r.plan.files[fi]
 	in := &r.cfg.Input
 	rd, err := readers.Open(ctx, f, r.mem)
@@ -100,6 +101,20 @@ func (r *runner) posteriorsOf(ctx context.Context, fi int, sc *arrow.Schema, loo
 	k := len(r.model.names)
 	ll := make([]float64, k)
 	post := make([]float64, k)
+	// Discrete families: a bag's posterior depends only on the code, so it
+	// is computed once per (bag, code) while a bag's rows run together.
+	var codeLL, cache []float64
+	var cached []bool
+	lastBag := -1
+	if r.model.discrete() {
+		codes := make([]float64, len(r.model.possible))
+		for c := range codes {
+			codes[c] = float64(c)
+		}
+		codeLL = em.Table(nil, codes, r.model.comps)
+		cache = make([]float64, len(codes)*k)
+		cached = make([]bool, len(codes))
+	}
 	for rr.Next() {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -127,10 +142,24 @@ func (r *runner) posteriorsOf(ctx context.Context, fi int, sc *arrow.Schema, loo
 		for i := 0; i < n; i++ {
 			b := lookup(bag, i)
 			code, _ := r.model.code(val, i)
-			for j, c := range r.model.comps {
-				ll[j] = c.LogProb(code)
+			weights := r.fits.weights[b*k : b*k+k]
+			if cache != nil {
+				if b != lastBag {
+					clear(cached)
+					lastBag = b
+				}
+				c := int(code)
+				post = cache[c*k : c*k+k]
+				if !cached[c] {
+					em.Posteriors(post, codeLL[c*k:c*k+k], weights)
+					cached[c] = true
+				}
+			} else {
+				for j, c := range r.model.comps {
+					ll[j] = c.LogProb(code)
+				}
+				post = em.Posteriors(post, ll, weights)
 			}
-			post = em.Posteriors(post, ll, r.fits.weights[b*k:b*k+k])
 			top := 0
 			for j, p := range post {
 				pb[j].UnsafeAppend(p)
@@ -152,6 +181,9 @@ func (r *runner) posteriorsOf(ctx context.Context, fi int, sc *arrow.Schema, loo
 		release()
 		if err != nil {
 			return fmt.Errorf("writing %s: %w", PosteriorsTable, err)
+		}
+		if progress != nil {
+			progress(int64(n))
 		}
 	}
 	if err := rr.Err(); err != nil {

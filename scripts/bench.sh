@@ -14,7 +14,7 @@ echo "== machine"
 echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(go version)"
 
 echo "== go test -bench (em kernel)"
-go test -run XXX -bench . -benchtime 2s ./em/
+go test -run XXX -bench . -benchtime 1s ./em/
 
 echo "== go test -bench (pipeline, end to end)"
 go test -run XXX -bench . -benchtime 5x ./pipeline/
@@ -22,16 +22,15 @@ go test -run XXX -bench . -benchtime 5x ./pipeline/
 echo "== CLI: gen ${bags} bags x ${rows} marbles, then run"
 go build -o "$work/mixbatch" ./cmd/mixbatch
 "$work/mixbatch" gen marbles --bags "$bags" --rows-per-bag "$rows" --seed 1 --out "$work/in" >/dev/null
-cat > "$work/run.yaml" <<YAML
-input: {paths: ["$work/in"], bag: bag_id, value: red}
-model: {family: bernoulli, components: [{name: factory1, p: 0.8}, {name: factory2, p: 0.3}]}
-output: {dir: "$work/out", overwrite: true}
-YAML
 timer=()
 if [ -x /usr/bin/time ]; then timer=(/usr/bin/time -f "peak RSS %M KiB, %e s wall, %U s user")
 fi
 for posteriors in false true; do
-  sed -i "s/posteriors: [a-z]*}/}/; s/overwrite: true}/overwrite: true, posteriors: $posteriors}/" "$work/run.yaml"
+  cat > "$work/run.yaml" <<YAML
+input: {paths: ["$work/in"], bag: bag_id, value: red, keep: [marble_id]}
+model: {family: bernoulli, components: [{name: factory1, p: 0.8}, {name: factory2, p: 0.3}]}
+output: {dir: "$work/out", overwrite: true, posteriors: $posteriors}
+YAML
   echo "-- posteriors: $posteriors"
   "${timer[@]}" "$work/mixbatch" run --quiet --config "$work/run.yaml"
 done

@@ -170,7 +170,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if code := parse(fs, args, &c); code >= 0 {
 		return code
 	}
-	log := c.logger(stderr)
+	bar := newProgressBar(stderr)
+	log := c.logger(bar)
 	if *workers < 0 {
 		log.Error("--workers must be >= 0")
 		return exitUsage
@@ -179,7 +180,6 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return code
 	}
-	bar := newProgressBar(stderr)
 	sum, err := pipeline.Run(ctx, cfg, pipeline.Options{Workers: *workers, Logger: log, Progress: bar.update})
 	bar.finish()
 	if err != nil {
@@ -256,19 +256,37 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// progressBar draws one line on a terminal; elsewhere it does nothing.
+// progressBar draws one line on a terminal; elsewhere it does nothing. It
+// is also the log writer: a log line clears the bar, and the bar is drawn
+// again below it.
 type progressBar struct {
 	mu    sync.Mutex
 	w     io.Writer
 	on    bool
+	shown bool // the bar is on the screen
 	stage string
 	done  int64
+	total int64
 	last  time.Time
 }
 
 func newProgressBar(w io.Writer) *progressBar {
 	f, ok := w.(*os.File)
 	return &progressBar{w: w, on: ok && term.IsTerminal(int(f.Fd()))}
+}
+
+// Write writes a log line above the bar.
+func (p *progressBar) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.shown {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+	n, err := p.w.Write(b)
+	if p.shown {
+		p.draw()
+	}
+	return n, err
 }
 
 func (p *progressBar) update(stage string, delta, total int64) {
@@ -281,28 +299,32 @@ func (p *progressBar) update(stage string, delta, total int64) {
 		p.stage, p.done = stage, 0
 	}
 	p.done += delta
+	p.total = total
 	if time.Since(p.last) < 100*time.Millisecond && p.done < total {
 		return
 	}
 	p.last = time.Now()
+	p.draw()
+}
+
+func (p *progressBar) draw() {
 	frac := 1.0
-	if total > 0 {
-		frac = min(1, float64(p.done)/float64(total))
+	if p.total > 0 {
+		frac = min(1, float64(p.done)/float64(p.total))
 	}
 	const width = 30
 	filled := int(frac * width)
-	bar := make([]byte, width)
-	for i := range bar {
-		bar[i] = ' '
-		if i < filled {
-			bar[i] = '='
-		}
-	}
-	fmt.Fprintf(p.w, "\r%-10s [%s] %5.1f%% %d/%d rows", p.stage, bar, 100*frac, p.done, total)
+	fmt.Fprintf(p.w, "\r\033[K%-10s [%s%s] %5.1f%% %d/%d rows", p.stage,
+		strings.Repeat("=", filled), strings.Repeat(" ", width-filled), 100*frac, p.done, p.total)
+	p.shown = true
 }
 
+// finish removes the bar.
 func (p *progressBar) finish() {
-	if p.on && p.stage != "" {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.shown {
 		fmt.Fprint(p.w, "\r\033[K")
+		p.shown = false
 	}
 }
