@@ -275,10 +275,7 @@ func (f *Fitter) step(w, next []float64) state {
 	llsum, prod := 0.0, 1.0
 	for i, c := range f.c {
 		row := f.lik[i*k : i*k+k]
-		p := 0.0
-		for j, l := range row {
-			p += w[j] * l
-		}
+		p := dot(w, row)
 		if !(p > 0) {
 			return state{ll: math.Inf(-1), gap: math.Inf(1)}
 		}
@@ -439,6 +436,15 @@ func (f *Fitter) extrapolate(alpha, shrink float64) bool {
 		f.q[j] /= sum
 	}
 	return true
+}
+
+// dot returns the mixture density of one scaled table row under w.
+func dot(w, row []float64) float64 {
+	p := 0.0
+	for j, l := range row {
+		p += w[j] * l
+	}
+	return p
 }
 
 // Posteriors fills dst with the posterior probabilities P(c = k | x_i) for

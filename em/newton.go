@@ -119,10 +119,7 @@ func (f *Fitter) derivatives(w []float64) state {
 	ll := 0.0
 	for i, c := range f.c {
 		row := f.lik[i*k : i*k+k]
-		p := 0.0
-		for j, l := range row {
-			p += w[j] * l
-		}
+		p := dot(w, row)
 		if !(p > 0) {
 			return state{ll: math.Inf(-1), gap: math.Inf(1)}
 		}
@@ -264,11 +261,7 @@ func (f *Fitter) logLik(w []float64) float64 {
 	k := f.k
 	ll := 0.0
 	for i, c := range f.c {
-		row := f.lik[i*k : i*k+k]
-		p := 0.0
-		for j, l := range row {
-			p += w[j] * l
-		}
+		p := dot(w, f.lik[i*k:i*k+k])
 		if !(p > 0) {
 			return math.Inf(-1)
 		}

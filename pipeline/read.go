@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -395,53 +396,49 @@ func (b *bags) key(i int) string {
 	return strconv.FormatInt(b.ints[i], 10)
 }
 
+// union returns the sorted union of the files' key lists (never nil) and,
+// per file, the index of each of its keys in the union.
+func union[K cmp.Ordered](lists [][]K) ([]K, [][]int32) {
+	set := map[K]struct{}{}
+	for _, l := range lists {
+		for _, k := range l {
+			set[k] = struct{}{}
+		}
+	}
+	keys := make([]K, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	remap := make([][]int32, len(lists))
+	for i, l := range lists {
+		remap[i] = make([]int32, len(l))
+		for j, k := range l {
+			g, _ := slices.BinarySearch(keys, k)
+			remap[i][j] = int32(g)
+		}
+	}
+	return keys, remap
+}
+
 // group merges the files' chunks into bags sorted by key. A bag's rows keep
 // file order, then row order.
 func group(p *plan, chunks []*chunk) *bags {
 	b := &bags{}
 	// The sorted union of keys, and each file's local-to-global id map.
-	remap := make([][]int32, len(chunks))
+	var remap [][]int32
 	if p.strKeys {
-		set := map[string]struct{}{}
-		for _, c := range chunks {
-			for _, s := range c.strs {
-				set[s] = struct{}{}
-			}
-		}
-		b.strs = make([]string, 0, len(set))
-		for s := range set {
-			b.strs = append(b.strs, s)
-		}
-		slices.Sort(b.strs)
-		if b.strs == nil {
-			b.strs = []string{}
-		}
+		lists := make([][]string, len(chunks))
 		for i, c := range chunks {
-			remap[i] = make([]int32, len(c.strs))
-			for j, s := range c.strs {
-				k, _ := slices.BinarySearch(b.strs, s)
-				remap[i][j] = int32(k)
-			}
+			lists[i] = c.strs
 		}
+		b.strs, remap = union(lists)
 	} else {
-		set := map[int64]struct{}{}
-		for _, c := range chunks {
-			for _, k := range c.ints {
-				set[k] = struct{}{}
-			}
-		}
-		b.ints = make([]int64, 0, len(set))
-		for k := range set {
-			b.ints = append(b.ints, k)
-		}
-		slices.Sort(b.ints)
+		lists := make([][]int64, len(chunks))
 		for i, c := range chunks {
-			remap[i] = make([]int32, len(c.ints))
-			for j, k := range c.ints {
-				g, _ := slices.BinarySearch(b.ints, k)
-				remap[i][j] = int32(g)
-			}
+			lists[i] = c.ints
 		}
+		b.ints, remap = union(lists)
 	}
 	nb := len(b.ints) + len(b.strs)
 	// Counting sort of rows by bag.
