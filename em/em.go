@@ -71,6 +71,10 @@ type Result struct {
 // ErrNoData is returned when the counts sum to zero.
 var ErrNoData = errors.New("em: no observations (the counts sum to zero)")
 
+// ErrCountOverflow is returned when the counts sum to more than the largest
+// float64.
+var ErrCountOverflow = errors.New("em: the counts sum to more than the largest float64")
+
 // SupportError reports an observation that has zero density under every
 // component, so no mixture of them can explain it.
 type SupportError struct {
@@ -131,6 +135,7 @@ func Fit(logLik, counts []float64, k int, s Settings) (Result, error) {
 type Fitter struct {
 	k      int
 	lik    []float64 // n×K likelihoods scaled so that each row's maximum is 1
+	lg     []float64 // n×K their logarithms, log f_k(x_i) - max_k log f_k(x_i)
 	c      []float64 // counts of the kept rows
 	n      float64   // sum of c
 	base   float64   // sum_i c_i m_i, the scaling's share of the log-likelihood
@@ -139,9 +144,11 @@ type Fitter struct {
 	f2, q  []float64 // second EM image and extrapolated point
 	fq     []float64 // EM image of q
 	// Newton's method (newton.go).
+	ref     int       // reference component of the tangent coordinates
+	diff    []float64 // n×K differences f_j - f_ref of the scaled likelihoods
+	e       []float64 // relative gradient e_k = g_k/N - 1, kept apart from 1
 	h, d, b []float64 // Hessian per observation (K×K), step, model gradient
-	a, eig  []float64 // projected Hessian, then its eigenvectors; eigenvalues
-	rowMean []float64
+	a, eig  []float64 // -H on the free set, then its eigenvectors; eigenvalues
 	work    []float64 // LAPACK workspace
 	free    []bool
 	idx     []int
@@ -189,7 +196,7 @@ func (f *Fitter) Fit(logLik, counts []float64, k int, s Settings) (Result, error
 // load scales the table into f.lik and checks every number.
 func (f *Fitter) load(logLik, counts []float64, k int) error {
 	f.k = k
-	f.lik, f.c = f.lik[:0], f.c[:0]
+	f.lik, f.lg, f.c = f.lik[:0], f.lg[:0], f.c[:0]
 	f.n, f.base = 0, 0
 	for i := 0; i < len(logLik)/k; i++ {
 		c := 1.0
@@ -217,6 +224,7 @@ func (f *Fitter) load(logLik, counts []float64, k int) error {
 		}
 		for _, v := range row {
 			f.lik = append(f.lik, math.Exp(v-m))
+			f.lg = append(f.lg, v-m)
 		}
 		f.c = append(f.c, c)
 		f.n += c
@@ -224,6 +232,9 @@ func (f *Fitter) load(logLik, counts []float64, k int) error {
 	}
 	if f.n == 0 {
 		return ErrNoData
+	}
+	if math.IsInf(f.n, 1) {
+		return ErrCountOverflow
 	}
 	return nil
 }
@@ -312,7 +323,7 @@ func (f *Fitter) step(w, next []float64) state {
 		if e > st.gap {
 			st.gap = e
 		}
-		if e > f.tol || (e < -f.tol && w[j] > f.tol) {
+		if !(e <= f.tol) || (!(e >= -f.tol) && !(w[j] <= f.tol)) {
 			st.ok = false
 		}
 		next[j] = w[j] * gj

@@ -15,24 +15,37 @@ import (
 // red share is exactly p2, say), where EM and SQUAREM crawl.
 const newtonAfter = 30
 
+// flatTol is the change in log-likelihood per observation below which a
+// direction of the simplex counts as flat: the data cannot tell its points
+// apart (components identical up to rounding on every observed value).
+const flatTol = 1e-13
+
 // newton finishes and certifies f.w with Newton's method on the active set.
+//
+// It works in tangent coordinates: one reference component r (the largest
+// weight) absorbs the constraint sum w = 1, and the others' weights are
+// free variables, so that p(x_i) = f_r(x_i) + sum_{j≠r} w_j (f_j - f_r)(x_i).
+// The differences D_ij = f_j(x_i) - f_r(x_i) are formed once, from the
+// log-densities with expm1, so they keep their relative precision even when
+// components are nearly alike; the gradient sum_i c_i D_ij/p_i and the
+// Hessian -sum_i c_i D_ij D_ik/p_i² built from them do too. (The plain
+// gradient g_j = sum_i c_i f_j/p_i cannot: its differences between
+// components, which are all that matter, drown in its rounding.)
 //
 // Each pass computes the gradient and Hessian. Components whose weight is
 // at most tol and whose gradient pushes them down are fixed at zero; on the
-// others Newton's step to the maximum of the local quadratic model is
-// computed on the tangent space of the simplex (directions in which the
-// model is flat, such as between identical components, are left alone),
-// and taken with a backtracking line search, so the log-likelihood never
-// decreases by more than rounding. The step is cut where a weight reaches
-// zero, and that weight lands on exactly zero. A fixed component whose
-// gradient turns positive is freed again. Newton converges quadratically,
-// also where the maximum is on the boundary and the gradient vanishes there.
+// others Newton's step to the maximum of the local quadratic model is taken
+// with a backtracking line search, so the log-likelihood never decreases by
+// more than rounding. The step is cut where a weight reaches zero, and that
+// weight lands on exactly zero. A fixed component whose gradient turns
+// positive is freed again. Directions in which the model changes the
+// log-likelihood per observation by less than flatTol across the simplex
+// get no step. Newton converges quadratically, also where the maximum is on
+// the boundary and the gradient vanishes there.
 //
 // The point is certified when the stopping rule holds and the Newton step
 // moves no weight by more than 10*tol, or when the stopping rule holds and
-// the steps have stopped shrinking (floating point's floor). The gradient
-// rule alone does not bound the weights when components are nearly alike:
-// there the curvature is small, and a small gradient allows a large error.
+// the steps have stopped shrinking (floating point's floor).
 //
 // st is the state of f.w; evals counts E-steps so far. It returns the
 // final state and count.
@@ -41,20 +54,18 @@ func (f *Fitter) newton(st state, evals int) (state, int) {
 	f.h = grow(f.h, k*k)
 	f.d = grow(f.d, k)
 	f.free = growBool(f.free, k)
+	f.ref = -1
 	stepTol := 10 * f.tol
 	prev := math.Inf(1)
 	for {
+		f.reference()
 		// The pass at the current point; the E-step that evaluated it was
 		// already counted, so only the passes after a move count.
 		st = f.derivatives(f.w)
-		nfree := 0
 		for j := range f.free {
-			f.free[j] = !(f.w[j] <= f.tol && f.g[j] < 1)
-			if f.free[j] {
-				nfree++
-			}
+			f.free[j] = j == f.ref || !(f.w[j] <= f.tol && f.e[j] < 0)
 		}
-		size := f.direction(nfree)
+		size := f.direction()
 		if st.ok && (size <= stepTol || size > prev/2) {
 			return st, evals
 		}
@@ -71,6 +82,49 @@ func (f *Fitter) newton(st state, evals int) (state, int) {
 		}
 		evals++
 	}
+}
+
+// reference makes the largest weight the reference component, computing
+// the differences f.diff when it changes.
+func (f *Fitter) reference() {
+	k := f.k
+	r := 0
+	for j, w := range f.w {
+		if w > f.w[r] {
+			r = j
+		}
+	}
+	if r == f.ref {
+		return
+	}
+	f.ref = r
+	f.diff = grow(f.diff, len(f.lik))
+	for i := 0; i < len(f.lik); i += k {
+		lr, fr := f.lg[i+r], f.lik[i+r]
+		for j := 0; j < k; j++ {
+			lj := f.lg[i+j]
+			switch {
+			case j == r:
+				f.diff[i+j] = 0
+			case math.IsInf(lr, -1):
+				f.diff[i+j] = f.lik[i+j]
+			case math.IsInf(lj, -1):
+				f.diff[i+j] = -fr
+			default:
+				f.diff[i+j] = fr * math.Expm1(lj-lr)
+			}
+		}
+	}
+}
+
+// density returns p(x_i) at w in tangent coordinates.
+func (f *Fitter) density(w []float64, i int) float64 {
+	k := f.k
+	p := f.lik[i*k+f.ref]
+	for j, dj := range f.diff[i*k : i*k+k] {
+		p += w[j] * dj
+	}
+	return p
 }
 
 // lineSearch tries w + t*d for t = tmax, tmax/2, ... where tmax is the
@@ -111,36 +165,56 @@ func (f *Fitter) lineSearch(ll float64) bool {
 }
 
 // derivatives computes at w the stopping-rule state, the relative gradient
-// f.g (g_k/N) and the Hessian per observation f.h (row-major K×K).
+// f.e (e_k = g_k/N - 1, from the tangent gradient, so it keeps its
+// precision near zero) and f.h, the Hessian per observation in tangent
+// coordinates (row-major K×K; the reference's row and column are zero).
 func (f *Fitter) derivatives(w []float64) state {
-	k := f.k
+	k, r := f.k, f.ref
+	f.e = grow(f.e, k)
 	clear(f.g)
 	clear(f.h)
+	clear(f.blk)
 	ll := 0.0
 	for i, c := range f.c {
-		row := f.lik[i*k : i*k+k]
-		p := dot(w, row)
+		p := f.density(w, i)
 		if !(p > 0) {
 			return state{ll: math.Inf(-1), gap: math.Inf(1)}
 		}
 		ll += c * math.Log(p)
-		r := c / p
-		r2 := r / p
-		for j, l := range row {
-			f.g[j] += r * l
+		t := c / p
+		t2 := t / p
+		row := f.diff[i*k : i*k+k]
+		for j, dj := range row {
+			if j == r || dj == 0 {
+				continue
+			}
+			f.blk[j] += t * dj
 			hj := f.h[j*k : j*k+k]
-			rl := r2 * l
+			td := t2 * dj
 			for m := j; m < k; m++ {
-				hj[m] -= rl * row[m]
+				hj[m] -= td * row[m]
+			}
+		}
+		if i&255 == 255 {
+			for j := range f.g {
+				f.g[j] += f.blk[j]
+				f.blk[j] = 0
 			}
 		}
 	}
+	// f.g holds the tangent gradient G_j = sum c D_ij/p_i = g_j - g_r; the
+	// relative gradients follow from sum_k w_k e_k = 0.
+	er := 0.0
+	for j := range f.g {
+		f.g[j] = (f.g[j] + f.blk[j]) / f.n
+		er -= w[j] * f.g[j]
+	}
 	st := state{ll: f.base + ll, gap: math.Inf(-1), ok: true}
 	for j := range f.g {
-		f.g[j] /= f.n
-		e := f.g[j] - 1
+		e := er + f.g[j]
+		f.e[j] = e
 		st.gap = math.Max(st.gap, e)
-		if e > f.tol || (e < -f.tol && w[j] > f.tol) {
+		if !(e <= f.tol) || (!(e >= -f.tol) && !(w[j] <= f.tol)) {
 			st.ok = false
 		}
 		for m := j; m < k; m++ {
@@ -152,71 +226,42 @@ func (f *Fitter) derivatives(w []float64) state {
 }
 
 // direction sets f.d to the Newton step and returns its largest entry in
-// absolute value. Fixed components move to zero (d_k = -w_k); the weight
-// they give up is spread evenly over the free ones, and the free ones then
-// take the step z in the tangent space {sum z = 0} that maximises the
-// quadratic model: z = A⁺ P b, where P projects onto the tangent space,
-// A = P(-H)P and b is the model's gradient after the even spread. A⁺ keeps
-// only eigenvalues above 1e-12 of the largest (or of H's largest diagonal
-// entry), so flat directions get no step.
-func (f *Fitter) direction(nfree int) float64 {
-	k := f.k
+// absolute value. Fixed components move to zero (d_a = -w_a); the free
+// components other than the reference take the step z that maximises the
+// quadratic model, -H_FF z = b with b = G_F + H_FA d_A, solved through the
+// eigendecomposition of -H_FF: eigenvalues below max(1e-12 of the largest,
+// flatTol) are raised to that floor, and a direction whose eigenvalue and
+// model gradient are both below flatTol is flat and gets no step. The
+// reference takes up the difference, so the step keeps sum w = 1.
+func (f *Fitter) direction() float64 {
+	k, r := f.k, f.ref
 	d := f.d
-	moved := 0.0
 	f.idx = f.idx[:0]
-	for j := range f.free {
-		if f.free[j] {
+	for j := range d {
+		d[j] = 0
+		switch {
+		case j == r:
+		case f.free[j]:
 			f.idx = append(f.idx, j)
-			d[j] = 0
-		} else {
+		default:
 			d[j] = -f.w[j]
-			moved += f.w[j]
 		}
 	}
-	m := nfree
-	if m == 0 {
-		return math.Inf(1)
-	}
-	spread := moved / float64(m)
-	for _, j := range f.idx {
-		d[j] = spread
-	}
-	// b = g_F + H_F· d (the model's gradient at the spread point), projected.
-	f.b = grow(f.b, m)
-	mean := 0.0
-	for r, j := range f.idx {
-		v := f.g[j]
-		for l := range d {
-			v += f.h[j*k+l] * d[l]
-		}
-		f.b[r] = v
-		mean += v
-	}
-	mean /= float64(m)
-	for r := range f.b {
-		f.b[r] -= mean
-	}
-	if m > 1 {
-		// A = P(-H_FF)P, in f.a.
-		f.a = grow(f.a, m*m)
-		f.rowMean = grow(f.rowMean, m)
-		all, scale := 0.0, 0.0
-		for r, j := range f.idx {
-			scale = math.Max(scale, -f.h[j*k+j])
-			s := 0.0
-			for c, l := range f.idx {
-				v := -f.h[j*k+l]
-				f.a[r*m+c] = v
-				s += v
+	m := len(f.idx)
+	if m > 0 {
+		// The tangent gradient is e_j - e_r.
+		f.b = grow(f.b, m)
+		for a, j := range f.idx {
+			v := f.e[j] - f.e[r]
+			for l := range d {
+				v += f.h[j*k+l] * d[l]
 			}
-			f.rowMean[r] = s / float64(m)
-			all += s
+			f.b[a] = v
 		}
-		all /= float64(m * m)
-		for r := 0; r < m; r++ {
-			for c := 0; c < m; c++ {
-				// H is symmetric, so column means equal row means.
-				f.a[r*m+c] += all - f.rowMean[r] - f.rowMean[c]
+		f.a = grow(f.a, m*m)
+		for a, j := range f.idx {
+			for c, l := range f.idx {
+				f.a[a*m+c] = -f.h[j*k+l]
 			}
 		}
 		f.eig = grow(f.eig, m)
@@ -227,25 +272,33 @@ func (f *Fitter) direction(nfree int) float64 {
 		if !lapack64.Syev(lapack.EVCompute, sym, f.eig, f.work, len(f.work)) {
 			return math.Inf(1)
 		}
-		// Eigenvalues below 1e-12 of the Hessian's scale are rounding noise
-		// around a flat direction.
-		floor := 1e-12 * math.Max(f.eig[m-1], scale)
+		floor := math.Max(1e-12*f.eig[m-1], flatTol)
 		for i := 0; i < m; i++ {
-			lam := f.eig[i]
-			if !(lam > floor) {
-				continue
-			}
 			// Eigenvector i is column i of f.a.
 			proj := 0.0
-			for r := 0; r < m; r++ {
-				proj += f.a[r*m+i] * f.b[r]
+			for a := 0; a < m; a++ {
+				proj += f.a[a*m+i] * f.b[a]
+			}
+			lam := f.eig[i]
+			if !(lam > floor) {
+				if !(math.Abs(proj) > flatTol) {
+					continue
+				}
+				lam = floor
 			}
 			proj /= lam
-			for r, j := range f.idx {
-				d[j] += proj * f.a[r*m+i]
+			for a, j := range f.idx {
+				d[j] += proj * f.a[a*m+i]
 			}
 		}
 	}
+	sum := 0.0
+	for j, v := range d {
+		if j != r {
+			sum += v
+		}
+	}
+	d[r] = -sum
 	size := 0.0
 	for _, v := range d {
 		if math.IsNaN(v) {
@@ -258,10 +311,9 @@ func (f *Fitter) direction(nfree int) float64 {
 
 // logLik returns the log-likelihood at w.
 func (f *Fitter) logLik(w []float64) float64 {
-	k := f.k
 	ll := 0.0
 	for i, c := range f.c {
-		p := dot(w, f.lik[i*k:i*k+k])
+		p := f.density(w, i)
 		if !(p > 0) {
 			return math.Inf(-1)
 		}

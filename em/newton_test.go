@@ -2,6 +2,7 @@ package em_test
 
 import (
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"testing"
 
@@ -79,4 +80,81 @@ func TestNearlyIdenticalComponentsStayPut(t *testing.T) {
 			t.Fatalf("bag %d: converged=%v weights %v, want the start 0.5/0.5", b, res.Converged, res.Weights)
 		}
 	}
+}
+
+// TestBernoulliNearlyAlikeHugeCounts pushes TestBernoulliCloseRandom to
+// components 1e-5 apart and bags of up to 1e9 marbles, where the gradient's
+// differences between components are 1e-12 of its size and vanish in plain
+// float64 sums (a defect found in review: Converged with weights 3.5e-7
+// off). So close, the float64 log-density table itself moves the maximum
+// by more than 1e-8 from the decimal closed form (its rounding of about
+// 1e-17 is divided by a curvature per observation of 4e-10), so the golden
+// value is the exact maximum of the table em is given: for two rows it has
+// the closed form w1 = -(n1 Δa b2 + n0 Δb a2) / (N Δa Δb), with a_j, b_j the
+// densities of red and not red, computed here in 256-bit arithmetic from
+// the table's float64 logarithms (bigExp). Tolerance 1e-8.
+func TestBernoulliNearlyAlikeHugeCounts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 7))
+	var f em.Fitter
+	for _, delta := range []float64{1e-2, 1e-3, 1e-4, 3e-5, 1e-5} {
+		for _, n := range []float64{100, 1e4, 1e6, 1e9} {
+			for r := 0; r < 10; r++ {
+				p1 := 0.3 + 0.4*rng.Float64()
+				if r == 0 {
+					p1 = 0.5
+				}
+				p2 := p1 + delta
+				w := rng.Float64()
+				n1 := math.Round((w*p1 + (1-w)*p2) * n)
+				tab := em.Table(nil, []float64{1, 0}, []em.LogProber{bern(p1), bern(p2)})
+				want := tableMLE(tab, n1, n-n1)
+				res, err := f.Fit(tab, []float64{n1, n - n1}, 2, em.Settings{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !res.Converged || math.Abs(res.Weights[0]-want) > 1e-8 {
+					t.Errorf("p %v/%v, %v of %v red: w1 %.12g (converged %v), exact %.12g, off by %.2g",
+						p1, p2, n1, n, res.Weights[0], res.Converged, want, res.Weights[0]-want)
+				}
+			}
+		}
+	}
+}
+
+// tableMLE is the exact maximum-likelihood w1 of a two-row, two-component
+// log-density table (rows red, not red), clipped to [0, 1].
+func tableMLE(tab []float64, n1, n0 float64) float64 {
+	a1, a2, b1, b2 := bigExp(tab[0]), bigExp(tab[1]), bigExp(tab[2]), bigExp(tab[3])
+	da := new(big.Float).Sub(a1, a2)
+	db := new(big.Float).Sub(b1, b2)
+	num := new(big.Float).Mul(new(big.Float).Mul(big.NewFloat(n1), da), b2)
+	num.Add(num, new(big.Float).Mul(new(big.Float).Mul(big.NewFloat(n0), db), a2))
+	den := new(big.Float).Mul(new(big.Float).Mul(big.NewFloat(n1+n0), da), db)
+	w, _ := new(big.Float).Quo(num.Neg(num), den).Float64()
+	return math.Min(1, math.Max(0, w))
+}
+
+// bigExp returns e^x to 256 bits by its Taylor series (120 terms: ample
+// for the x in [-2, 0] of these tables).
+func bigExp(x float64) *big.Float {
+	const prec = 256
+	bx := new(big.Float).SetPrec(prec).SetFloat64(x)
+	sum := new(big.Float).SetPrec(prec).SetInt64(1)
+	term := new(big.Float).SetPrec(prec).SetInt64(1)
+	for i := int64(1); i < 120; i++ {
+		term.Mul(term, bx)
+		term.Quo(term, new(big.Float).SetPrec(prec).SetInt64(i))
+		sum.Add(sum, term)
+	}
+	return sum
+}
+
+// bern is a Bernoulli log-mass, written out here.
+type bern float64
+
+func (p bern) LogProb(x float64) float64 {
+	if x == 1 {
+		return math.Log(float64(p))
+	}
+	return math.Log1p(-float64(p))
 }
