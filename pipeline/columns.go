@@ -49,7 +49,8 @@ func unify(a, b arrow.DataType) (arrow.DataType, bool) {
 	case isString(a) && isString(b):
 		return arrow.BinaryTypes.String, true
 	case arrow.TypeEqual(a, b):
-		return logical(a), true
+		// The same dictionary type in both: written as it is.
+		return a, true
 	}
 	return nil, false
 }
@@ -111,13 +112,16 @@ func stringAt(arr arrow.Array, i int) string {
 	panic(fmt.Sprintf("pipeline: stringAt on %s", arr.DataType()))
 }
 
-// floatAt returns row i of a numeric array as float64.
+// floatAt returns row i of a numeric (or dictionary-of-numeric) array as
+// float64.
 func floatAt(arr arrow.Array, i int) float64 {
 	switch a := arr.(type) {
 	case *array.Float32:
 		return float64(a.Value(i))
 	case *array.Float64:
 		return a.Value(i)
+	case *array.Dictionary:
+		return floatAt(a.Dictionary(), a.GetValueIndex(i))
 	}
 	v, _ := intAt(arr, i)
 	if u, ok := arr.(*array.Uint64); ok {
@@ -126,54 +130,51 @@ func floatAt(arr arrow.Array, i int) float64 {
 	return float64(v)
 }
 
-// castTo converts arr to type t (one that unify produced from arr's type).
-// The result must be released.
-func castTo(mem memory.Allocator, arr arrow.Array, t arrow.DataType) arrow.Array {
+// boolAt returns row i of a bool (or dictionary-of-bool) array.
+func boolAt(arr arrow.Array, i int) bool {
+	if d, ok := arr.(*array.Dictionary); ok {
+		return boolAt(d.Dictionary(), d.GetValueIndex(i))
+	}
+	return arr.(*array.Boolean).Value(i)
+}
+
+// castTo converts arr to type t, one that unify produced from arr's type:
+// the type itself, a dictionary's value type, int64 or string. The result
+// must be released.
+func castTo(mem memory.Allocator, arr arrow.Array, t arrow.DataType) (arrow.Array, error) {
 	if arrow.TypeEqual(arr.DataType(), t) {
 		arr.Retain()
-		return arr
+		return arr, nil
 	}
+	var appendAt func(b array.Builder, i int)
 	switch {
-	case t.ID() == arrow.INT64:
-		b := array.NewInt64Builder(mem)
-		defer b.Release()
-		b.Reserve(arr.Len())
-		for i := 0; i < arr.Len(); i++ {
-			if arr.IsNull(i) {
-				b.AppendNull()
-				continue
-			}
-			v, _ := intAt(arr, i)
-			b.UnsafeAppend(v)
-		}
-		return b.NewArray()
-	case t.ID() == arrow.STRING:
-		b := array.NewStringBuilder(mem)
-		defer b.Release()
-		b.Reserve(arr.Len())
-		for i := 0; i < arr.Len(); i++ {
-			if arr.IsNull(i) {
-				b.AppendNull()
-				continue
-			}
-			b.Append(stringAt(arr, i))
-		}
-		return b.NewArray()
-	case arrow.IsInteger(t.ID()):
-		// A dictionary of integers written as its value type.
-		b := array.NewBuilder(mem, t)
-		defer b.Release()
-		for i := 0; i < arr.Len(); i++ {
-			if arr.IsNull(i) {
-				b.AppendNull()
-				continue
-			}
+	case t.ID() == arrow.STRING && isString(arr.DataType()):
+		appendAt = func(b array.Builder, i int) { b.(*array.StringBuilder).Append(stringAt(arr, i)) }
+	case arrow.IsInteger(t.ID()) && isInteger(arr.DataType()):
+		appendAt = func(b array.Builder, i int) {
 			v, _ := intAt(arr, i)
 			appendInt(b, v)
 		}
-		return b.NewArray()
+	case t.ID() == arrow.FLOAT64 && isFloat(arr.DataType()):
+		appendAt = func(b array.Builder, i int) { b.(*array.Float64Builder).Append(floatAt(arr, i)) }
+	case t.ID() == arrow.FLOAT32 && logical(arr.DataType()).ID() == arrow.FLOAT32:
+		appendAt = func(b array.Builder, i int) { b.(*array.Float32Builder).Append(float32(floatAt(arr, i))) }
+	case t.ID() == arrow.BOOL && logical(arr.DataType()).ID() == arrow.BOOL:
+		appendAt = func(b array.Builder, i int) { b.(*array.BooleanBuilder).Append(boolAt(arr, i)) }
+	default:
+		return nil, fmt.Errorf("cannot write a %s column as %s", arr.DataType(), t)
 	}
-	panic(fmt.Sprintf("pipeline: cannot cast %s to %s", arr.DataType(), t))
+	b := array.NewBuilder(mem, t)
+	defer b.Release()
+	b.Reserve(arr.Len())
+	for i := 0; i < arr.Len(); i++ {
+		if arr.IsNull(i) {
+			b.AppendNull()
+			continue
+		}
+		appendAt(b, i)
+	}
+	return b.NewArray(), nil
 }
 
 // appendInt appends v to an integer builder of any width; v came from a

@@ -483,6 +483,11 @@ func checkOutputDir(dir string, inputs []string) error {
 	if err != nil {
 		return fmt.Errorf("output.dir: %w", err)
 	}
+	// Publishing replaces the folder, which cannot be done to the working
+	// directory (or one holding it) of the very process.
+	if cwd, err := os.Getwd(); err == nil && within(cwd, out) {
+		return fmt.Errorf("output.dir %q is the working directory or holds it; name a folder of its own", dir)
+	}
 	for i, p := range inputs {
 		// A glob's fixed prefix is the folder it can match in.
 		if j := strings.IndexAny(p, "*?["); j >= 0 {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,6 +42,7 @@ type stage struct {
 	dir       string // final location
 	tmp       string // where the run writes
 	overwrite bool
+	log       *slog.Logger
 }
 
 // tmpMarker is in the name of every staging folder, so that stale ones left
@@ -49,12 +51,16 @@ const tmpMarker = ".mixbatch-tmp-"
 
 // checkDest fails early when the output folder exists and may not be replaced.
 func checkDest(dir string, overwrite bool) error {
-	fi, err := os.Stat(dir)
+	fi, err := os.Lstat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil
 	case err != nil:
 		return fmt.Errorf("output.dir: %w", err)
+	case fi.Mode()&fs.ModeSymlink != 0:
+		// Publishing renames the staged folder over the link itself; refuse
+		// rather than replace a link with a folder.
+		return fmt.Errorf("output.dir %s is a symbolic link; give the real path of the folder", dir)
 	case !fi.IsDir():
 		return fmt.Errorf("output.dir %s exists and is not a folder", dir)
 	case !overwrite:
@@ -63,7 +69,7 @@ func checkDest(dir string, overwrite bool) error {
 	return nil
 }
 
-func newStage(dir string, overwrite bool) (*stage, error) {
+func newStage(dir string, overwrite bool, log *slog.Logger) (*stage, error) {
 	if err := checkDest(dir, overwrite); err != nil {
 		return nil, err
 	}
@@ -82,7 +88,7 @@ func newStage(dir string, overwrite bool) (*stage, error) {
 	if err := os.Mkdir(tmp, 0o755); err != nil {
 		return nil, fmt.Errorf("output.dir: creating staging folder: %w", err)
 	}
-	return &stage{dir: filepath.Clean(dir), tmp: tmp, overwrite: overwrite}, nil
+	return &stage{dir: filepath.Clean(dir), tmp: tmp, overwrite: overwrite, log: log}, nil
 }
 
 // path returns the staged path of a file of table (or of the top level
@@ -92,7 +98,9 @@ func (s *stage) path(table, name string) string {
 }
 
 // commit publishes the staged folder as the output folder. An existing
-// folder is swapped out atomically (renameat2 RENAME_EXCHANGE) and removed.
+// folder is swapped out atomically (renameat2 RENAME_EXCHANGE) and removed;
+// once the new output is in place, failing to remove the old one is only a
+// warning.
 func (s *stage) commit() error {
 	err := os.Rename(s.tmp, s.dir)
 	if err == nil {
@@ -117,16 +125,21 @@ func (s *stage) commit() error {
 			_ = os.Rename(old, s.dir)
 			return fmt.Errorf("publishing output: %w", err)
 		}
-		return os.RemoveAll(old)
+		s.removeOld(old)
+		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("publishing output: %w", err)
 	}
 	// s.tmp now holds the previous output.
-	if err := os.RemoveAll(s.tmp); err != nil {
-		return fmt.Errorf("removing the previous output: %w", err)
-	}
+	s.removeOld(s.tmp)
 	return nil
+}
+
+func (s *stage) removeOld(path string) {
+	if err := os.RemoveAll(path); err != nil {
+		s.log.Warn("the new output is in place, but the previous one could not be removed", "path", path, "err", err)
+	}
 }
 
 // abort removes the staging folder.
@@ -179,7 +192,8 @@ func (r *runner) writeTables(ctx context.Context) error {
 	g.SetLimit(r.workers)
 	for part := 0; part < parts; part++ {
 		lo, hi := part*bagsPerPart, min((part+1)*bagsPerPart, nb)
-		g.Go(func() error {
+		g.Go(func() (err error) {
+			defer recoverAs(&err, r.stage.path(WeightsTable, partName(part)))
 			if err := ctx.Err(); err != nil {
 				return err
 			}

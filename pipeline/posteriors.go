@@ -51,26 +51,58 @@ func (r *runner) writePosteriors(ctx context.Context) error {
 			intIdx[k] = i
 		}
 	}
-	lookup := func(bag arrow.Array, i int) int {
+	lookup := func(bag arrow.Array, i int) (int, bool) {
 		if strIdx != nil {
-			return strIdx[stringAt(bag, i)]
+			b, ok := strIdx[stringAt(bag, i)]
+			return b, ok
 		}
 		k, _ := intAt(bag, i)
-		return intIdx[k]
+		b, ok := intIdx[k]
+		return b, ok
 	}
 	sc := r.posteriorsSchema()
 	progress := r.progress("posteriors", r.sum.Rows)
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.workers)
 	for fi := range r.plan.files {
-		g.Go(func() error { return r.posteriorsOf(ctx, fi, sc, lookup, progress) })
+		g.Go(func() (err error) {
+			defer recoverAs(&err, r.plan.files[fi].Path)
+			p := &posteriorPass{r: r, sc: sc, lookup: lookup}
+			return p.file(ctx, fi, progress)
+		})
 	}
 	return g.Wait()
 }
 
-func (r *runner) posteriorsOf(ctx context.Context, fi int, sc *arrow.Schema, lookup func(arrow.Array, int) int, progress func(int64)) (err error) {
+// recoverAs turns a panic into an error naming what was being worked on,
+// so that a decoder's or a bug's panic fails the run cleanly (the staging
+// folder is removed) instead of crashing it.
+func recoverAs(err *error, what string) {
+	if v := recover(); v != nil {
+		*err = fmt.Errorf("%s: internal error: %v", what, v)
+	}
+}
+
+// posteriorPass writes the posteriors of one input file.
+type posteriorPass struct {
+	r      *runner
+	sc     *arrow.Schema
+	lookup func(bag arrow.Array, i int) (int, bool)
+
+	k             int
+	ll, post      []float64
+	codeLL, cache []float64 // discrete families: per code, and per (bag, code)
+	cached        []bool
+	lastBag       int
+}
+
+func (p *posteriorPass) file(ctx context.Context, fi int, progress func(int64)) (err error) {
+	r := p.r
 	f := r.plan.files[fi]
 	in := &r.cfg.Input
+	if err := r.plan.unchanged(fi); err != nil {
+		return err
+	}
 	rd, err := readers.Open(ctx, f, r.mem)
 	if err != nil {
 		return err
@@ -80,16 +112,13 @@ func (r *runner) posteriorsOf(ctx context.Context, fi int, sc *arrow.Schema, loo
 			err = fmt.Errorf("%s: %w", f.Path, cerr)
 		}
 	}()
-	if rd.NumRows() != r.plan.rows[fi] {
-		return fmt.Errorf("%s: the file changed during the run (%d rows, was %d)", f.Path, rd.NumRows(), r.plan.rows[fi])
-	}
 	cols := append(append([]string{in.Bag}, in.Keep...), in.Value)
 	rr, err := rd.Records(ctx, cols, batchRows)
 	if err != nil {
 		return err
 	}
 	defer rr.Release()
-	w, err := writers.Create(r.stage.path(PosteriorsTable, partName(fi)), sc, writers.Options{})
+	w, err := writers.Create(r.stage.path(PosteriorsTable, partName(fi)), p.sc, writers.Options{})
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", PosteriorsTable, err)
 	}
@@ -98,96 +127,134 @@ func (r *runner) posteriorsOf(ctx context.Context, fi int, sc *arrow.Schema, loo
 			err = fmt.Errorf("writing %s: %w", PosteriorsTable, cerr)
 		}
 	}()
-	k := len(r.model.names)
-	ll := make([]float64, k)
-	post := make([]float64, k)
-	// Discrete families: a bag's posterior depends only on the code, so it
-	// is computed once per (bag, code) while a bag's rows run together.
-	var codeLL, cache []float64
-	var cached []bool
-	lastBag := -1
+	p.k = len(r.model.names)
+	p.ll, p.post = make([]float64, p.k), make([]float64, p.k)
+	p.lastBag = -1
 	if r.model.discrete() {
+		// A bag's posterior depends only on the code, so it is computed
+		// once per (bag, code) while a bag's rows run together.
 		codes := make([]float64, len(r.model.possible))
 		for c := range codes {
 			codes[c] = float64(c)
 		}
-		codeLL = em.Table(nil, codes, r.model.comps)
-		cache = make([]float64, len(codes)*k)
-		cached = make([]bool, len(codes))
+		p.codeLL = em.Table(nil, codes, r.model.comps)
+		p.cache = make([]float64, len(codes)*p.k)
+		p.cached = make([]bool, len(codes))
 	}
+	var row int64
 	for rr.Next() {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		rec := rr.Record()
-		n := int(rec.NumRows())
-		bag, val := rec.Column(0), rec.Column(len(cols)-1)
-		out := make([]arrow.Array, 0, sc.NumFields())
-		release := func() {
-			for _, a := range out {
-				a.Release()
-			}
+		out, err := p.batch(rec, f.Path, row)
+		if err != nil {
+			return err
 		}
-		out = append(out, castTo(r.mem, bag, r.plan.bagType))
-		for i := range in.Keep {
-			out = append(out, castTo(r.mem, rec.Column(1+i), r.plan.keepTypes[i]))
-		}
-		out = append(out, castTo(r.mem, val, r.plan.valueType))
-		pb := make([]*array.Float64Builder, k)
-		for j := range pb {
-			pb[j] = array.NewFloat64Builder(r.mem)
-			pb[j].Reserve(n)
-		}
-		best := array.NewStringBuilder(r.mem)
-		for i := 0; i < n; i++ {
-			b := lookup(bag, i)
-			code, _ := r.model.code(val, i)
-			weights := r.fits.weights[b*k : b*k+k]
-			if cache != nil {
-				if b != lastBag {
-					clear(cached)
-					lastBag = b
-				}
-				c := int(code)
-				post = cache[c*k : c*k+k]
-				if !cached[c] {
-					em.Posteriors(post, codeLL[c*k:c*k+k], weights)
-					cached[c] = true
-				}
-			} else {
-				for j, c := range r.model.comps {
-					ll[j] = c.LogProb(code)
-				}
-				post = em.Posteriors(post, ll, weights)
-			}
-			top := 0
-			for j, p := range post {
-				pb[j].UnsafeAppend(p)
-				if p > post[top] {
-					top = j
-				}
-			}
-			best.Append(r.model.names[top])
-		}
-		for _, b := range pb {
-			out = append(out, b.NewArray())
-			b.Release()
-		}
-		out = append(out, best.NewArray())
-		best.Release()
-		res := array.NewRecord(sc, out, int64(n))
-		err := w.Write(res)
-		res.Release()
-		release()
+		err = w.Write(out)
+		out.Release()
 		if err != nil {
 			return fmt.Errorf("writing %s: %w", PosteriorsTable, err)
 		}
+		row += rec.NumRows()
 		if progress != nil {
-			progress(int64(n))
+			progress(rec.NumRows())
 		}
 	}
 	if err := rr.Err(); err != nil {
 		return err
 	}
+	if row != r.plan.rows[fi] {
+		return fmt.Errorf("%s: the file changed during the run (%d rows, was %d)", f.Path, row, r.plan.rows[fi])
+	}
 	return nil
+}
+
+// batch computes the posteriors record of one input batch whose first row
+// is row of its file.
+func (p *posteriorPass) batch(rec arrow.Record, path string, row int64) (out arrow.Record, err error) {
+	r, k := p.r, p.k
+	in := &r.cfg.Input
+	n := int(rec.NumRows())
+	ncols := int(rec.NumCols())
+	bag, val := rec.Column(0), rec.Column(ncols-1)
+	var arrs []arrow.Array
+	defer func() {
+		for _, a := range arrs {
+			a.Release()
+		}
+	}()
+	cast := func(a arrow.Array, t arrow.DataType, col string) error {
+		c, err := castTo(r.mem, a, t)
+		if err != nil {
+			return &InputError{File: path, Column: col, Row: -1, Reason: err.Error()}
+		}
+		arrs = append(arrs, c)
+		return nil
+	}
+	if err := cast(bag, r.plan.bagType, in.Bag); err != nil {
+		return nil, err
+	}
+	for i, name := range in.Keep {
+		if err := cast(rec.Column(1+i), r.plan.keepTypes[i], name); err != nil {
+			return nil, err
+		}
+	}
+	if err := cast(val, r.plan.valueType, in.Value); err != nil {
+		return nil, err
+	}
+	pb := make([]*array.Float64Builder, k)
+	for j := range pb {
+		pb[j] = array.NewFloat64Builder(r.mem)
+		defer pb[j].Release()
+		pb[j].Reserve(n)
+	}
+	best := array.NewStringBuilder(r.mem)
+	defer best.Release()
+	for i := 0; i < n; i++ {
+		changed := func(reason string) error {
+			return &InputError{File: path, Column: in.Bag, Row: row + int64(i), Bag: valueAt(bag, i),
+				Reason: "the file changed during the run: " + reason}
+		}
+		b, ok := p.lookup(bag, i)
+		if !ok {
+			return nil, changed("this bag was not in it when the bags were fitted")
+		}
+		code, reason := r.model.code(val, i)
+		if reason != "" {
+			return nil, changed(reason)
+		}
+		weights := r.fits.weights[b*k : b*k+k]
+		post := p.post
+		if p.cache != nil {
+			if b != p.lastBag {
+				clear(p.cached)
+				p.lastBag = b
+			}
+			c := int(code)
+			post = p.cache[c*k : c*k+k]
+			if !p.cached[c] {
+				em.Posteriors(post, p.codeLL[c*k:c*k+k], weights)
+				p.cached[c] = true
+			}
+		} else {
+			for j, c := range r.model.comps {
+				p.ll[j] = c.LogProb(code)
+			}
+			em.Posteriors(post, p.ll, weights)
+		}
+		top := 0
+		for j, v := range post {
+			pb[j].UnsafeAppend(v)
+			if v > post[top] {
+				top = j
+			}
+		}
+		best.Append(r.model.names[top])
+	}
+	for _, b := range pb {
+		arrs = append(arrs, b.NewArray())
+	}
+	arrs = append(arrs, best.NewArray())
+	return array.NewRecord(p.sc, arrs, int64(n)), nil
 }

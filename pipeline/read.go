@@ -5,13 +5,16 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"golang.org/x/sync/errgroup"
+	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/mixbatch/mixbatch/readers"
 )
@@ -54,7 +57,8 @@ func (e *InputError) Error() string {
 // in the output tables.
 type plan struct {
 	files     []readers.File
-	rows      []int64 // per file
+	rows      []int64     // per file
+	mtimes    []time.Time // per file, at planning
 	bagType   arrow.DataType
 	valueType arrow.DataType
 	keepTypes []arrow.DataType
@@ -76,12 +80,17 @@ func makePlan(ctx context.Context, cfg *Config, mem memory.Allocator) (*plan, er
 	if err != nil {
 		return nil, err
 	}
-	p := &plan{files: files, rows: make([]int64, len(files))}
+	p := &plan{files: files, rows: make([]int64, len(files)), mtimes: make([]time.Time, len(files))}
 	var first []string // file that set each unified type, for messages
 	for i, f := range files {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		fi, err := os.Stat(f.Path)
+		if err != nil {
+			return nil, err
+		}
+		p.mtimes[i] = fi.ModTime()
 		r, err := readers.Open(ctx, f, mem)
 		if err != nil {
 			return nil, err
@@ -119,6 +128,22 @@ func makePlan(ctx context.Context, cfg *Config, mem memory.Allocator) (*plan, er
 	p.bagType, p.valueType = logical(p.bagType), logical(p.valueType)
 	p.strKeys = isString(p.bagType)
 	return p, nil
+}
+
+// unchanged checks that file fi has the size and modification time it had
+// when the run was planned: the posteriors pass reads the inputs again.
+func (p *plan) unchanged(fi int) error {
+	f := p.files[fi]
+	st, err := os.Stat(f.Path)
+	if err != nil {
+		return err
+	}
+	if st.Size() != f.Size || !st.ModTime().Equal(p.mtimes[fi]) {
+		return &InputError{File: f.Path, Row: -1, Reason: fmt.Sprintf(
+			"the file changed during the run (size %d, modified %s; was %d, %s)",
+			st.Size(), st.ModTime().Format(time.RFC3339Nano), f.Size, p.mtimes[fi].Format(time.RFC3339Nano))}
+	}
+	return nil
 }
 
 // checkSchema checks the columns a run needs in one file and returns the
@@ -206,9 +231,9 @@ func readAll(ctx context.Context, cfg *Config, p *plan, m *model, mem memory.All
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
 	for i := range p.files {
-		g.Go(func() error {
-			c, err := readFile(ctx, cfg, p, m, mem, i, progress)
-			chunks[i] = c
+		g.Go(func() (err error) {
+			defer recoverAs(&err, p.files[i].Path)
+			chunks[i], err = readFile(ctx, cfg, p, m, mem, i, progress)
 			return err
 		})
 	}
@@ -220,6 +245,9 @@ func readAll(ctx context.Context, cfg *Config, p *plan, m *model, mem memory.All
 
 func readFile(ctx context.Context, cfg *Config, p *plan, m *model, mem memory.Allocator, fi int, progress func(int64)) (c *chunk, err error) {
 	f := p.files[fi]
+	if err := p.unchanged(fi); err != nil {
+		return nil, err
+	}
 	r, err := readers.Open(ctx, f, mem)
 	if err != nil {
 		return nil, err
@@ -323,8 +351,8 @@ func (m *model) code(arr arrow.Array, i int) (float64, string) {
 	switch m.family {
 	case Bernoulli:
 		var v float64
-		if b, ok := arr.(interface{ Value(int) bool }); ok {
-			if b.Value(i) {
+		if logical(arr.DataType()).ID() == arrow.BOOL {
+			if boolAt(arr, i) {
 				v = 1
 			}
 		} else {
@@ -361,6 +389,17 @@ func (m *model) code(arr arrow.Array, i int) (float64, string) {
 		v := floatAt(arr, i)
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return 0, "a gaussian value must be finite"
+		}
+		// A Gaussian log-density is finite unless (x-mean)²/sd² overflows;
+		// check the cheap bound first, the densities only beyond it.
+		if c := m.comps[0].(distuv.Normal); math.Abs(v-c.Mu) > 1e150*math.Min(1, c.Sigma) {
+			possible := false
+			for _, c := range m.comps {
+				possible = possible || !math.IsInf(c.LogProb(v), -1)
+			}
+			if !possible {
+				return 0, "it has zero density under every component (too far out for float64)"
+			}
 		}
 		return v, ""
 	case Poisson:

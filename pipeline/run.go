@@ -118,24 +118,30 @@ func (r *runner) planInputs(ctx context.Context) error {
 }
 
 // Run carries out a run: on success output.dir holds the complete output;
-// on failure or cancellation it is left as it was.
+// on failure or cancellation it is left as it was. The summary is returned
+// in both cases: after a failure it says how far the run got.
 func Run(ctx context.Context, cfg *Config, opts Options) (*Summary, error) {
 	r := newRunner(cfg, opts)
-	if err := checkDest(cfg.Output.Dir, cfg.Output.Overwrite); err != nil {
-		return nil, err
+	err := r.run(ctx)
+	r.sum.Elapsed = time.Since(r.started)
+	return &r.sum, err
+}
+
+func (r *runner) run(ctx context.Context) error {
+	if err := checkDest(r.cfg.Output.Dir, r.cfg.Output.Overwrite); err != nil {
+		return err
 	}
 	if err := r.planInputs(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	r.log.Info("planned", "files", r.sum.Files, "rows", r.sum.Rows, "workers", r.workers)
 
 	t := time.Now()
 	chunks, err := readAll(ctx, r.cfg, r.plan, r.model, r.mem, r.workers, r.progress("read", r.sum.Rows))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r.bags = group(r.plan, chunks)
-	chunks = nil
 	r.sum.Bags = r.bags.len()
 	r.sum.Read = time.Since(t)
 	r.log.Info("read", "bags", r.sum.Bags, "seconds", r.sum.Read.Seconds())
@@ -143,7 +149,7 @@ func Run(ctx context.Context, cfg *Config, opts Options) (*Summary, error) {
 	t = time.Now()
 	r.fits, err = fitAll(ctx, r.plan, &r.cfg.Input, r.bags, r.model, r.workers, r.progress("fit", r.sum.Rows))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r.sum.Fit = time.Since(t)
 	for _, c := range r.fits.converged {
@@ -158,18 +164,17 @@ func Run(ctx context.Context, cfg *Config, opts Options) (*Summary, error) {
 	}
 
 	t = time.Now()
-	if err := r.write(ctx); err != nil {
-		return nil, err
+	if err := r.write(ctx, t); err != nil {
+		r.sum.BagsOK = 0
+		return err
 	}
-	r.sum.Write = time.Since(t)
-	r.sum.Elapsed = time.Since(r.started)
-	r.sum.Output = cfg.Output.Dir
-	return &r.sum, nil
+	r.sum.Output = r.cfg.Output.Dir
+	return nil
 }
 
 // write stages every table, the manifest and _SUCCESS, then publishes.
-func (r *runner) write(ctx context.Context) (err error) {
-	r.stage, err = newStage(r.cfg.Output.Dir, r.cfg.Output.Overwrite)
+func (r *runner) write(ctx context.Context, start time.Time) (err error) {
+	r.stage, err = newStage(r.cfg.Output.Dir, r.cfg.Output.Overwrite, r.log)
 	if err != nil {
 		return err
 	}
@@ -191,7 +196,8 @@ func (r *runner) write(ctx context.Context) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r.sum.Write = time.Since(r.started) - r.sum.Read - r.sum.Fit
+	r.sum.Write = time.Since(start)
+	r.sum.Output = r.cfg.Output.Dir
 	if err := r.writeManifest(); err != nil {
 		return err
 	}

@@ -183,11 +183,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sum, err := pipeline.Run(ctx, cfg, pipeline.Options{Workers: *workers, Logger: log, Progress: bar.update})
 	bar.finish()
 	if err != nil {
+		what := "run failed"
 		if ctx.Err() != nil {
-			log.Error("interrupted; the output folder was left as it was", "err", err)
-			return exitFailure
+			what = "interrupted"
 		}
-		log.Error("run failed; the output folder was left as it was", "err", err)
+		log.Error(what+"; the output folder was left as it was", "err", err)
+		fmt.Fprintf(stdout, "mixbatch: %s after %s: %d input files, %d rows, %d bags; nothing written to %s\n",
+			what, sum.Elapsed.Round(time.Millisecond), sum.Files, sum.Rows, sum.Bags, cfg.Output.Dir)
 		return exitFailure
 	}
 	rate := float64(sum.Rows) / sum.Elapsed.Seconds()
