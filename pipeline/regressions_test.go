@@ -136,4 +136,3 @@ func TestSummaryAfterFailure(t *testing.T) {
 		t.Fatalf("summary %+v, error %v", sum, err)
 	}
 }
-
