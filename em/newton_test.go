@@ -1,6 +1,7 @@
 package em_test
 
 import (
+	"errors"
 	"math"
 	"math/big"
 	"math/rand/v2"
@@ -157,4 +158,14 @@ func (p bern) LogProb(x float64) float64 {
 		return math.Log(float64(p))
 	}
 	return math.Log1p(-float64(p))
+}
+
+// TestCountOverflow: counts whose sum overflows float64 used to give NaN
+// gradients that passed the stopping rule (every comparison with NaN is
+// false) and Converged with the starting weights. Now it is an error.
+func TestCountOverflow(t *testing.T) {
+	tab := em.Table(nil, []float64{1, 0}, []em.LogProber{bern(0.8), bern(0.3)})
+	if _, err := em.Fit(tab, []float64{1e308, 1e308}, 2, em.Settings{}); !errors.Is(err, em.ErrCountOverflow) {
+		t.Fatalf("error %v, want ErrCountOverflow", err)
+	}
 }

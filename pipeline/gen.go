@@ -23,7 +23,7 @@ type Marbles struct {
 	Bags       int     // number of bags
 	RowsPerBag int     // marbles per bag
 	Seed       uint64  // bag b's marbles come from PCG(Seed, b)
-	P1, P2     float64 // P(red) for each factory; 0 means 0.8 and 0.3
+	P1, P2     float64 // P(red) for each factory; both 0 means 0.8 and 0.3
 	// Counts writes one row per (bag, colour) with a count column n instead
 	// of one row per marble.
 	Counts bool
@@ -47,6 +47,9 @@ func GenMarbles(ctx context.Context, dir string, g Marbles) (err error) {
 	}
 	if g.P1 == 0 && g.P2 == 0 {
 		g.P1, g.P2 = 0.8, 0.3
+	}
+	if !(g.P1 >= 0 && g.P1 <= 1 && g.P2 >= 0 && g.P2 <= 1) || g.P1 == g.P2 {
+		return fmt.Errorf("gen: --p1 and --p2 must be different probabilities in [0, 1], got %v and %v", g.P1, g.P2)
 	}
 	if g.RowsPerFile <= 0 {
 		g.RowsPerFile = 1 << 22

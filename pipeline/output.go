@@ -102,6 +102,16 @@ func (s *stage) path(table, name string) string {
 // once the new output is in place, failing to remove the old one is only a
 // warning.
 func (s *stage) commit() error {
+	// The part files were synced as they were closed; sync the folders
+	// that hold their names, so a crash after publishing cannot lose them.
+	if err := syncTree(s.tmp); err != nil {
+		return fmt.Errorf("syncing the output: %w", err)
+	}
+	defer func() {
+		if err := syncDir(filepath.Dir(s.dir)); err != nil {
+			s.log.Warn("syncing the output's parent folder", "err", err)
+		}
+	}()
 	err := os.Rename(s.tmp, s.dir)
 	if err == nil {
 		return nil
@@ -134,6 +144,32 @@ func (s *stage) commit() error {
 	// s.tmp now holds the previous output.
 	s.removeOld(s.tmp)
 	return nil
+}
+
+// syncTree fsyncs the manifest, _SUCCESS and every folder of a staged tree.
+func syncTree(root string) error {
+	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || d.Name() == ManifestFile || d.Name() == SuccessFile {
+			return syncDir(path)
+		}
+		return nil
+	})
+}
+
+// syncDir fsyncs a file or folder by path.
+func syncDir(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func (s *stage) removeOld(path string) {

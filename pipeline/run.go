@@ -36,6 +36,7 @@ type Options struct {
 // Summary is what a run did.
 type Summary struct {
 	Output           string        `json:"output,omitempty"`
+	Workers          int           `json:"workers"`
 	Files            int           `json:"files"`
 	Rows             int64         `json:"rows"`
 	Bags             int           `json:"bags"`
@@ -80,6 +81,7 @@ func newRunner(cfg *Config, opts Options) *runner {
 		r.workers = runtime.GOMAXPROCS(0)
 	}
 	r.model = newModel(cfg)
+	r.sum.Workers = r.workers
 	return r
 }
 

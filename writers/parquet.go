@@ -205,7 +205,8 @@ func (w *Parquet) Write(rec arrow.Record) (err error) {
 	return nil
 }
 
-// Close flushes and closes the file; its error is a write error (file path in it). Safe to call twice.
+// Close flushes, syncs (fsync) and closes the file; its error is a write
+// error (file path in it). Safe to call twice.
 // Later calls return the result of the first.
 func (w *Parquet) Close() error {
 	if w.closed {
@@ -222,6 +223,14 @@ func (w *Parquet) Close() error {
 	if w.err != nil {
 		// The footer and flush errors follow from the Write error.
 		errs = []error{w.err}
+	}
+	if len(errs) == 0 {
+		// A file that is complete is on disk before anyone publishes it.
+		if f, ok := w.file.(interface{ Sync() error }); ok {
+			if err := f.Sync(); err != nil {
+				errs = append(errs, fmt.Errorf("%s: syncing: %w", w.path, err))
+			}
+		}
 	}
 	if err := w.file.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("%s: closing: %w", w.path, err))

@@ -68,6 +68,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "gen":
 		return cmdGen(ctx, rest, stdout, stderr)
 	case "version", "--version":
+		if len(rest) > 0 && rest[0] != "--help" && rest[0] != "-h" {
+			fmt.Fprintf(stderr, "mixbatch: version takes no arguments\n")
+			return exitUsage
+		}
+		if len(rest) > 0 {
+			fmt.Fprint(stdout, "Usage: mixbatch version\n\nPrints the mixbatch version.\n")
+			return exitOK
+		}
 		fmt.Fprintf(stdout, "mixbatch %s\n", pipeline.Version)
 		return exitOK
 	case "help", "-h", "-help", "--help":
