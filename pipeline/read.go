@@ -195,6 +195,18 @@ func checkSchema(cfg *Config, path string, sc *arrow.Schema) ([]arrow.DataType, 
 		return nil, &InputError{File: path, Column: in.Value, Row: -1,
 			Reason: fmt.Sprintf("type %s cannot hold %s values: the family needs %s", val, cfg.Model.Family, want)}
 	}
+	if cfg.Model.Family == Categorical && isInteger(val) {
+		// Integer values match labels written as decimal integers; any
+		// other label (01, 1.0, red) could never match and is a mistake.
+		for i, c := range cfg.Model.Components {
+			for _, label := range sortedKeys(c.Probs) {
+				if v, err := strconv.ParseInt(label, 10, 64); err != nil || strconv.FormatInt(v, 10) != label {
+					return nil, &InputError{File: path, Column: in.Value, Row: -1, Reason: fmt.Sprintf(
+						"the column holds integers, so model.components[%d].probs label %q can never match (write integer labels as 7, not 07 or 7.0)", i, label)}
+				}
+			}
+		}
+	}
 	if in.Count != "" {
 		ct, err := field(in.Count)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -135,4 +136,23 @@ func TestSummaryAfterFailure(t *testing.T) {
 	if err == nil || sum == nil || sum.Files != 1 || sum.Rows != 2 || sum.Elapsed <= 0 || sum.BagsOK != 0 {
 		t.Fatalf("summary %+v, error %v", sum, err)
 	}
+}
+
+// TestCategoricalIntegerLabels: an integer value column matches labels
+// written as decimal integers; a label that can never match is refused.
+func TestCategoricalIntegerLabels(t *testing.T) {
+	j := newJob(t)
+	writeParquet(t, j.file("a.parquet"), column("bag", []int64{1, 1, 1}), column("x", []int64{7, 7, 12}))
+	good := `{family: categorical, components: [{name: a, probs: {"7": 0.9, "12": 0.1}}, {name: b, probs: {"7": 0.2, "12": 0.8}}]}`
+	mustRun(t, j.config(t, good), Options{})
+	w := weightsByBag(readTable(t, j.out, WeightsTable), "bag")
+	// Closed form for two labels: w_a = clip((mean7 - pb7)/(pa7 - pb7), 0, 1)
+	// with mean7 = 2/3, pa7 = 0.9, pb7 = 0.2: (2/3 - 0.2)/0.7 = 2/3.
+	if got := w["1"]["a"]; math.Abs(got-2.0/3) > 1e-8 {
+		t.Errorf("w_a = %v, want 2/3", got)
+	}
+	bad := newJob(t)
+	writeParquet(t, bad.file("a.parquet"), column("bag", []int64{1}), column("x", []int64{7}))
+	err := runBad(t, bad.config(t, `{family: categorical, components: [{name: a, probs: {"07": 1}}]}`))
+	wantText(t, err, `"07" can never match`, "a.parquet", `column "x"`)
 }
