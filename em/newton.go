@@ -110,8 +110,13 @@ func (f *Fitter) reference() {
 				f.diff[i+j] = f.lik[i+j]
 			case math.IsInf(lj, -1):
 				f.diff[i+j] = -fr
-			default:
+			case math.Abs(lj-lr) < 0.5:
+				// Nearly alike here: expm1 keeps the difference's precision.
 				f.diff[i+j] = fr * math.Expm1(lj-lr)
+			default:
+				// Apart by a factor of e^0.5 or more: subtraction loses
+				// at most a couple of bits.
+				f.diff[i+j] = f.lik[i+j] - fr
 			}
 		}
 	}
