@@ -56,12 +56,17 @@
 //
 // Every bag is then finished and certified by Newton's method on the
 // active set (see Fitter.newton), which takes over from SQUAREM after at
-// most 30 E-steps: components that
-// the gradient pushes to zero are fixed at exactly zero, the others take
-// equality-constrained Newton steps with a backtracking line search. This
-// converges quadratically, also in the hard case of a maximum on the
-// boundary where the gradient vanishes too (a bag whose red share is exactly
-// one factory's p), where EM needs on the order of 1/tol iterations. The
-// log-likelihood never decreases by more than rounding. Setting
+// most 30 E-steps: components that the gradient pushes to zero are fixed at
+// exactly zero, the others take Newton steps in tangent coordinates of the
+// simplex with a backtracking line search. This converges quadratically,
+// also in the hard case of a maximum on the boundary where the gradient
+// vanishes too (a bag whose red share is exactly one factory's p), where EM
+// needs on the order of 1/tol iterations. Its gradient and Hessian are
+// built from differences of densities formed from their logarithms, so
+// they stay accurate for nearly alike components, down to the limit set by
+// the input itself: float64 log-densities determine the maximum only to
+// about 1e-16 divided by the curvature per observation.
+//
+// The log-likelihood never decreases by more than rounding. Setting
 // Settings.Accelerate to None gives the textbook EM loop, and nothing else.
 package em
