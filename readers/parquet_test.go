@@ -449,25 +449,26 @@ func TestConcurrentRecords(t *testing.T) {
 		errs := make(chan error, 4)
 		for g := 0; g < 4; g++ {
 			go func() {
-				rr, err := r.Records(context.Background(), []string{"s", "f64", "d"}, 50+g)
-				if err != nil {
-					errs <- err
-					return
-				}
-				defer rr.Release()
-				n := int64(0)
-				for rr.Next() {
-					n += rr.Record().NumRows()
-				}
-				if err := rr.Err(); err != nil {
-					errs <- err
-					return
-				}
-				if n != 500 {
-					errs <- fmt.Errorf("%s: goroutine %d read %d rows, want 500", path, g, n)
-					return
-				}
-				errs <- nil
+				// Send only after Release has run: the test's allocator
+				// check must not race with a stream still releasing.
+				errs <- func() error {
+					rr, err := r.Records(context.Background(), []string{"s", "f64", "d"}, 50+g)
+					if err != nil {
+						return err
+					}
+					defer rr.Release()
+					n := int64(0)
+					for rr.Next() {
+						n += rr.Record().NumRows()
+					}
+					if err := rr.Err(); err != nil {
+						return err
+					}
+					if n != 500 {
+						return fmt.Errorf("%s: goroutine %d read %d rows, want 500", path, g, n)
+					}
+					return nil
+				}()
 			}()
 		}
 		for g := 0; g < 4; g++ {
