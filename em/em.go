@@ -48,6 +48,10 @@ type Settings struct {
 	Tol float64
 	// Accelerate selects SQUAREM (default) or plain EM.
 	Accelerate Acceleration
+	// Done, when not nil, is polled between E-steps: once it is closed,
+	// Fit stops and returns ErrStopped. It is meant for a context's Done
+	// channel, so that a long fit can be interrupted.
+	Done <-chan struct{}
 }
 
 // Result is the outcome of one fit.
@@ -67,6 +71,9 @@ type Result struct {
 	// LogLikelihood is below the maximum.
 	Gap float64
 }
+
+// ErrStopped is returned when Settings.Done was closed during a fit.
+var ErrStopped = errors.New("em: stopped before convergence")
 
 // ErrNoData is returned when the counts sum to zero.
 var ErrNoData = errors.New("em: no observations (the counts sum to zero)")
@@ -154,6 +161,7 @@ type Fitter struct {
 	idx     []int
 	tol     float64
 	maxIter int
+	done    <-chan struct{}
 }
 
 // Fit estimates the mixture weights of K components from logLik, the
@@ -187,10 +195,30 @@ func (f *Fitter) Fit(logLik, counts []float64, k int, s Settings) (Result, error
 	if err := f.start(s.Init); err != nil {
 		return Result{}, err
 	}
+	f.done = s.Done
+	var res Result
 	if s.Accelerate == None {
-		return f.plain(), nil
+		res = f.plain()
+	} else {
+		res = f.squarem()
 	}
-	return f.squarem(), nil
+	if f.stopped() {
+		return Result{}, ErrStopped
+	}
+	return res, nil
+}
+
+// stopped reports whether Settings.Done has been closed.
+func (f *Fitter) stopped() bool {
+	if f.done == nil {
+		return false
+	}
+	select {
+	case <-f.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // load scales the table into f.lik and checks every number.
@@ -349,7 +377,7 @@ func (f *Fitter) result(w []float64, st state, evals int) Result {
 func (f *Fitter) plain() Result {
 	st := f.step(f.w, f.f1)
 	evals := 1
-	for !st.ok && evals-1 < f.maxIter {
+	for !st.ok && evals-1 < f.maxIter && !f.stopped() {
 		f.w, f.f1 = f.f1, f.w
 		st = f.step(f.w, f.f1)
 		evals++
@@ -367,7 +395,7 @@ func (f *Fitter) squarem() Result {
 	evals := 1
 	stepMax := 1.0
 	budget := min(f.maxIter, newtonAfter)
-	for !st.ok && evals-1 < budget {
+	for !st.ok && evals-1 < budget && !f.stopped() {
 		// f.f1 holds F(w); evaluate it to get F(F(w)).
 		st1 := f.step(f.f1, f.f2)
 		evals++

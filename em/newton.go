@@ -69,7 +69,7 @@ func (f *Fitter) newton(st state, evals int) (state, int) {
 		if st.ok && (size <= stepTol || size > prev/2) {
 			return st, evals
 		}
-		if evals-1 >= f.maxIter {
+		if evals-1 >= f.maxIter || f.stopped() {
 			st.ok = false
 			return st, evals
 		}

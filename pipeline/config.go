@@ -55,6 +55,11 @@ type InputConfig struct {
 	Count string `yaml:"count" json:"count,omitempty"`
 	// Keep lists columns copied into the posteriors table.
 	Keep []string `yaml:"keep" json:"keep,omitempty"`
+	// Nulls says what a null value or count does: "error" (the default)
+	// stops the run naming the row; "drop" leaves the row out of the fit
+	// and counts it in the bag's n_dropped. A null bag key is always an
+	// error.
+	Nulls string `yaml:"nulls" json:"nulls,omitempty"`
 }
 
 // ModelConfig describes the mixture.
@@ -69,11 +74,11 @@ type ModelConfig struct {
 // the family; giving a parameter of another family is an error.
 type ComponentConfig struct {
 	Name  string             `yaml:"name" json:"name,omitempty"`
-	P     *float64           `yaml:"p" json:"p,omitempty"`         // bernoulli: P(value = 1)
-	Probs map[string]float64 `yaml:"probs" json:"probs,omitempty"` // categorical: label -> probability
-	Mean  *float64           `yaml:"mean" json:"mean,omitempty"`   // gaussian
-	SD    *float64           `yaml:"sd" json:"sd,omitempty"`       // gaussian
-	Rate  *float64           `yaml:"rate" json:"rate,omitempty"`   // poisson
+	P     *float64           `yaml:"p,omitempty" json:"p,omitempty"`         // bernoulli: P(value = 1)
+	Probs map[string]float64 `yaml:"probs,omitempty" json:"probs,omitempty"` // categorical: label -> probability
+	Mean  *float64           `yaml:"mean,omitempty" json:"mean,omitempty"`   // gaussian
+	SD    *float64           `yaml:"sd,omitempty" json:"sd,omitempty"`       // gaussian
+	Rate  *float64           `yaml:"rate,omitempty" json:"rate,omitempty"`   // poisson
 }
 
 // EMConfig tunes the fit.
@@ -155,14 +160,123 @@ type OutputConfig struct {
 	Overwrite bool `yaml:"overwrite" json:"overwrite,omitempty"`
 }
 
-// RunConfig tunes execution.
+// RunConfig tunes execution and says what failures do.
 type RunConfig struct {
 	// Workers bounds parallelism; 0 means GOMAXPROCS.
 	Workers int `yaml:"workers" json:"workers,omitempty"`
+	// OnError is "fail" (the default: the first bad bag stops the run and
+	// nothing is written) or "skip" (a bad bag is recorded in fits/ with
+	// status failed and its reason, every other bag is fitted and written).
+	OnError string `yaml:"on_error" json:"on_error,omitempty"`
+	// MaxFailedBags, with on_error: skip, turns more failed bags than this
+	// into a failed run. Unset means no limit.
+	MaxFailedBags *Limit `yaml:"max_failed_bags" json:"max_failed_bags,omitempty"`
+}
+
+// Policies that input.nulls and run.on_error accept.
+const (
+	NullsError   = "error"
+	NullsDrop    = "drop"
+	OnErrorFail  = "fail"
+	OnErrorSkip  = "skip"
+	failedSample = 10 // failed bags logged one by one before a total
+)
+
+// Limit is a count or a fraction of the bags: a whole number (3) is a
+// count, a number strictly between 0 and 1 (0.01) or a percentage ("1%")
+// is a fraction.
+type Limit struct {
+	Count    int64   // used when Fraction is 0
+	Fraction float64 // in (0, 1)
+}
+
+// Exceeded reports whether failed bags out of total are more than l allows.
+func (l *Limit) Exceeded(failed, total int) bool {
+	if l == nil {
+		return false
+	}
+	if l.Fraction > 0 {
+		return float64(failed) > l.Fraction*float64(total)
+	}
+	return int64(failed) > l.Count
+}
+
+// String renders l as the config writes it.
+func (l Limit) String() string {
+	if l.Fraction > 0 {
+		return strconv.FormatFloat(l.Fraction, 'g', -1, 64)
+	}
+	return strconv.FormatInt(l.Count, 10)
+}
+
+// parseLimit reads a count, a fraction or a percentage.
+func parseLimit(s string) (Limit, error) {
+	bad := fmt.Errorf("must be a count of bags (0, 1, 2, ...), a fraction in (0, 1) or a percentage below 100%% such as 1%% (leave it unset for no limit), got %q", s)
+	t := strings.TrimSpace(s)
+	if pct, ok := strings.CutSuffix(t, "%"); ok {
+		v, err := strconv.ParseFloat(strings.TrimSpace(pct), 64)
+		if err != nil || !(v >= 0 && v < 100) {
+			return Limit{}, bad
+		}
+		if v == 0 {
+			return Limit{}, nil
+		}
+		return Limit{Fraction: v / 100}, nil
+	}
+	if n, err := strconv.ParseInt(t, 10, 64); err == nil {
+		if n < 0 {
+			return Limit{}, bad
+		}
+		return Limit{Count: n}, nil
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || !(v > 0 && v < 1) {
+		return Limit{}, bad
+	}
+	return Limit{Fraction: v}, nil
+}
+
+// UnmarshalYAML reads a count, a fraction or a percentage.
+func (l *Limit) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: run.max_failed_bags must be a count, a fraction or a percentage", n.Line)
+	}
+	v, err := parseLimit(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: run.max_failed_bags %w", n.Line, err)
+	}
+	*l = v
+	return nil
+}
+
+// MarshalYAML writes the count or the fraction.
+func (l Limit) MarshalYAML() (any, error) {
+	if l.Fraction > 0 {
+		return l.Fraction, nil
+	}
+	return l.Count, nil
+}
+
+// MarshalJSON writes the count or the fraction, as in YAML.
+func (l Limit) MarshalJSON() ([]byte, error) {
+	v, _ := l.MarshalYAML()
+	return json.Marshal(v)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (l *Limit) UnmarshalJSON(b []byte) error {
+	v, err := parseLimit(strings.Trim(string(b), `"`))
+	if err != nil {
+		return fmt.Errorf("run.max_failed_bags %w", err)
+	}
+	*l = v
+	return nil
 }
 
 // DefaultConfig holds the defaults applied before a config file is decoded.
 var DefaultConfig = Config{
+	Input: InputConfig{Nulls: NullsError},
+	Run:   RunConfig{OnError: OnErrorFail},
 	EM: EMConfig{
 		MaxIter:    10000,
 		Tol:        1e-10,
@@ -312,6 +426,9 @@ func (c *Config) Validate() error {
 		}
 		seen[k] = true
 	}
+	if in.Nulls != NullsError && in.Nulls != NullsDrop {
+		return fmt.Errorf("input.nulls must be error or drop, got %q", in.Nulls)
+	}
 	if err := c.Model.validate(); err != nil {
 		return err
 	}
@@ -330,6 +447,12 @@ func (c *Config) Validate() error {
 	if c.Run.Workers < 0 {
 		return fmt.Errorf("run.workers must be >= 0 (0 means one per CPU), got %d", c.Run.Workers)
 	}
+	if c.Run.OnError != OnErrorFail && c.Run.OnError != OnErrorSkip {
+		return fmt.Errorf("run.on_error must be fail or skip, got %q", c.Run.OnError)
+	}
+	if c.Run.MaxFailedBags != nil && c.Run.OnError != OnErrorSkip {
+		return errors.New("run.max_failed_bags needs run.on_error: skip (with fail, the first failed bag stops the run)")
+	}
 	return nil
 }
 
@@ -342,7 +465,7 @@ func (c *Config) checkColumns() error {
 		cols  []string
 	}{
 		{WeightsTable, []string{"component", "weight"}},
-		{FitsTable, []string{"n_obs", "total_count", "iterations", "converged", "log_likelihood", "gap", "status", "error"}},
+		{FitsTable, []string{"n_obs", "n_dropped", "total_count", "iterations", "converged", "log_likelihood", "gap", "status", "error"}},
 	} {
 		for _, col := range out.cols {
 			if in.Bag == col {

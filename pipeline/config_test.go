@@ -62,6 +62,13 @@ var expectedErrors = []struct {
 	{"tol_zero.bad.yml", "em.tol must be in (0, 1), got 0"},
 	{"workers_negative.bad.yml", "run.workers must be >= 0 (0 means one per CPU), got -1"},
 	{"missing_output_dir.bad.yml", "output.dir is required"},
+	{"on_error_bogus.bad.yml", `run.on_error must be fail or skip, got "ignore"`},
+	{"nulls_bogus.bad.yml", `input.nulls must be error or drop, got "skip"`},
+	{"max_failed_without_skip.bad.yml", "run.max_failed_bags needs run.on_error: skip"},
+	{"max_failed_negative.bad.yml", `line 13: run.max_failed_bags must be a count of bags (0, 1, 2, ...), a fraction in (0, 1) or a percentage below 100% such as 1% (leave it unset for no limit), got "-3"`},
+	{"max_failed_fraction.bad.yml", `got "1.5"`},
+	{"max_failed_list.bad.yml", "line 13: run.max_failed_bags must be a count, a fraction or a percentage"},
+	{"max_failed_percent.bad.yml", `got "100%"`},
 	{"output_in_input.bad.yml", `output.dir "data/in/results" is inside input.paths[0] "data/in"`},
 	{"output_in_input_glob.bad.yml", `output.dir "data/in/results" is inside input.paths[0] "data/in/*.parquet"`},
 	{"input_in_output.bad.yml", `input.paths[1] "out/run/in" is inside output.dir "out/run"`},
@@ -181,13 +188,17 @@ func TestDefaults(t *testing.T) {
 	if cfg.Run.Workers != 0 {
 		t.Errorf("run.workers = %d, want 0", cfg.Run.Workers)
 	}
+	if cfg.Input.Nulls != "error" || cfg.Run.OnError != "fail" || cfg.Run.MaxFailedBags != nil {
+		t.Errorf("input.nulls, run.on_error, run.max_failed_bags = %q, %q, %v, want error, fail, unset",
+			cfg.Input.Nulls, cfg.Run.OnError, cfg.Run.MaxFailedBags)
+	}
 	if cfg.Input.Count != "" || cfg.Input.Keep != nil {
 		t.Errorf("input.count, input.keep = %q, %q, want unset", cfg.Input.Count, cfg.Input.Keep)
 	}
 
 	// Apart from what the file gives, the config is DefaultConfig.
 	got := *cfg
-	got.Input, got.Model, got.Output.Dir, got.Path, got.Digest = InputConfig{}, ModelConfig{}, "", "", ""
+	got.Input, got.Model, got.Output.Dir, got.Path, got.Digest = InputConfig{Nulls: got.Input.Nulls}, ModelConfig{}, "", "", ""
 	if !reflect.DeepEqual(got, DefaultConfig) {
 		t.Errorf("config with omitted keys =\n  %+v\nwant DefaultConfig\n  %+v", got, DefaultConfig)
 	}
@@ -314,5 +325,53 @@ func TestLoadFileRecordsPathAndDigest(t *testing.T) {
 	}
 	if !cfg.Output.Overwrite {
 		t.Error("output.overwrite: true was not applied")
+	}
+}
+
+// TestLimit checks how run.max_failed_bags reads and what it allows: whole
+// numbers are counts, numbers in (0, 1) and percentages are fractions.
+func TestLimit(t *testing.T) {
+	for _, tc := range []struct {
+		in           string
+		want         Limit
+		failed, bags int
+		exceeded     bool
+	}{
+		{"0", Limit{Count: 0}, 1, 1000, true},
+		{"0", Limit{Count: 0}, 0, 1000, false},
+		{"3", Limit{Count: 3}, 3, 4, false},
+		{"3", Limit{Count: 3}, 4, 1000, true},
+		{"0.01", Limit{Fraction: 0.01}, 10, 1000, false},
+		{"0.01", Limit{Fraction: 0.01}, 11, 1000, true},
+		{"1%", Limit{Fraction: 0.01}, 11, 1000, true},
+		{" 2.5% ", Limit{Fraction: 0.025}, 25, 1000, false},
+		{"0%", Limit{Count: 0}, 1, 1000, true},
+	} {
+		got, err := parseLimit(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("parseLimit(%q) = %+v, %v, want %+v", tc.in, got, err, tc.want)
+			continue
+		}
+		if ex := got.Exceeded(tc.failed, tc.bags); ex != tc.exceeded {
+			t.Errorf("%q: %d of %d failed: exceeded = %v, want %v", tc.in, tc.failed, tc.bags, ex, tc.exceeded)
+		}
+		// It reads back from what the manifest writes.
+		b, err := json.Marshal(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Limit
+		if err := json.Unmarshal(b, &back); err != nil || back != got {
+			t.Errorf("%q: JSON %s reads back as %+v, %v", tc.in, b, back, err)
+		}
+	}
+	for _, bad := range []string{"-1", "1.5", "1.0", "100%", "x", "", "NaN", "1e400"} {
+		if l, err := parseLimit(bad); err == nil {
+			t.Errorf("parseLimit(%q) = %+v, want an error", bad, l)
+		}
+	}
+	var none *Limit
+	if none.Exceeded(1<<30, 1<<30) {
+		t.Error("an unset limit was exceeded")
 	}
 }

@@ -22,14 +22,21 @@ type fits struct {
 	converged []bool
 	ll        []float64
 	gap       []float64
+	// errs holds why each failed bag failed ("" for ok bags); nil when no
+	// bag failed. Failed bags have no weights.
+	errs   []string
+	failed int
 }
+
+// ok reports whether bag i was fitted.
+func (f *fits) ok(i int) bool { return f.errs == nil || f.errs[i] == "" }
 
 // fitBlock is how many bags a worker takes at a time.
 const fitBlock = 256
 
 // fitAll fits every bag with up to workers goroutines. Each bag's result
 // depends only on its own rows, so it is the same for any worker count.
-func fitAll(ctx context.Context, p *plan, in *InputConfig, b *bags, m *model, workers int, progress func(int64)) (*fits, error) {
+func fitAll(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, workers int, progress func(int64)) (*fits, error) {
 	nb, k := b.len(), len(m.comps)
 	f := &fits{
 		k:         k,
@@ -41,22 +48,48 @@ func fitAll(ctx context.Context, p *plan, in *InputConfig, b *bags, m *model, wo
 		ll:        make([]float64, nb),
 		gap:       make([]float64, nb),
 	}
+	skip := cfg.Run.OnError == OnErrorSkip
+	// With skip, each block records its bags' errors in errs; blocks do not
+	// overlap, so no lock is needed.
+	errs := make([]string, nb)
+	for i := range nb {
+		if b.failed != nil && b.failed[i] != nil {
+			errs[i] = b.failed[i].Error()
+		}
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
 	for lo := 0; lo < nb; lo += fitBlock {
 		hi := min(lo+fitBlock, nb)
 		g.Go(func() error {
-			var w worker
+			w := worker{settings: m.settings}
+			w.settings.Done = ctx.Done() // a long fit stops on interrupt
 			for i := lo; i < hi; i++ {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				if err := w.fit(b, m, f, i); err != nil {
-					if errors.Is(err, em.ErrNoData) {
-						return &InputError{File: p.files[b.first[i]].Path, Column: in.Count, Row: -1, Bag: b.key(i),
-							Reason: "the bag's counts sum to zero, so it has no weights to estimate"}
+				if errs[i] != "" {
+					f.nobs[i] = int64(b.start[i+1] - b.start[i])
+					continue
+				}
+				err := w.fit(b, m, f, i)
+				if errors.Is(err, em.ErrStopped) {
+					return ctx.Err()
+				}
+				if errors.Is(err, em.ErrNoData) {
+					reason := "the bag's counts sum to zero, so it has no weights to estimate"
+					column := cfg.Input.Count
+					if b.start[i+1] == b.start[i] {
+						reason = fmt.Sprintf("every row of the bag (%d) had a null value or count and was dropped", b.dropped[i])
+						column = cfg.Input.Value
 					}
-					return err
+					err = &InputError{File: p.files[b.first[i]].Path, Column: column, Row: -1, Bag: b.key(i), Reason: reason}
+				}
+				if err != nil {
+					if !skip {
+						return err
+					}
+					errs[i] = err.Error()
 				}
 			}
 			if progress != nil {
@@ -67,6 +100,14 @@ func fitAll(ctx context.Context, p *plan, in *InputConfig, b *bags, m *model, wo
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
+	}
+	for _, e := range errs {
+		if e != "" {
+			f.failed++
+		}
+	}
+	if f.failed > 0 {
+		f.errs = errs
 	}
 	return f, nil
 }
@@ -82,11 +123,12 @@ func (e *BagError) Unwrap() error { return e.Err }
 
 // worker holds one goroutine's scratch space.
 type worker struct {
-	fitter em.Fitter
-	dense  []float64 // per-code counts, discrete families
-	pairs  []pair
-	xs, cs []float64
-	table  []float64
+	settings em.Settings
+	fitter   em.Fitter
+	dense    []float64 // per-code counts, discrete families
+	pairs    []pair
+	xs, cs   []float64
+	table    []float64
 }
 
 type pair struct{ x, c float64 }
@@ -155,7 +197,7 @@ func (w *worker) fit(b *bags, m *model, f *fits, i int) (err error) {
 	f.nobs[i] = int64(hi - lo)
 	f.total[i] = total
 	w.table = em.Table(w.table, w.xs, m.comps)
-	res, err := w.fitter.Fit(w.table, w.cs, len(m.comps), m.settings)
+	res, err := w.fitter.Fit(w.table, w.cs, len(m.comps), w.settings)
 	if err != nil {
 		var se *em.SupportError
 		var ve *em.ValueError

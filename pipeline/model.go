@@ -67,7 +67,7 @@ func newModel(cfg *Config) *model {
 		}
 	case Gaussian:
 		for _, c := range cfg.Model.Components {
-			m.comps = append(m.comps, distuv.Normal{Mu: *c.Mean, Sigma: *c.SD})
+			m.comps = append(m.comps, normal{mu: *c.Mean, sigma: *c.SD})
 		}
 	case Poisson:
 		for _, c := range cfg.Model.Components {
@@ -109,4 +109,19 @@ func (c categorical) LogProb(x float64) float64 {
 		return math.Inf(-1)
 	}
 	return math.Log(c[i])
+}
+
+// normal is a Gaussian density. Its log is computed through the standard
+// score z = (x-mean)/sd, so that it stays finite wherever z*z does: squaring
+// x-mean and sd first (as distuv.Normal does) overflows to Inf/Inf = NaN for
+// components with means and sds near 1e300.
+type normal struct{ mu, sigma float64 }
+
+// logRoot2Pi is log(sqrt(2*pi)).
+var logRoot2Pi = 0.5 * math.Log(2*math.Pi)
+
+// LogProb returns the log-density at x.
+func (n normal) LogProb(x float64) float64 {
+	z := (x - n.mu) / n.sigma
+	return -0.5*z*z - math.Log(n.sigma) - logRoot2Pi
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -30,6 +31,12 @@ const (
 	ManifestFile    = "manifest.json"
 )
 
+// Values of the fits table's status column.
+const (
+	StatusOK     = "ok"
+	StatusFailed = "failed"
+)
+
 // bagsPerPart is how many bags go into one part file of weights and fits.
 const bagsPerPart = 1 << 18
 
@@ -43,6 +50,7 @@ type stage struct {
 	tmp       string // where the run writes
 	overwrite bool
 	log       *slog.Logger
+	lock      *os.File // flocked lockName inside tmp, held until the end
 }
 
 // tmpMarker is in the name of every staging folder, so that stale ones left
@@ -84,11 +92,95 @@ func newStage(dir string, overwrite bool, log *slog.Logger) (*stage, error) {
 	if _, err := rand.Read(rnd[:]); err != nil {
 		return nil, err
 	}
+	cleanStale(parent, base, filepath.Clean(dir), log)
 	tmp := filepath.Join(parent, "."+base+tmpMarker+hex.EncodeToString(rnd[:]))
 	if err := os.Mkdir(tmp, 0o755); err != nil {
 		return nil, fmt.Errorf("output.dir: creating staging folder: %w", err)
 	}
-	return &stage{dir: filepath.Clean(dir), tmp: tmp, overwrite: overwrite, log: log}, nil
+	s := &stage{dir: filepath.Clean(dir), tmp: tmp, overwrite: overwrite, log: log}
+	lock, err := lockFile(filepath.Join(tmp, lockName), true)
+	if err != nil {
+		_ = os.RemoveAll(tmp)
+		return nil, fmt.Errorf("output.dir: locking the staging folder: %w", err)
+	}
+	s.lock = lock
+	return s, nil
+}
+
+// lockName is the file in a staging folder that its run holds an exclusive
+// flock on: the kernel releases it when the process dies, however it dies,
+// so a later run can tell a live staging folder from a stale one.
+const lockName = ".mixbatch-lock"
+
+// staleGrace is how old a staging folder without a lock file must be
+// before it counts as stale: a run creates the lock right after the folder.
+const staleGrace = time.Minute
+
+// lockFile opens (or creates) path and takes an exclusive flock on it
+// without waiting. It returns an error wrapping unix.EWOULDBLOCK when
+// another process holds the lock.
+func lockFile(path string, create bool) (*os.File, error) {
+	flags := os.O_RDWR
+	if create {
+		flags |= os.O_CREATE | os.O_EXCL
+	}
+	f, err := os.OpenFile(path, flags, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// cleanStale removes the staging folders of output folder dir left behind
+// by runs that died without cleaning up (kill -9, power loss, a second
+// Ctrl-C). A staging folder whose lock another process holds belongs to a
+// live run and is left alone, and so is the previous output that a crash
+// mid-publish may have left in a "-old" folder while dir is missing.
+func cleanStale(parent, base, dir string, log *slog.Logger) {
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		return // creating the staging folder will report it
+	}
+	prefix := "." + base + tmpMarker
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		path := filepath.Join(parent, e.Name())
+		lock, err := lockFile(filepath.Join(path, lockName), false)
+		switch {
+		case err == nil:
+			// Its run is gone: the lock was free.
+			defer lock.Close()
+		case errors.Is(err, unix.EWOULDBLOCK):
+			log.Info("leaving the staging folder of a run still in progress", "path", path)
+			continue
+		case errors.Is(err, fs.ErrNotExist):
+			if strings.HasSuffix(e.Name(), "-old") {
+				if _, err := os.Lstat(dir); err != nil {
+					log.Warn("output.dir is missing and a previous output was left aside by an interrupted publish; leaving it for recovery", "path", path)
+					continue
+				}
+			}
+			// Either a previous output swapped out and not yet removed,
+			// or a folder whose run was killed before taking the lock.
+			if fi, err := e.Info(); err != nil || time.Since(fi.ModTime()) < staleGrace {
+				continue
+			}
+		default:
+			log.Warn("cannot tell whether a staging folder is stale; leaving it", "path", path, "err", err)
+			continue
+		}
+		if err := os.RemoveAll(path); err != nil {
+			log.Warn("removing a stale staging folder", "path", path, "err", err)
+			continue
+		}
+		log.Warn("removed the staging folder of an earlier run that did not finish", "path", path)
+	}
 }
 
 // path returns the staged path of a file of table (or of the top level
@@ -102,6 +194,11 @@ func (s *stage) path(table, name string) string {
 // once the new output is in place, failing to remove the old one is only a
 // warning.
 func (s *stage) commit() error {
+	// The lock file is not part of the output; the flock stays held
+	// through its open descriptor until release.
+	if err := os.Remove(filepath.Join(s.tmp, lockName)); err != nil {
+		return fmt.Errorf("publishing output: %w", err)
+	}
 	// The part files were synced as they were closed; sync the folders
 	// that hold their names, so a crash after publishing cannot lose them.
 	if err := syncTree(s.tmp); err != nil {
@@ -179,7 +276,19 @@ func (s *stage) removeOld(path string) {
 }
 
 // abort removes the staging folder.
-func (s *stage) abort() error { return os.RemoveAll(s.tmp) }
+func (s *stage) abort() error {
+	err := os.RemoveAll(s.tmp)
+	s.release()
+	return err
+}
+
+// release lets go of the staging folder's lock.
+func (s *stage) release() {
+	if s.lock != nil {
+		_ = s.lock.Close() // a read-only lock descriptor: nothing to lose
+		s.lock = nil
+	}
+}
 
 // bagBuilder appends bag keys in the output type.
 func (r *runner) bagBuilder() array.Builder { return array.NewBuilder(r.mem, r.plan.bagType) }
@@ -201,15 +310,19 @@ func (r *runner) weightsSchema() *arrow.Schema {
 	}, nil)
 }
 
+// fitsSchema is the fits table's schema. With run.on_error: skip the fit
+// columns are nullable: a failed bag has none.
 func (r *runner) fitsSchema() *arrow.Schema {
+	skip := r.cfg.Run.OnError == OnErrorSkip
 	return arrow.NewSchema([]arrow.Field{
 		{Name: r.cfg.Input.Bag, Type: r.plan.bagType},
 		{Name: "n_obs", Type: arrow.PrimitiveTypes.Int64},
-		{Name: "total_count", Type: arrow.PrimitiveTypes.Float64},
-		{Name: "iterations", Type: arrow.PrimitiveTypes.Int64},
-		{Name: "converged", Type: arrow.FixedWidthTypes.Boolean},
-		{Name: "log_likelihood", Type: arrow.PrimitiveTypes.Float64},
-		{Name: "gap", Type: arrow.PrimitiveTypes.Float64},
+		{Name: "n_dropped", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "total_count", Type: arrow.PrimitiveTypes.Float64, Nullable: skip},
+		{Name: "iterations", Type: arrow.PrimitiveTypes.Int64, Nullable: skip},
+		{Name: "converged", Type: arrow.FixedWidthTypes.Boolean, Nullable: skip},
+		{Name: "log_likelihood", Type: arrow.PrimitiveTypes.Float64, Nullable: skip},
+		{Name: "gap", Type: arrow.PrimitiveTypes.Float64, Nullable: skip},
 		{Name: "status", Type: arrow.BinaryTypes.String},
 		{Name: "error", Type: arrow.BinaryTypes.String, Nullable: true},
 	}, nil)
@@ -251,6 +364,9 @@ func (r *runner) writeWeights(part, lo, hi int) error {
 	w := array.NewFloat64Builder(r.mem)
 	defer w.Release()
 	for b := lo; b < hi; b++ {
+		if !r.fits.ok(b) {
+			continue // a failed bag has no weights; fits/ says why
+		}
 		for j, name := range r.model.names {
 			r.appendBag(bag, b)
 			comp.Append(name)
@@ -265,6 +381,8 @@ func (r *runner) writeFits(part, lo, hi int) error {
 	defer bag.Release()
 	nobs := array.NewInt64Builder(r.mem)
 	defer nobs.Release()
+	dropped := array.NewInt64Builder(r.mem)
+	defer dropped.Release()
 	total := array.NewFloat64Builder(r.mem)
 	defer total.Release()
 	iters := array.NewInt64Builder(r.mem)
@@ -283,15 +401,31 @@ func (r *runner) writeFits(part, lo, hi int) error {
 	for b := lo; b < hi; b++ {
 		r.appendBag(bag, b)
 		nobs.Append(f.nobs[b])
+		if r.bags.dropped != nil {
+			dropped.Append(r.bags.dropped[b])
+		} else {
+			dropped.Append(0)
+		}
+		if !f.ok(b) {
+			// Only what is known: the rows; no fit, so no numbers.
+			total.AppendNull()
+			iters.AppendNull()
+			conv.AppendNull()
+			ll.AppendNull()
+			gap.AppendNull()
+			status.Append(StatusFailed)
+			errs.Append(f.errs[b])
+			continue
+		}
 		total.Append(f.total[b])
 		iters.Append(f.iters[b])
 		conv.Append(f.converged[b])
 		ll.Append(f.ll[b])
 		gap.Append(f.gap[b])
-		status.Append("ok")
+		status.Append(StatusOK)
 		errs.AppendNull()
 	}
-	return r.writePart(FitsTable, part, r.fitsSchema(), bag, nobs, total, iters, conv, ll, gap, status, errs)
+	return r.writePart(FitsTable, part, r.fitsSchema(), bag, nobs, dropped, total, iters, conv, ll, gap, status, errs)
 }
 
 // writePart builds a record from the builders and writes it as a part file.

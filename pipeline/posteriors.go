@@ -23,11 +23,13 @@ func (r *runner) posteriorsSchema() *arrow.Schema {
 	for i, k := range in.Keep {
 		fields = append(fields, arrow.Field{Name: k, Type: r.plan.keepTypes[i], Nullable: true})
 	}
-	fields = append(fields, arrow.Field{Name: in.Value, Type: r.plan.valueType})
+	// Rows of failed bags and rows dropped for nulls have null posteriors.
+	nullable := r.cfg.Run.OnError == OnErrorSkip || in.Nulls == NullsDrop
+	fields = append(fields, arrow.Field{Name: in.Value, Type: r.plan.valueType, Nullable: in.Nulls == NullsDrop})
 	for _, name := range r.model.names {
-		fields = append(fields, arrow.Field{Name: PosteriorPrefix + name, Type: arrow.PrimitiveTypes.Float64})
+		fields = append(fields, arrow.Field{Name: PosteriorPrefix + name, Type: arrow.PrimitiveTypes.Float64, Nullable: nullable})
 	}
-	fields = append(fields, arrow.Field{Name: "component", Type: arrow.BinaryTypes.String})
+	fields = append(fields, arrow.Field{Name: "component", Type: arrow.BinaryTypes.String, Nullable: nullable})
 	return arrow.NewSchema(fields, nil)
 }
 
@@ -113,6 +115,9 @@ func (p *posteriorPass) file(ctx context.Context, fi int, progress func(int64)) 
 		}
 	}()
 	cols := append(append([]string{in.Bag}, in.Keep...), in.Value)
+	if in.Nulls == NullsDrop && in.Count != "" {
+		cols = append(cols, in.Count) // to tell the rows dropped for a null count
+	}
 	rr, err := rd.Records(ctx, cols, batchRows)
 	if err != nil {
 		return err
@@ -176,8 +181,12 @@ func (p *posteriorPass) batch(rec arrow.Record, path string, row int64) (out arr
 	r, k := p.r, p.k
 	in := &r.cfg.Input
 	n := int(rec.NumRows())
-	ncols := int(rec.NumCols())
-	bag, val := rec.Column(0), rec.Column(ncols-1)
+	bag, val := rec.Column(0), rec.Column(1+len(in.Keep))
+	var cnt arrow.Array // the count column, read only to find dropped rows
+	if int(rec.NumCols()) > 2+len(in.Keep) {
+		cnt = rec.Column(2 + len(in.Keep))
+	}
+	dropNulls := in.Nulls == NullsDrop
 	var arrs []arrow.Array
 	defer func() {
 		for _, a := range arrs {
@@ -219,6 +228,16 @@ func (p *posteriorPass) batch(rec arrow.Record, path string, row int64) (out arr
 		b, ok := p.lookup(bag, i)
 		if !ok {
 			return nil, changed("this bag was not in it when the bags were fitted")
+		}
+		if !r.fits.ok(b) || dropNulls && (val.IsNull(i) || cnt != nil && cnt.IsNull(i)) {
+			for _, pbj := range pb {
+				pbj.UnsafeAppendBoolToBitmap(false)
+			}
+			best.AppendNull()
+			continue
+		}
+		if val.IsNull(i) {
+			return nil, changed("the value is null")
 		}
 		code, reason := r.model.code(val, i)
 		if reason != "" {

@@ -14,7 +14,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"golang.org/x/sync/errgroup"
-	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/mixbatch/mixbatch/readers"
 )
@@ -235,6 +234,21 @@ type chunk struct {
 	local  []int32   // per row: index into ints or strs
 	vals   []float64 // per row: the coded value
 	counts []float64 // per row: the count; nil without a count column
+	// failed holds, with run.on_error: skip, the first bad row of each bag
+	// (by local index) that has one. The bad rows stay in local and vals
+	// (with a placeholder value) so that n_obs counts them.
+	failed map[int32]*InputError
+	// dropped counts, per local bag index, the rows left out for a null
+	// value or count (input.nulls: drop); nil when there were none.
+	dropped []int64
+}
+
+// drop counts one dropped row of local bag id.
+func (c *chunk) drop(id int32) {
+	if int(id) >= len(c.dropped) {
+		c.dropped = append(c.dropped, make([]int64, int(id)+1-len(c.dropped))...)
+	}
+	c.dropped[id]++
 }
 
 // readAll reads the fitting columns of every file, in parallel.
@@ -284,13 +298,19 @@ func readFile(ctx context.Context, cfg *Config, p *plan, m *model, mem memory.Al
 	intIDs := map[int64]int32{}
 	strIDs := map[string]int32{}
 	var row int64
+	skip := cfg.Run.OnError == OnErrorSkip
+	dropNulls := cfg.Input.Nulls == NullsDrop
 	for rr.Next() {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		rec := rr.Record()
 		bag, val := rec.Column(0), rec.Column(1)
-		bad := func(i int, col string, arr arrow.Array, reason string) error {
+		var cnt arrow.Array
+		if c.counts != nil {
+			cnt = rec.Column(2)
+		}
+		bad := func(i int, col string, arr arrow.Array, reason string) *InputError {
 			e := &InputError{File: f.Path, Column: col, Row: row + int64(i), Reason: reason}
 			if !bag.IsNull(i) {
 				e.Bag = valueAt(bag, i)
@@ -325,23 +345,25 @@ func readFile(ctx context.Context, cfg *Config, p *plan, m *model, mem memory.Al
 					c.ints = append(c.ints, k)
 				}
 			}
-			if val.IsNull(i) {
-				return nil, bad(i, cfg.Input.Value, val, "the value is null")
+			if dropNulls && (val.IsNull(i) || cnt != nil && cnt.IsNull(i)) {
+				c.drop(id)
+				continue
 			}
-			code, reason := m.code(val, i)
-			if reason != "" {
-				return nil, bad(i, cfg.Input.Value, val, reason)
+			code, count, e := m.row(cfg, val, cnt, i, bad)
+			if e != nil {
+				if !skip {
+					return nil, e
+				}
+				if c.failed == nil {
+					c.failed = map[int32]*InputError{}
+				}
+				if _, seen := c.failed[id]; !seen {
+					c.failed[id] = e
+				}
+				code, count = 0, 0
 			}
 			if c.counts != nil {
-				cnt := rec.Column(2)
-				if cnt.IsNull(i) {
-					return nil, bad(i, cfg.Input.Count, cnt, "the count is null")
-				}
-				v := floatAt(cnt, i)
-				if !(v >= 0) || math.IsInf(v, 1) {
-					return nil, bad(i, cfg.Input.Count, cnt, "a count must be a finite non-negative number")
-				}
-				c.counts = append(c.counts, v)
+				c.counts = append(c.counts, count)
 			}
 			c.local = append(c.local, id)
 			c.vals = append(c.vals, code)
@@ -355,6 +377,29 @@ func readFile(ctx context.Context, cfg *Config, p *plan, m *model, mem memory.Al
 		return nil, err
 	}
 	return c, nil
+}
+
+// row checks row i's value and count (cnt is nil without a count column)
+// and returns the coded value and the count, or the row's error made by bad.
+func (m *model) row(cfg *Config, val, cnt arrow.Array, i int, bad func(int, string, arrow.Array, string) *InputError) (float64, float64, *InputError) {
+	if val.IsNull(i) {
+		return 0, 0, bad(i, cfg.Input.Value, val, "the value is null (input.nulls: drop leaves such rows out)")
+	}
+	code, reason := m.code(val, i)
+	if reason != "" {
+		return 0, 0, bad(i, cfg.Input.Value, val, reason)
+	}
+	if cnt == nil {
+		return code, 1, nil
+	}
+	if cnt.IsNull(i) {
+		return 0, 0, bad(i, cfg.Input.Count, cnt, "the count is null (input.nulls: drop leaves such rows out)")
+	}
+	v := floatAt(cnt, i)
+	if !(v >= 0) || math.IsInf(v, 1) {
+		return 0, 0, bad(i, cfg.Input.Count, cnt, "a count must be a finite non-negative number")
+	}
+	return code, v, nil
 }
 
 // code turns row i of the value column into the coded value em fits, or
@@ -404,7 +449,7 @@ func (m *model) code(arr arrow.Array, i int) (float64, string) {
 		}
 		// A Gaussian log-density is finite unless (x-mean)²/sd² overflows;
 		// check the cheap bound first, the densities only beyond it.
-		if c := m.comps[0].(distuv.Normal); math.Abs(v-c.Mu) > 1e150*math.Min(1, c.Sigma) {
+		if c := m.comps[0].(normal); math.Abs(v-c.mu) > 1e150*c.sigma {
 			possible := false
 			for _, c := range m.comps {
 				possible = possible || !math.IsInf(c.LogProb(v), -1)
@@ -435,6 +480,11 @@ type bags struct {
 	vals   []float64
 	counts []float64 // nil without a count column
 	first  []int32   // per bag: the first file it has rows in
+	// failed holds, per bag, the first bad row found (file order, then row
+	// order) with run.on_error: skip; nil when no bag failed in reading.
+	failed []*InputError
+	// dropped counts, per bag, the rows dropped for nulls; nil when none.
+	dropped []int64
 }
 
 func (b *bags) len() int { return len(b.start) - 1 }
@@ -512,6 +562,23 @@ func group(p *plan, chunks []*chunk) *bags {
 	for i := len(chunks) - 1; i >= 0; i-- {
 		for _, g := range remap[i] {
 			b.first[g] = int32(i)
+		}
+	}
+	for i, c := range chunks {
+		for l, e := range c.failed {
+			g := remap[i][l]
+			if b.failed == nil {
+				b.failed = make([]*InputError, nb)
+			}
+			if b.failed[g] == nil {
+				b.failed[g] = e // chunks are in file order
+			}
+		}
+		for l, n := range c.dropped {
+			if b.dropped == nil {
+				b.dropped = make([]int64, nb)
+			}
+			b.dropped[remap[i][l]] += n
 		}
 	}
 	b.vals = make([]float64, total)

@@ -43,6 +43,7 @@ type Summary struct {
 	BagsOK           int           `json:"bags_ok"`
 	BagsFailed       int           `json:"bags_failed"`
 	BagsNotConverged int           `json:"bags_not_converged"`
+	RowsDropped      int64         `json:"rows_dropped"`
 	Read             time.Duration `json:"-"`
 	Fit              time.Duration `json:"-"`
 	Write            time.Duration `json:"-"`
@@ -149,18 +150,29 @@ func (r *runner) run(ctx context.Context) error {
 	r.log.Info("read", "bags", r.sum.Bags, "seconds", r.sum.Read.Seconds())
 
 	t = time.Now()
-	r.fits, err = fitAll(ctx, r.plan, &r.cfg.Input, r.bags, r.model, r.workers, r.progress("fit", r.sum.Rows))
+	r.fits, err = fitAll(ctx, r.cfg, r.plan, r.bags, r.model, r.workers, r.progress("fit", r.sum.Rows))
 	if err != nil {
 		return err
 	}
 	r.sum.Fit = time.Since(t)
-	for _, c := range r.fits.converged {
-		if !c {
+	for i, c := range r.fits.converged {
+		if !c && r.fits.ok(i) {
 			r.sum.BagsNotConverged++
 		}
 	}
-	r.sum.BagsOK = r.sum.Bags
-	r.log.Info("fitted", "bags", r.sum.Bags, "not_converged", r.sum.BagsNotConverged, "seconds", r.sum.Fit.Seconds())
+	r.sum.BagsFailed = r.fits.failed
+	r.sum.BagsOK = r.sum.Bags - r.sum.BagsFailed
+	for _, n := range r.bags.dropped {
+		r.sum.RowsDropped += n
+	}
+	r.log.Info("fitted", "bags", r.sum.Bags, "failed", r.sum.BagsFailed, "not_converged", r.sum.BagsNotConverged, "seconds", r.sum.Fit.Seconds())
+	if err := r.reportFailures(); err != nil {
+		r.sum.BagsOK = 0
+		return err
+	}
+	if r.sum.RowsDropped > 0 {
+		r.log.Warn("rows with a null value or count were dropped (input.nulls: drop); fits.n_dropped counts them per bag", "rows", r.sum.RowsDropped)
+	}
 	if r.sum.Bags == 0 {
 		r.log.Warn("the input has no rows; writing empty tables")
 	}
@@ -206,7 +218,9 @@ func (r *runner) write(ctx context.Context, start time.Time) (err error) {
 	if err := os.WriteFile(r.stage.path("", SuccessFile), nil, 0o644); err != nil {
 		return fmt.Errorf("writing %s: %w", SuccessFile, err)
 	}
-	return r.stage.commit()
+	err = r.stage.commit()
+	r.stage.release()
+	return err
 }
 
 // Manifest describes a finished run; it is written as manifest.json.
@@ -272,4 +286,59 @@ func (r *runner) writeManifest() error {
 		return fmt.Errorf("writing %s: %w", ManifestFile, err)
 	}
 	return nil
+}
+
+// TooManyFailuresError is a run with on_error: skip whose failed bags
+// exceed run.max_failed_bags.
+type TooManyFailuresError struct {
+	Failed, Bags int
+	Limit        Limit
+	First        string // the first failed bag's error, in key order
+}
+
+func (e *TooManyFailuresError) Error() string {
+	return fmt.Sprintf("%d of %d bags failed, more than run.max_failed_bags (%s) allows; the first: %s",
+		e.Failed, e.Bags, e.Limit, e.First)
+}
+
+// reportFailures logs the failed bags (the first few one by one) and turns
+// more failures than run.max_failed_bags allows into the run's error.
+func (r *runner) reportFailures() error {
+	f := r.fits
+	if f.failed == 0 {
+		return nil
+	}
+	logged, first := 0, ""
+	for i, e := range f.errs {
+		if e == "" {
+			continue
+		}
+		if first == "" {
+			first = e
+		}
+		if logged < failedSample {
+			r.log.Warn("bag failed; recorded in fits/ with status failed", "bag", r.bags.key(i), "err", e)
+			logged++
+		}
+	}
+	if f.failed > logged {
+		r.log.Warn("more bags failed; fits/ lists them all with status failed", "more", f.failed-logged, "failed", f.failed)
+	}
+	if lim := r.cfg.Run.MaxFailedBags; lim.Exceeded(f.failed, r.sum.Bags) {
+		return &TooManyFailuresError{Failed: f.failed, Bags: r.sum.Bags, Limit: *lim, First: first}
+	}
+	return nil
+}
+
+// ReadManifest reads a run's manifest.json.
+func ReadManifest(path string) (*Manifest, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &m, nil
 }

@@ -35,6 +35,10 @@ Usage:
   mixbatch validate --config FILE                   check the config and the input schemas
   mixbatch gen marbles --bags N --rows-per-bag M [--seed S] [--counts] --out DIR
                                                     write synthetic textbook data with its truth
+  mixbatch plot     --run OUT_DIR --bag KEY [--out FILE.png|.svg]
+                                                    draw a bag's observations and fitted mixture
+  mixbatch report   --run OUT_DIR [--out report.html] [--baseline OUT_DIR]
+                                                    write a self-contained HTML report of a run
   mixbatch version                                  print the version
 
 Global flags (before or after the command):
@@ -46,10 +50,64 @@ Exit status: 0 success, 1 run failure, 2 usage or config error.
 `
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := withSignals(context.Background())
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
+	if sig, ok := context.Cause(ctx).(interruptError); ok && code != exitOK {
+		code = sig.exitCode()
+	}
 	os.Exit(code)
+}
+
+// interruptError is the cause of a context cancelled by a signal.
+type interruptError struct{ sig syscall.Signal }
+
+func (e interruptError) Error() string { return "interrupted by " + signalName(e.sig) }
+
+// exitCode is the shell's convention for death by a signal: 128 + its
+// number (130 for SIGINT, 143 for SIGTERM).
+func (e interruptError) exitCode() int { return 128 + int(e.sig) }
+
+func signalName(s syscall.Signal) string {
+	switch s {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
+}
+
+// withSignals returns a context cancelled, with an interruptError cause, by
+// the first SIGINT or SIGTERM; the run then stops, removes its temporary
+// files and exits with 130 or 143. A second signal exits at once (a later
+// run removes what this one leaves behind).
+func withSignals(parent context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		var first syscall.Signal
+		select {
+		case s := <-sigs:
+			first = s.(syscall.Signal)
+			cancel(interruptError{first})
+		case <-done:
+			return
+		}
+		select {
+		case s := <-sigs:
+			fmt.Fprintf(os.Stderr, "mixbatch: second %s; exiting now\n", signalName(s.(syscall.Signal)))
+			os.Exit(interruptError{s.(syscall.Signal)}.exitCode())
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel(nil)
+	}
 }
 
 // run dispatches a command line and returns the exit status.
@@ -67,6 +125,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdValidate(ctx, rest, stdout, stderr)
 	case "gen":
 		return cmdGen(ctx, rest, stdout, stderr)
+	case "plot":
+		return cmdPlot(ctx, rest, stdout, stderr)
+	case "report":
+		return cmdReport(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		if len(rest) > 0 && rest[0] != "--help" && rest[0] != "-h" {
 			fmt.Fprintf(stderr, "mixbatch: version takes no arguments\n")
@@ -194,6 +256,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		what := "run failed"
 		if ctx.Err() != nil {
 			what = "interrupted"
+			if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+				what = cause.Error()
+			}
 		}
 		log.Error(what+"; the output folder was left as it was", "err", err)
 		fmt.Fprintf(stdout, "mixbatch: %s after %s: %d input files, %d rows, %d bags; nothing written to %s\n",
