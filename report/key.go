@@ -1,0 +1,139 @@
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+)
+
+// bagKey is a bag's key: an integer or a string, as the run's bag column.
+type bagKey struct {
+	str bool
+	i   int64
+	s   string
+}
+
+// String renders the key as a user types it on the command line.
+func (k bagKey) String() string {
+	if k.str {
+		return k.s
+	}
+	return strconv.FormatInt(k.i, 10)
+}
+
+// compareKeys orders keys as the run sorts bags: integers numerically,
+// strings bytewise.
+func compareKeys(a, b bagKey) int {
+	if a.str {
+		return cmp.Compare(a.s, b.s)
+	}
+	return cmp.Compare(a.i, b.i)
+}
+
+// isStringType reports whether a bag column of type t holds strings.
+func isStringType(t arrow.DataType) bool {
+	if d, ok := t.(*arrow.DictionaryType); ok {
+		t = d.ValueType
+	}
+	return t.ID() == arrow.STRING || t.ID() == arrow.LARGE_STRING
+}
+
+// isIntegerType reports whether a column of type t holds integers.
+func isIntegerType(t arrow.DataType) bool {
+	if d, ok := t.(*arrow.DictionaryType); ok {
+		t = d.ValueType
+	}
+	return arrow.IsInteger(t.ID())
+}
+
+// parseKey reads a key given as text for a bag column of the given kind.
+func parseKey(text string, str bool, column string) (bagKey, error) {
+	if str {
+		return bagKey{str: true, s: text}, nil
+	}
+	i, err := strconv.ParseInt(text, 10, 64)
+	if err != nil {
+		return bagKey{}, fmt.Errorf("bag %q: the bag column %q holds integers", text, column)
+	}
+	return bagKey{i: i}, nil
+}
+
+// keyAt returns row i of a bag column.
+func keyAt(arr arrow.Array, i int) bagKey {
+	if isStringType(arr.DataType()) {
+		return bagKey{str: true, s: stringAt(arr, i)}
+	}
+	v, _ := intAt(arr, i)
+	return bagKey{i: v}
+}
+
+// intAt returns row i of an integer (or dictionary-of-integer) array; ok is
+// false for a uint64 above the int64 range or another type.
+func intAt(arr arrow.Array, i int) (int64, bool) {
+	switch a := arr.(type) {
+	case *array.Int8:
+		return int64(a.Value(i)), true
+	case *array.Int16:
+		return int64(a.Value(i)), true
+	case *array.Int32:
+		return int64(a.Value(i)), true
+	case *array.Int64:
+		return a.Value(i), true
+	case *array.Uint8:
+		return int64(a.Value(i)), true
+	case *array.Uint16:
+		return int64(a.Value(i)), true
+	case *array.Uint32:
+		return int64(a.Value(i)), true
+	case *array.Uint64:
+		v := a.Value(i)
+		return int64(v), v <= math.MaxInt64
+	case *array.Dictionary:
+		return intAt(a.Dictionary(), a.GetValueIndex(i))
+	}
+	return 0, false
+}
+
+// stringAt returns row i of a string-like array ("" for another type).
+func stringAt(arr arrow.Array, i int) string {
+	switch a := arr.(type) {
+	case *array.String:
+		return a.Value(i)
+	case *array.LargeString:
+		return a.Value(i)
+	case *array.Dictionary:
+		return stringAt(a.Dictionary(), a.GetValueIndex(i))
+	}
+	return ""
+}
+
+// floatAt returns row i of a numeric or boolean array as float64; ok is
+// false for another type.
+func floatAt(arr arrow.Array, i int) (float64, bool) {
+	switch a := arr.(type) {
+	case *array.Float32:
+		return float64(a.Value(i)), true
+	case *array.Float64:
+		return a.Value(i), true
+	case *array.Float16:
+		return float64(a.Value(i).Float32()), true
+	case *array.Boolean:
+		if a.Value(i) {
+			return 1, true
+		}
+		return 0, true
+	case *array.Dictionary:
+		return floatAt(a.Dictionary(), a.GetValueIndex(i))
+	}
+	if v, ok := intAt(arr, i); ok {
+		return float64(v), true
+	}
+	if u, ok := arr.(*array.Uint64); ok {
+		return float64(u.Value(i)), true
+	}
+	return 0, false
+}

@@ -1,0 +1,561 @@
+// Package report shows what a mixbatch run found: a plot of one bag's
+// observations with its fitted mixture (Plot), and a self-contained HTML
+// report over every bag of a run (Write). Both read only a finished run's
+// output folder (manifest.json, weights/, fits/) and, for a bag plot, the
+// run's input files.
+package report
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"html"
+	"html/template"
+	"image/color"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mixbatch/mixbatch/pipeline"
+)
+
+// Options adjust a report.
+type Options struct {
+	// Baseline is the output folder of an earlier run to compare with, by
+	// bag key; "" for none.
+	Baseline string
+	// Top is how many of the bags that moved most against the baseline
+	// to list; 0 means 50.
+	Top int
+	// MaxListed caps the failed and the non-converged bags listed (the
+	// first by key; the counts are always complete); 0 means 100.
+	MaxListed int
+}
+
+// Default list lengths.
+const (
+	DefaultTop       = 50
+	DefaultMaxListed = 100
+)
+
+// Histogram sizes in pixels.
+const (
+	histWidth  = 560
+	histHeight = 300
+	weightBins = 50
+)
+
+//go:embed report.html.tmpl
+var reportTemplate string
+
+var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
+	"num":    formatInt,
+	"weight": formatWeight,
+	"ll":     formatLL,
+	"g":      func(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) },
+	"pct":    formatPct,
+	"secs":   func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) + " s" },
+	"bytes":  formatBytes,
+}).Parse(reportTemplate))
+
+// WriteFile writes the report of the run in runDir (see Write) to path,
+// which must end in .html or .htm. The file is written only when the
+// report is complete.
+func WriteFile(ctx context.Context, runDir, path string, opts Options) error {
+	if err := CheckHTMLFile(path); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := Write(ctx, runDir, &buf, opts); err != nil {
+		return err
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// CheckHTMLFile checks that a report's file name ends in .html or .htm.
+func CheckHTMLFile(path string) error {
+	switch ext := strings.ToLower(filepath.Ext(path)); ext {
+	case ".html", ".htm":
+		return nil
+	case "":
+		return fmt.Errorf("%s: no file extension; the report is HTML: want .html", path)
+	default:
+		return fmt.Errorf("%s: unknown extension %q; the report is HTML: want .html", path, ext)
+	}
+}
+
+// Write writes a self-contained HTML report of the run in runDir to w: the
+// run's summary, timings and config; histograms of each component's weight
+// across bags, of the iterations and of the log-likelihood per
+// observation; the failed and the non-converged bags; and, with
+// opts.Baseline, the bags whose weights moved most against that earlier
+// run. Images are inline PNG; the page needs no network and no script.
+//
+// The report's time is linear and its memory constant in the number of
+// bags: the fits and weights tables are streamed record batch by record
+// batch into fixed-bin histograms (weights in [0, 1]; iterations counted
+// exactly per distinct value, of which there are at most em.max_iter + 1;
+// log-likelihoods in a histogram whose bin width doubles as the range
+// grows), capped lists of failed and non-converged bags, and a bounded
+// heap of the top movers. The baseline is joined by a merge join of the two
+// weights tables, which mixbatch writes sorted by bag key (checked as they
+// stream), so no per-bag map is held either. The HTML's size does not
+// depend on the number of bags.
+func Write(ctx context.Context, runDir string, w io.Writer, opts Options) error {
+	if opts.Top == 0 {
+		opts.Top = DefaultTop
+	}
+	if opts.MaxListed == 0 {
+		opts.MaxListed = DefaultMaxListed
+	}
+	r, err := openRun(runDir)
+	if err != nil {
+		return err
+	}
+	var base *run
+	if opts.Baseline != "" {
+		if base, err = openRun(opts.Baseline); err != nil {
+			return fmt.Errorf("baseline: %w", err)
+		}
+	}
+	page, err := build(ctx, r, base, opts)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := tmpl.Execute(&buf, page); err != nil {
+		return err
+	}
+	_, err = w.Write(buf.Bytes())
+	return err
+}
+
+// page is what the template shows.
+type page struct {
+	Dir, Version, ConfigPath, Digest string
+	Started, Finished                string
+	Family                           string
+	Bag                              string // the bag column
+	Config                           string // YAML
+	Manifest                         pipeline.Summary
+	Timings                          []timing
+	Inputs                           []pipeline.ManifestInput
+	InputCount, InputsMore           int64
+	RowsPerSecond                    int64
+
+	Bags, OK, Failed, NotConverged int64
+	Rows                           int64
+
+	Weights    []componentView
+	Iterations picture
+	IterStats  summary
+	LLPerObs   picture
+	LLStats    summary
+	NoFiniteLL int64 // ok bags without a finite log-likelihood per observation
+	WeightBins int
+	AnyMissing bool // some bag has no weight for some component
+
+	FailedBags, NotConvBags     []bagView
+	FailedListed, NotConvListed int64
+	Baseline                    *baselineView
+	Mismatch                    string // the manifest's summary disagreeing with the fits table
+}
+
+// bagView is a listed bag.
+type bagView struct {
+	Key              string
+	Rows, Iterations int64
+	Gap, LL          float64
+	Error            string
+}
+
+// viewBag copies what the lists show of a fits row (out of the batch's
+// memory).
+func viewBag(f fitRow) bagView {
+	return bagView{Key: strings.Clone(f.key.String()), Rows: f.nobs, Iterations: f.iterations,
+		Gap: f.gap, LL: f.ll, Error: strings.Clone(f.err)}
+}
+
+type timing struct {
+	Stage   string
+	Seconds float64
+}
+
+// picture is an inline PNG, as an <img> element. It is built as trusted
+// HTML because html/template would escape every "+" of the base64 data in
+// an attribute as "&#43;", a third more bytes.
+type picture struct {
+	Tag template.HTML
+}
+
+// componentView is one component's weight distribution.
+type componentView struct {
+	Name      string
+	Stats     summary
+	Bags      int64
+	Zero, One int64 // bags with weight < 0.001, > 0.999
+	Missing   int64 // bags without a weight (failed)
+	Image     picture
+}
+
+// baselineView is the comparison with an earlier run.
+type baselineView struct {
+	Dir                      string
+	Joined, OnlyRun, OnlyOld int64
+	Names                    []string // components compared, in the run's order
+	Dropped                  []string // components in only one of the runs
+	Bands                    []band
+	Movers                   []moverView
+	Top                      int
+}
+
+type band struct {
+	Label string
+	Bags  int64
+}
+
+type moverView struct {
+	Key     string
+	Delta   float64
+	Comp    string
+	Changes []change
+}
+
+type change struct {
+	Old, New float64
+}
+
+// rawManifest is the part of the manifest read as it is written.
+type rawManifest struct {
+	Config json.RawMessage `json:"config"`
+}
+
+func build(ctx context.Context, r *run, base *run, opts Options) (*page, error) {
+	m := &r.man
+	p := &page{
+		Dir: r.dir, Version: m.Version, ConfigPath: m.ConfigPath, Digest: m.ConfigDigest,
+		Family: r.mix.Family(), Bag: r.cfg.Input.Bag, Manifest: m.Summary, WeightBins: weightBins,
+	}
+	if !m.Started.IsZero() {
+		p.Started = m.Started.Format(time.RFC3339)
+		p.Finished = m.Finished.Format(time.RFC3339)
+	}
+	for _, s := range []string{"read", "fit", "write", "total"} {
+		if v, ok := m.Timings[s]; ok {
+			p.Timings = append(p.Timings, timing{s, v})
+		}
+	}
+	if t := m.Timings["total"]; t > 0 {
+		p.RowsPerSecond = int64(math.Round(float64(m.Summary.Rows) / t))
+	}
+	const maxInputs = 20
+	p.Inputs = m.Inputs[:min(len(m.Inputs), maxInputs)]
+	p.InputCount = int64(len(m.Inputs))
+	p.InputsMore = p.InputCount - int64(len(p.Inputs))
+	if yml, err := r.configYAML(); err == nil {
+		p.Config = yml
+	} else {
+		return nil, err
+	}
+	if err := p.scanFits(ctx, r, opts); err != nil {
+		return nil, err
+	}
+	if err := p.scanWeights(ctx, r, base, opts); err != nil {
+		return nil, err
+	}
+	s := m.Summary
+	if s.Bags != 0 && (int64(s.Bags) != p.Bags || int64(s.BagsFailed) != p.Failed || int64(s.BagsNotConverged) != p.NotConverged) {
+		p.Mismatch = fmt.Sprintf("the manifest's summary says %d bags, %d failed, %d not converged; the fits table has %d, %d, %d",
+			s.Bags, s.BagsFailed, s.BagsNotConverged, p.Bags, p.Failed, p.NotConverged)
+	}
+	return p, nil
+}
+
+// configYAML renders the manifest's config as YAML, keys in the order the
+// manifest gives them.
+func (r *run) configYAML() (string, error) {
+	b, err := os.ReadFile(filepath.Join(r.dir, pipeline.ManifestFile))
+	if err != nil {
+		return "", err
+	}
+	var raw rawManifest
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return "", err
+	}
+	return jsonToYAML(raw.Config)
+}
+
+// scanFits streams the fits table once.
+func (p *page) scanFits(ctx context.Context, r *run, opts Options) error {
+	it, err := r.fitsIter(ctx)
+	if err != nil {
+		return err
+	}
+	defer it.close()
+	iters := intHist{}
+	var ll adaptiveHist
+	for it.next() {
+		f, err := it.row()
+		if err != nil {
+			return err
+		}
+		p.Bags++
+		p.Rows += f.nobs
+		if f.status == pipeline.StatusFailed {
+			p.Failed++
+			if len(p.FailedBags) < opts.MaxListed {
+				p.FailedBags = append(p.FailedBags, viewBag(f))
+			}
+			continue
+		}
+		p.OK++
+		iters[f.iterations]++
+		p.IterStats.add(float64(f.iterations))
+		if v := f.ll / f.total; f.total > 0 && !math.IsNaN(v) && !math.IsInf(v, 0) {
+			ll.add(v)
+		} else {
+			p.NoFiniteLL++
+		}
+		if !f.converged {
+			p.NotConverged++
+			if len(p.NotConvBags) < opts.MaxListed {
+				p.NotConvBags = append(p.NotConvBags, viewBag(f))
+			}
+		}
+	}
+	if err := it.close(); err != nil {
+		return err
+	}
+	p.FailedListed, p.NotConvListed = int64(len(p.FailedBags)), int64(len(p.NotConvBags))
+	p.LLStats = ll.stats
+	if p.Iterations, err = histImage(iters.bins(), "E-steps per bag", "iterations", "bags", palette[0]); err != nil {
+		return err
+	}
+	if p.LLPerObs, err = histImage(ll.bins(), "log-likelihood per observation", "log-likelihood / total count", "bags", palette[2]); err != nil {
+		return err
+	}
+	return nil
+}
+
+// scanWeights streams the weights table once, merge-joined with the
+// baseline's when there is one.
+func (p *page) scanWeights(ctx context.Context, r, base *run, opts Options) error {
+	names := r.mix.Names()
+	hists := make([]*fixedHist, len(names))
+	p.Weights = make([]componentView, len(names))
+	for k := range names {
+		hists[k] = newFixedHist(0, 1, weightBins)
+		p.Weights[k] = componentView{Name: names[k]}
+	}
+	count := func(bw *bagWeights) {
+		for k, v := range bw.w {
+			cv := &p.Weights[k]
+			cv.Bags++
+			if math.IsNaN(v) {
+				cv.Missing++
+				continue
+			}
+			hists[k].add(v)
+			cv.Stats.add(v)
+			if v < 0.001 {
+				cv.Zero++
+			}
+			if v > 0.999 {
+				cv.One++
+			}
+		}
+	}
+	cur, err := r.weightsIter(ctx)
+	if err != nil {
+		return err
+	}
+	defer cur.close()
+	if base == nil {
+		for {
+			bw, ok := cur.next()
+			if !ok {
+				break
+			}
+			count(bw)
+		}
+		if err := cur.close(); err != nil {
+			return err
+		}
+	} else if err := p.join(ctx, r, base, cur, count, opts); err != nil {
+		return err
+	}
+	for k := range names {
+		cv := &p.Weights[k]
+		p.AnyMissing = p.AnyMissing || cv.Missing > 0
+		img, err := histImage(hists[k].bins(), "weight of "+names[k], "weight", "bags", palette[k%len(palette)])
+		if err != nil {
+			return err
+		}
+		cv.Image = img
+	}
+	return nil
+}
+
+// join merge-joins the run's weights with the baseline's by bag key.
+func (p *page) join(ctx context.Context, r, base *run, cur *weightsIter, count func(*bagWeights), opts Options) error {
+	names := r.mix.Names()
+	if base.mix.Family() != r.mix.Family() {
+		return fmt.Errorf("baseline %s fits the %s family, run %s the %s family: their weights do not compare",
+			base.dir, base.mix.Family(), r.dir, r.mix.Family())
+	}
+	bv := &baselineView{Dir: base.dir, Top: opts.Top}
+	// pairs[i] = {index in run, index in baseline} of a shared component.
+	var pairs [][2]int
+	oldIndex := map[string]int{}
+	for j, n := range base.mix.Names() {
+		oldIndex[n] = j
+	}
+	for k, n := range names {
+		if j, ok := oldIndex[n]; ok {
+			pairs = append(pairs, [2]int{k, j})
+			bv.Names = append(bv.Names, n)
+			delete(oldIndex, n)
+		} else {
+			bv.Dropped = append(bv.Dropped, n+" (run only)")
+		}
+	}
+	for _, n := range base.mix.Names() {
+		if _, ok := oldIndex[n]; ok {
+			bv.Dropped = append(bv.Dropped, n+" (baseline only)")
+		}
+	}
+	if len(pairs) == 0 {
+		return fmt.Errorf("baseline %s shares no component name with run %s", base.dir, r.dir)
+	}
+	old, err := base.weightsIter(ctx)
+	if err != nil {
+		return fmt.Errorf("baseline: %w", err)
+	}
+	defer old.close()
+	bands := make([]int64, len(bandLabels))
+	top := topMovers{n: opts.Top}
+	curW, oldW := make([]float64, len(pairs)), make([]float64, len(pairs))
+	a, okA := cur.next()
+	b, okB := old.next()
+	if okA && okB && a.key.str != b.key.str {
+		return fmt.Errorf("run %s has %s bag keys, baseline %s %s ones: they do not join", r.dir, keyKind(a.key), base.dir, keyKind(b.key))
+	}
+	for okA || okB {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c := 0
+		switch {
+		case !okB:
+			c = -1
+		case !okA:
+			c = 1
+		default:
+			c = compareKeys(a.key, b.key)
+		}
+		switch {
+		case c < 0:
+			bv.OnlyRun++
+			count(a)
+			a, okA = cur.next()
+		case c > 0:
+			bv.OnlyOld++
+			b, okB = old.next()
+		default:
+			bv.Joined++
+			count(a)
+			delta, arg := 0.0, 0
+			for i, pr := range pairs {
+				curW[i], oldW[i] = a.w[pr[0]], b.w[pr[1]]
+				d := math.Abs(curW[i] - oldW[i])
+				if math.IsNaN(d) {
+					delta = math.NaN()
+					break
+				}
+				if d > delta {
+					delta, arg = d, i
+				}
+			}
+			bands[bandOf(delta)]++
+			if delta > 0 {
+				top.offer(mover{key: a.key, delta: delta, comp: arg, cur: curW, old: oldW})
+			}
+			a, okA = cur.next()
+			b, okB = old.next()
+		}
+	}
+	if err := cur.close(); err != nil {
+		return err
+	}
+	if err := old.close(); err != nil {
+		return fmt.Errorf("baseline: %w", err)
+	}
+	for i, n := range bands {
+		bv.Bands = append(bv.Bands, band{Label: bandLabels[i], Bags: n})
+	}
+	for _, m := range top.sorted() {
+		mv := moverView{Key: m.key.String(), Delta: m.delta, Comp: bv.Names[m.comp]}
+		for i := range m.cur {
+			mv.Changes = append(mv.Changes, change{Old: m.old[i], New: m.cur[i]})
+		}
+		bv.Movers = append(bv.Movers, mv)
+	}
+	p.Baseline = bv
+	return nil
+}
+
+// Bands of max |Δweight| that the baseline comparison counts bags in; the
+// last is for bags without weights on one side (failed).
+var (
+	bandEdges  = []float64{0, 1e-8, 1e-4, 0.01, 0.1, math.Inf(1)}
+	bandLabels = []string{"0 (identical)", "(0, 1e-8]", "(1e-8, 1e-4]", "(1e-4, 0.01]", "(0.01, 0.1]", "over 0.1", "no weights in one run (failed)"}
+)
+
+// bandOf returns the band of a max |Δweight|.
+func bandOf(delta float64) int {
+	if math.IsNaN(delta) {
+		return len(bandLabels) - 1
+	}
+	return slices.IndexFunc(bandEdges, func(e float64) bool { return delta <= e })
+}
+
+func keyKind(k bagKey) string {
+	if k.str {
+		return "string"
+	}
+	return "integer"
+}
+
+// histImage draws a histogram as an inline PNG.
+func histImage(bins []bin, title, xlabel, ylabel string, colour color.Color) (picture, error) {
+	p := newPlot(title, xlabel, ylabel)
+	if len(bins) == 0 {
+		bins = []bin{{Lo: 0, Hi: 1}}
+	}
+	bs := bars{Fill: colour}
+	ymax := 0.0
+	for _, b := range bins {
+		bs.Lo = append(bs.Lo, b.Lo)
+		bs.Hi = append(bs.Hi, b.Hi)
+		bs.Y = append(bs.Y, b.Count)
+		ymax = max(ymax, b.Count)
+	}
+	p.Add(bs)
+	p.X.Min, p.X.Max = bins[0].Lo, bins[len(bins)-1].Hi
+	p.Y.Min, p.Y.Max = 0, math.Max(ymax*1.06, 1)
+	png, err := render(p, nil, histWidth, histHeight, PNG)
+	if err != nil {
+		return picture{}, err
+	}
+	tag := fmt.Sprintf(`<img src="data:image/png;base64,%s" alt="%s" width="%d" height="%d">`,
+		base64.StdEncoding.EncodeToString(png), html.EscapeString(title), histWidth, histHeight)
+	return picture{Tag: template.HTML(tag)}, nil
+}

@@ -1,0 +1,633 @@
+package report
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"html"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/mixbatch/mixbatch/pipeline"
+	"github.com/mixbatch/mixbatch/writers"
+)
+
+func writeReport(t *testing.T, dir string, opts Options) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := Write(t.Context(), dir, &buf, opts); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
+
+var imgRE = regexp.MustCompile(`<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"`)
+
+// section returns the HTML of the section with the given id.
+func section(t *testing.T, html, id string) string {
+	t.Helper()
+	start := strings.Index(html, `<section id="`+id+`">`)
+	if start < 0 {
+		t.Fatalf("no section %q", id)
+	}
+	end := strings.Index(html[start:], "</section>")
+	return html[start : start+end]
+}
+
+// TestReportEveryFamily writes the report of every example run and checks
+// its sections and numbers against the run's tables.
+func TestReportEveryFamily(t *testing.T) {
+	for _, ex := range examples {
+		t.Run(ex.family, func(t *testing.T) {
+			cfg, err := loadExample(ex.config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			html := writeReport(t, ex.dir, Options{})
+			if len(html) > 400<<10 {
+				t.Errorf("report is %d bytes", len(html))
+			}
+			for _, bad := range []string{"<script", "http://", "https://", "&#43;"} {
+				if strings.Contains(html, bad) {
+					t.Errorf("report contains %q", bad)
+				}
+			}
+			fits := table(t, filepath.Join(ex.dir, "fits"), cfg.Input.Bag, "status", "converged", "n_obs")
+			var rows int64
+			for _, f := range fits {
+				rows += f[3].(int64)
+			}
+			sum := section(t, html, "summary")
+			for _, s := range []string{
+				fmt.Sprintf(`<span>bags</span><b class="stat">%d</b>`, len(fits)),
+				fmt.Sprintf(`<span>ok</span><b class="stat">%d</b>`, len(fits)),
+				`<span>failed</span><b class="stat">0</b>`,
+				`<span>not converged</span><b class="stat">0</b>`,
+				fmt.Sprintf(`<span>rows</span><b class="stat">%s</b>`, formatInt(rows)),
+			} {
+				if !strings.Contains(sum, s) {
+					t.Errorf("summary has no %q", s)
+				}
+			}
+			if strings.Contains(sum, "Note:") {
+				t.Errorf("summary disagrees with the manifest: %s", sum)
+			}
+			w := section(t, html, "weights")
+			for _, c := range cfg.Model.Components {
+				if !strings.Contains(w, "<td>"+c.Name+"</td>") {
+					t.Errorf("weights section does not name %s", c.Name)
+				}
+			}
+			imgs := imgRE.FindAllStringSubmatch(html, -1)
+			if want := len(cfg.Model.Components) + 2; len(imgs) != want {
+				t.Fatalf("%d images, want %d", len(imgs), want)
+			}
+			for _, m := range imgs {
+				b, err := base64.StdEncoding.DecodeString(m[1])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if w, h, ink := decodePNG(t, bytes.NewReader(b)); w != histWidth || h != histHeight || ink < 0.03 {
+					t.Errorf("image %dx%d with %.1f%% ink", w, h, 100*ink)
+				}
+			}
+			if s := section(t, html, "failed"); !strings.Contains(s, "Failed bags: 0") || !strings.Contains(s, "None") {
+				t.Errorf("failed section: %s", s)
+			}
+			if s := section(t, html, "not-converged"); !strings.Contains(s, "Bags not converged: 0") {
+				t.Errorf("not-converged section: %s", s)
+			}
+			conf := section(t, html, "config")
+			for _, s := range []string{"family: " + ex.family, "bag: " + cfg.Input.Bag, "max_iter: 10000"} {
+				if !strings.Contains(conf, s) {
+					t.Errorf("config section has no %q", s)
+				}
+			}
+		})
+	}
+}
+
+// TestReportMeanWeights checks the mean weight of each component against
+// the weights table.
+func TestReportMeanWeights(t *testing.T) {
+	ex := exampleOf(t, pipeline.Gaussian)
+	wantMeans(t, writeReport(t, ex.dir, Options{}), ex.dir, "sensor")
+}
+
+// TestReportFailedAndNotConverged checks the counts and capped lists of
+// failed and non-converged bags of a run with run.on_error: skip against
+// its fits table.
+func TestReportFailedAndNotConverged(t *testing.T) {
+	dir := skipRun(t)
+	var failed, notConv []string
+	errs := map[string]string{}
+	for _, row := range table(t, filepath.Join(dir, "fits"), "bag_id", "status", "error", "converged") {
+		key := fmt.Sprint(row[0])
+		switch {
+		case row[1] == pipeline.StatusFailed:
+			failed = append(failed, key)
+			errs[key] = row[2].(string)
+		case row[3] == false:
+			notConv = append(notConv, key)
+		}
+	}
+	if !slices.Equal(failed, []string{"3", "17", "30"}) || len(notConv) < 3 {
+		t.Fatalf("failed %v, not converged %v", failed, notConv)
+	}
+	page := writeReport(t, dir, Options{MaxListed: 2})
+	sum := section(t, page, "summary")
+	for _, s := range []string{
+		`<span>bags</span><b class="stat">40</b>`,
+		`<span>ok</span><b class="stat">37</b>`,
+		`<span>failed</span><b class="stat bad">3</b>`,
+		fmt.Sprintf(`<span>not converged</span><b class="stat bad">%d</b>`, len(notConv)),
+	} {
+		if !strings.Contains(sum, s) {
+			t.Errorf("summary has no %q", s)
+		}
+	}
+	if strings.Contains(sum, "Note:") {
+		t.Errorf("summary disagrees with the manifest: %s", sum)
+	}
+	fs := section(t, page, "failed")
+	for _, s := range []string{
+		"Failed bags: 3", "The first 2 by key, of 3.",
+		`<td class="key">3</td>`, html.EscapeString(errs["3"]),
+		`<td class="key">17</td>`, html.EscapeString(errs["17"]),
+	} {
+		if !strings.Contains(fs, s) {
+			t.Errorf("failed section has no %q:\n%s", s, fs)
+		}
+	}
+	if strings.Contains(fs, `<td class="key">30</td>`) {
+		t.Error("failed section lists more bags than MaxListed")
+	}
+	nc := section(t, page, "not-converged")
+	for _, s := range []string{
+		fmt.Sprintf("Bags not converged: %d", len(notConv)), fmt.Sprintf("The first 2 by key, of %d.", len(notConv)),
+		`<td class="key">` + notConv[0] + `</td>`, `<td class="key">` + notConv[1] + `</td>`,
+	} {
+		if !strings.Contains(nc, s) {
+			t.Errorf("not-converged section has no %q", s)
+		}
+	}
+	if strings.Contains(nc, `<td class="key">`+notConv[2]+`</td>`) {
+		t.Error("not-converged section lists more bags than MaxListed")
+	}
+	// Failed bags have no weights: the weights section is over the 37
+	// others, as in the weights table.
+	wantMeans(t, page, dir, "bag_id")
+}
+
+// wantMeans checks the report's mean weight of each component against the
+// weights table.
+func wantMeans(t *testing.T, page, dir, bagCol string) {
+	t.Helper()
+	sums, counts := map[string]float64{}, map[string]float64{}
+	for _, row := range table(t, filepath.Join(dir, "weights"), bagCol, "component", "weight") {
+		sums[row[1].(string)] += row[2].(float64)
+		counts[row[1].(string)]++
+	}
+	w := section(t, page, "weights")
+	for name, s := range sums {
+		want := fmt.Sprintf(`<tr><td>%s</td><td class="n">%.3f</td>`, name, s/counts[name])
+		if !strings.Contains(w, want) {
+			t.Errorf("no %q in the weights table", want)
+		}
+	}
+}
+
+// TestReportBaseline compares the marbles run with one whose factory 2
+// makes red with probability 0.35, and checks the movers against a full
+// computation over both weights tables.
+func TestReportBaseline(t *testing.T) {
+	ex := exampleOf(t, pipeline.Bernoulli)
+	cfg, err := loadExample(ex.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := 0.35
+	cfg.Model.Components[1].P = &p
+	cfg.Output.Dir = filepath.Join(t.TempDir(), "baseline")
+	cfg.Output.Posteriors = false
+	if _, err := pipeline.Run(t.Context(), cfg, pipeline.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	const top = 7
+	html := writeReport(t, ex.dir, Options{Baseline: cfg.Output.Dir, Top: top})
+	b := section(t, html, "baseline")
+	if !strings.Contains(b, "200 bags in both runs, 0 only in this run, 0 only in the baseline") {
+		t.Errorf("baseline section: %s", b)
+	}
+	// Independently: max |Δw| per bag, the largest first, ties by key.
+	type moved struct {
+		key   int64
+		delta float64
+	}
+	old := map[int64]map[string]float64{}
+	for _, row := range table(t, filepath.Join(cfg.Output.Dir, "weights"), "bag_id", "component", "weight") {
+		k := row[0].(int64)
+		if old[k] == nil {
+			old[k] = map[string]float64{}
+		}
+		old[k][row[1].(string)] = row[2].(float64)
+	}
+	deltas := map[int64]float64{}
+	for _, row := range table(t, filepath.Join(ex.dir, "weights"), "bag_id", "component", "weight") {
+		k := row[0].(int64)
+		deltas[k] = math.Max(deltas[k], math.Abs(row[2].(float64)-old[k][row[1].(string)]))
+	}
+	var all []moved
+	for k, d := range deltas {
+		if d > 0 {
+			all = append(all, moved{k, d})
+		}
+	}
+	slices.SortFunc(all, func(a, b moved) int {
+		if c := cmp.Compare(b.delta, a.delta); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.key, b.key)
+	})
+	got := regexp.MustCompile(`<td class="key">(\d+)</td><td class="n">([^<]+)</td>`).FindAllStringSubmatch(b, -1)
+	if len(got) != top {
+		t.Fatalf("%d movers listed, want %d", len(got), top)
+	}
+	for i, m := range got {
+		if want := fmt.Sprint(all[i].key); m[1] != want {
+			t.Errorf("mover %d is bag %s, want %s (Δ %v)", i, m[1], want, all[i].delta)
+		}
+		if want := fmt.Sprintf("%.4g", all[i].delta); m[2] != want {
+			t.Errorf("mover %d: Δ %s, want %s", i, m[2], want)
+		}
+	}
+	// The comparison with itself: every bag identical, no movers; string
+	// keys merge as well.
+	for _, ex := range []*example{ex, exampleOf(t, pipeline.Categorical)} {
+		bags := len(table(t, filepath.Join(ex.dir, "fits"), "status"))
+		self := section(t, writeReport(t, ex.dir, Options{Baseline: ex.dir}), "baseline")
+		if !strings.Contains(self, fmt.Sprintf("%d bags in both runs, 0 only in this run", bags)) ||
+			!strings.Contains(self, fmt.Sprintf(`<td>0 (identical)</td><td class="n">%d</td>`, bags)) ||
+			!strings.Contains(self, "No bag's weights changed.") {
+			t.Errorf("%s compared with itself: %s", ex.config, self)
+		}
+	}
+}
+
+func TestReportErrors(t *testing.T) {
+	ctx := t.Context()
+	marbles := exampleOf(t, pipeline.Bernoulli)
+	empty := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		dir  string
+		opts Options
+		want string
+	}{
+		{"missing run", filepath.Join(empty, "nope"), Options{}, "does not exist"},
+		{"no manifest", empty, Options{}, "has no manifest.json"},
+		{"missing baseline", marbles.dir, Options{Baseline: filepath.Join(empty, "nope")}, "baseline: run folder"},
+		{"other family", marbles.dir, Options{Baseline: exampleOf(t, pipeline.Poisson).dir}, "fits the poisson family"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := Write(ctx, tc.dir, &bytes.Buffer{}, tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one saying %q", err, tc.want)
+			}
+		})
+	}
+	path := filepath.Join(empty, "report.pdf")
+	if err := WriteFile(ctx, marbles.dir, path, Options{}); err == nil || !strings.Contains(err.Error(), `unknown extension ".pdf"`) {
+		t.Errorf("error %v", err)
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Error("report.pdf written")
+	}
+}
+
+// writeWeights writes a weights table of integer bags in the given row
+// order.
+func writeWeights(t *testing.T, dir string, keys []int64, comps []string, w []float64) {
+	t.Helper()
+	mem := memory.NewGoAllocator()
+	sc := arrow.NewSchema([]arrow.Field{
+		{Name: "bag_id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "component", Type: arrow.BinaryTypes.String},
+		{Name: "weight", Type: arrow.PrimitiveTypes.Float64},
+	}, nil)
+	b := array.NewRecordBuilder(mem, sc)
+	defer b.Release()
+	for i, k := range keys {
+		b.Field(0).(*array.Int64Builder).Append(k)
+		b.Field(1).(*array.StringBuilder).Append(comps[i])
+		b.Field(2).(*array.Float64Builder).Append(w[i])
+	}
+	rec := b.NewRecord()
+	defer rec.Release()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "part-00000.parquet")
+	_ = os.Remove(path)
+	if err := writers.WriteFile(path, sc, []arrow.Record{rec}, writers.Options{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWeightsIter streams weights bag by bag across record batches, with
+// a component missing (NaN), and refuses bags out of key order, which the
+// merge join with a baseline cannot take.
+func TestWeightsIter(t *testing.T) {
+	dir := copyRun(t, exampleOf(t, pipeline.Bernoulli).dir)
+	r, err := openRun(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weights := filepath.Join(dir, "weights")
+	writeWeights(t, weights, []int64{1, 1, 2, 5, 5}, []string{"factory1", "factory2", "factory2", "factory1", "factory2"}, []float64{0.25, 0.75, 1, 0.5, 0.5})
+	it, err := r.weightsIter(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	it.it.batch = 2 // bags straddle batches
+	var got []string
+	for {
+		bw, ok := it.next()
+		if !ok {
+			break
+		}
+		got = append(got, fmt.Sprint(bw.key, bw.w))
+	}
+	if err := it.close(); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"1 [0.25 0.75]", "2 [NaN 1]", "5 [0.5 0.5]"}; !slices.Equal(got, want) {
+		t.Errorf("bags %q, want %q", got, want)
+	}
+
+	writeWeights(t, weights, []int64{5, 5, 1, 1}, []string{"factory1", "factory2", "factory1", "factory2"}, []float64{0.5, 0.5, 0.2, 0.8})
+	err = Write(context.Background(), dir, &bytes.Buffer{}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "bag 1 comes after bag 5: the weights are not in increasing bag order") {
+		t.Errorf("error %v", err)
+	}
+}
+
+func TestAdaptiveHist(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct {
+		name string
+		gen  func(i int) float64
+		n    int
+	}{
+		{"few", func(int) float64 { return rng.NormFloat64() }, 100},
+		{"normal", func(int) float64 { return -0.7 + 0.1*rng.NormFloat64() }, 20000},
+		{"outliers late", func(i int) float64 {
+			if i > 15000 && i%1000 == 0 {
+				return -50 - 1000*rng.Float64()
+			}
+			return rng.NormFloat64()
+		}, 20000},
+		{"constant", func(int) float64 { return -1.5 }, 3000},
+		{"non-finite mixed in", func(i int) float64 {
+			switch i % 10 {
+			case 0:
+				return math.NaN()
+			case 1:
+				return math.Inf(-1)
+			}
+			return rng.ExpFloat64()
+		}, 5000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var h adaptiveHist
+			var vals []float64
+			for i := range tc.n {
+				v := tc.gen(i)
+				h.add(v)
+				if !math.IsNaN(v) && !math.IsInf(v, 0) {
+					vals = append(vals, v)
+				}
+			}
+			bins := h.bins()
+			if len(bins) == 0 || len(bins) > maxBins {
+				t.Fatalf("%d bins", len(bins))
+			}
+			if h.stats.N != int64(len(vals)) || h.stats.Min != slices.Min(vals) || h.stats.Max != slices.Max(vals) {
+				t.Errorf("stats %+v", h.stats)
+			}
+			total := 0.0
+			for i, b := range bins {
+				if i > 0 && b.Lo != bins[i-1].Hi {
+					t.Fatalf("bins %v and %v not adjacent", bins[i-1], b)
+				}
+				in := 0.0
+				for _, v := range vals {
+					if v >= b.Lo && v < b.Hi {
+						in++
+					}
+				}
+				if in != b.Count {
+					t.Errorf("bin [%v, %v) counts %v, holds %v", b.Lo, b.Hi, b.Count, in)
+				}
+				total += b.Count
+			}
+			if total != float64(len(vals)) {
+				t.Errorf("bins count %v values, want %d", total, len(vals))
+			}
+			if bins[0].Count == 0 || bins[len(bins)-1].Count == 0 {
+				t.Error("empty end bins")
+			}
+		})
+	}
+}
+
+func TestIntHist(t *testing.T) {
+	for _, tc := range []struct {
+		values  []int64
+		maxBins int
+	}{
+		{[]int64{4, 4, 5, 9, 12}, 9},
+		{[]int64{0, 3, 7, 999, 1000, 10000}, 60},
+	} {
+		h := intHist{}
+		for _, v := range tc.values {
+			h[v]++
+		}
+		bins := h.bins()
+		if len(bins) > tc.maxBins {
+			t.Errorf("%v: %d bins", tc.values, len(bins))
+		}
+		total := 0.0
+		for _, b := range bins {
+			in := 0.0
+			for _, v := range tc.values {
+				if float64(v) >= b.Lo && float64(v) < b.Hi {
+					in++
+				}
+			}
+			if in != b.Count {
+				t.Errorf("%v: bin %v holds %v", tc.values, b, in)
+			}
+			total += b.Count
+		}
+		if total != float64(len(tc.values)) {
+			t.Errorf("%v: bins count %v", tc.values, total)
+		}
+	}
+}
+
+func TestTopMovers(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	top := topMovers{n: 10}
+	var all []mover
+	for i := range 1000 {
+		m := mover{key: bagKey{i: int64(rng.IntN(500))}, delta: float64(rng.IntN(50)) / 50, cur: []float64{float64(i)}}
+		all = append(all, m)
+		top.offer(m)
+	}
+	slices.SortStableFunc(all, func(a, b mover) int {
+		if c := cmp.Compare(b.delta, a.delta); c != 0 {
+			return c
+		}
+		return compareKeys(a.key, b.key)
+	})
+	got := top.sorted()
+	for i, m := range got {
+		if m.delta != all[i].delta || m.key != all[i].key {
+			t.Errorf("%d: %v %v, want %v %v", i, m.key, m.delta, all[i].key, all[i].delta)
+		}
+	}
+	if len(got) != 10 {
+		t.Errorf("%d kept", len(got))
+	}
+}
+
+// TestConfigYAML: the report's YAML of a manifest's config loads back as
+// the same config.
+func TestConfigYAML(t *testing.T) {
+	for _, ex := range examples {
+		r, err := openRun(ex.dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		yml, err := r.configYAML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := pipeline.Load([]byte(yml))
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", ex.config, err, yml)
+		}
+		back.Digest, back.Path = "", ""
+		want := *r.cfg
+		want.Digest, want.Path = "", ""
+		if !reflect.DeepEqual(back, &want) {
+			t.Errorf("%s: YAML reads back as %+v, want %+v", ex.config, back, want)
+		}
+	}
+}
+
+func TestFormatInt(t *testing.T) {
+	for v, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567", -1234: "-1,234"} {
+		if got := formatInt(v); got != want {
+			t.Errorf("formatInt(%d) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+func TestCountTicks(t *testing.T) {
+	for _, tc := range []struct {
+		lo, hi float64
+		want   []string
+	}{
+		{0, 28, []string{"0", "5", "10", "15", "20", "25"}},
+		{0, 1.06e6, []string{"0", "200,000", "400,000", "600,000", "800,000", "1,000,000"}},
+		{0, 9, []string{"0", "2", "4", "6", "8"}},
+	} {
+		var got []string
+		for _, tick := range (countTicks{}).Ticks(tc.lo, tc.hi) {
+			if tick.Label != "" {
+				got = append(got, tick.Label)
+			}
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("ticks over [%v, %v]: %q, want %q", tc.lo, tc.hi, got, tc.want)
+		}
+	}
+}
+
+// TestEmptyRun: a run over an input without rows has a report of zero bags,
+// and no bag to plot.
+func TestEmptyRun(t *testing.T) {
+	dir := t.TempDir()
+	sc := arrow.NewSchema([]arrow.Field{
+		{Name: "shop", Type: arrow.BinaryTypes.String},
+		{Name: "calls", Type: arrow.PrimitiveTypes.Int64},
+	}, nil)
+	b := array.NewRecordBuilder(memory.NewGoAllocator(), sc)
+	defer b.Release()
+	rec := b.NewRecord()
+	defer rec.Release()
+	data := filepath.Join(dir, "empty.parquet")
+	if err := writers.WriteFile(data, sc, []arrow.Record{rec}, writers.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	cfg, err := pipeline.Load([]byte(fmt.Sprintf(`
+input: {paths: [%q], bag: shop, value: calls}
+model: {family: poisson, components: [{name: quiet, rate: 2}]}
+output: {dir: %q}
+`, data, out)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pipeline.Run(t.Context(), cfg, pipeline.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	page := writeReport(t, out, Options{Baseline: out})
+	for _, s := range []string{`<span>bags</span><b class="stat">0</b>`, "Failed bags: 0", "0 bags in both runs"} {
+		if !strings.Contains(page, s) {
+			t.Errorf("report has no %q", s)
+		}
+	}
+	err = Plot(t.Context(), out, "x", PNG, &bytes.Buffer{}, PlotOptions{})
+	if err == nil || !strings.Contains(err.Error(), `bag "x" not found: run `+out+" has no bags") {
+		t.Errorf("error %v", err)
+	}
+}
+
+// TestBaselineMergeJoin joins weights tables with bags missing on either
+// side.
+func TestBaselineMergeJoin(t *testing.T) {
+	src := exampleOf(t, pipeline.Bernoulli).dir
+	cur, old := copyRun(t, src), copyRun(t, src)
+	f1, f2 := "factory1", "factory2"
+	writeWeights(t, filepath.Join(cur, "weights"), []int64{1, 1, 2, 2, 5, 5, 8, 8},
+		[]string{f1, f2, f1, f2, f1, f2, f1, f2}, []float64{0.5, 0.5, 0.1, 0.9, 0.3, 0.7, 1, 0})
+	writeWeights(t, filepath.Join(old, "weights"), []int64{2, 2, 5, 5, 7, 7, 9, 9},
+		[]string{f1, f2, f1, f2, f1, f2, f1, f2}, []float64{0.4, 0.6, 0.3, 0.7, 0, 1, 0.2, 0.8})
+	b := section(t, writeReport(t, cur, Options{Baseline: old}), "baseline")
+	for _, s := range []string{
+		"2 bags in both runs, 2 only in this run, 2 only in the baseline",
+		`<td>0 (identical)</td><td class="n">1</td>`,
+		`<td>over 0.1</td><td class="n">1</td>`,
+		`<tr><td class="key">2</td><td class="n">0.3</td><td>factory1</td><td class="n">0.400 → 0.100</td><td class="n">0.600 → 0.900</td></tr>`,
+	} {
+		if !strings.Contains(b, s) {
+			t.Errorf("baseline section has no %q:\n%s", s, b)
+		}
+	}
+}

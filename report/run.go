@@ -1,0 +1,351 @@
+package report
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/mixbatch/mixbatch/pipeline"
+	"github.com/mixbatch/mixbatch/readers"
+)
+
+// run is a finished run's output folder: its manifest, config and model.
+type run struct {
+	dir string
+	man pipeline.Manifest
+	cfg *pipeline.Config
+	mix *pipeline.Mixture
+	mem memory.Allocator
+}
+
+// openRun reads dir/manifest.json and the model it records.
+func openRun(dir string) (*run, error) {
+	if dir == "" {
+		return nil, errors.New("no run folder given")
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("run folder %s does not exist", dir)
+	case err != nil:
+		return nil, fmt.Errorf("run folder: %w", err)
+	case !fi.IsDir():
+		return nil, fmt.Errorf("run folder %s is not a folder", dir)
+	}
+	path := filepath.Join(dir, pipeline.ManifestFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s has no %s: it is not the output folder of a finished mixbatch run", dir, pipeline.ManifestFile)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r := &run{dir: dir, mem: memory.NewGoAllocator()}
+	if err := json.Unmarshal(b, &r.man); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	r.cfg = r.man.Config
+	if r.cfg == nil {
+		return nil, fmt.Errorf("%s: no config recorded", path)
+	}
+	if r.mix, err = pipeline.NewMixture(r.cfg); err != nil {
+		return nil, fmt.Errorf("%s: config: %w", path, err)
+	}
+	return r, nil
+}
+
+// parts returns the part files of an output table, in order: as the
+// manifest lists them, or else the table folder's *.parquet files by name.
+func (r *run) parts(table string) ([]string, error) {
+	if t, ok := r.man.Tables[table]; ok && len(t.Files) > 0 {
+		out := make([]string, len(t.Files))
+		for i, f := range t.Files {
+			out[i] = filepath.Join(r.dir, filepath.FromSlash(f))
+		}
+		return out, nil
+	}
+	out, err := filepath.Glob(filepath.Join(r.dir, table, "*.parquet"))
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		if _, err := os.Stat(filepath.Join(r.dir, table)); err != nil {
+			return nil, fmt.Errorf("run %s has no %s table", r.dir, table)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// bagIsString reports whether the run's bag column holds strings, from the
+// schema of the first part of fits.
+func (r *run) bagIsString(ctx context.Context) (bool, error) {
+	parts, err := r.parts(pipeline.FitsTable)
+	if err != nil {
+		return false, err
+	}
+	if len(parts) == 0 {
+		return false, fmt.Errorf("run %s has no bags", r.dir)
+	}
+	rd, err := readers.Open(ctx, readers.File{Path: parts[0]}, r.mem)
+	if err != nil {
+		return false, err
+	}
+	defer rd.Close()
+	idx := rd.Schema().FieldIndices(r.cfg.Input.Bag)
+	if len(idx) != 1 {
+		return false, fmt.Errorf("%s: no bag column %q", parts[0], r.cfg.Input.Bag)
+	}
+	t := rd.Schema().Field(idx[0]).Type
+	if !isStringType(t) && !isIntegerType(t) {
+		return false, fmt.Errorf("%s: bag column %q has type %s", parts[0], r.cfg.Input.Bag, t)
+	}
+	return isStringType(t), nil
+}
+
+// rowIter streams rows of some columns of a table's part files, one part
+// and record batch at a time. The current batch's columns are valid until
+// the next call to next.
+type rowIter struct {
+	ctx   context.Context
+	mem   memory.Allocator
+	parts []string
+	cols  []string
+	batch int
+
+	rd   *readers.Reader
+	rr   readers.RecordReader
+	path string // the file being read
+	arrs []arrow.Array
+	n, i int // rows in the current batch, current row
+	err  error
+}
+
+func newRowIter(ctx context.Context, mem memory.Allocator, parts, cols []string) *rowIter {
+	return &rowIter{ctx: ctx, mem: mem, parts: parts, cols: cols, i: -1}
+}
+
+// next advances to the next row and reports whether there is one.
+func (it *rowIter) next() bool {
+	if it.err != nil {
+		return false
+	}
+	it.i++
+	for it.i >= it.n {
+		if it.rr != nil && it.rr.Next() {
+			rec := it.rr.Record()
+			it.arrs = rec.Columns()
+			it.n, it.i = int(rec.NumRows()), 0
+			continue
+		}
+		if it.rr != nil {
+			if err := it.rr.Err(); err != nil {
+				it.err = err
+				return false
+			}
+		}
+		it.closeFile()
+		if len(it.parts) == 0 {
+			return false
+		}
+		it.path, it.parts = it.parts[0], it.parts[1:]
+		rd, err := readers.Open(it.ctx, readers.File{Path: it.path}, it.mem)
+		if err != nil {
+			it.err = err
+			return false
+		}
+		it.rd = rd
+		if it.rr, err = rd.Records(it.ctx, it.cols, it.batch); err != nil {
+			it.err = err
+			return false
+		}
+	}
+	return true
+}
+
+func (it *rowIter) closeFile() {
+	if it.rr != nil {
+		it.rr.Release()
+		it.rr = nil
+	}
+	if it.rd != nil {
+		if err := it.rd.Close(); err != nil && it.err == nil {
+			it.err = err
+		}
+		it.rd = nil
+	}
+	it.arrs, it.n, it.i = nil, 0, 0
+}
+
+// close releases the iterator and returns the error that stopped it.
+func (it *rowIter) close() error {
+	it.closeFile()
+	return it.err
+}
+
+// fitRow is one row of the fits table.
+type fitRow struct {
+	key        bagKey
+	nobs       int64
+	total      float64
+	iterations int64
+	converged  bool
+	ll         float64
+	gap        float64
+	status     string
+	err        string
+}
+
+// fitsColumns are the fits table's columns after the bag column, as read.
+var fitsColumns = []string{"n_obs", "total_count", "iterations", "converged", "log_likelihood", "gap", "status", "error"}
+
+// fitsIter streams the fits table.
+type fitsIter struct {
+	*rowIter
+}
+
+func (r *run) fitsIter(ctx context.Context) (*fitsIter, error) {
+	parts, err := r.parts(pipeline.FitsTable)
+	if err != nil {
+		return nil, err
+	}
+	cols := append([]string{r.cfg.Input.Bag}, fitsColumns...)
+	return &fitsIter{newRowIter(ctx, r.mem, parts, cols)}, nil
+}
+
+// row returns the current row; the key's string shares the batch's memory
+// until cloned.
+func (it *fitsIter) row() (fitRow, error) {
+	a, i := it.arrs, it.i
+	f := fitRow{key: keyAt(a[0], i)}
+	var ok [6]bool
+	f.nobs, ok[0] = intAt(a[1], i)
+	f.total, ok[1] = floatAt(a[2], i)
+	f.iterations, ok[2] = intAt(a[3], i)
+	if b, isBool := a[4].(*array.Boolean); isBool {
+		f.converged, ok[3] = b.Value(i), true
+	}
+	f.ll, ok[4] = floatAt(a[5], i)
+	f.gap, ok[5] = floatAt(a[6], i)
+	for j, good := range ok {
+		if !good {
+			return f, fmt.Errorf("%s: column %q has type %s", it.path, fitsColumns[j], a[j+1].DataType())
+		}
+	}
+	f.status = stringAt(a[7], i)
+	if !a[8].IsNull(i) {
+		f.err = stringAt(a[8], i)
+	}
+	return f, nil
+}
+
+// nanWeight stands for a weight the table does not give.
+var nanWeight = math.NaN()
+
+// bagWeights is one bag's weights, in config order; NaN for a component
+// the table has no row for.
+type bagWeights struct {
+	key bagKey
+	w   []float64
+}
+
+// weightsIter streams the weights table bag by bag. It relies on a bag's
+// rows being adjacent, as mixbatch writes them, and checks that bags come
+// in increasing key order, which the baseline's merge join needs.
+type weightsIter struct {
+	it    *rowIter
+	comp  map[string]int
+	k     int
+	ahead bool // it is on a row not yet consumed
+	cur   bagWeights
+	prev  bagKey
+	seen  bool
+	err   error
+}
+
+func (r *run) weightsIter(ctx context.Context) (*weightsIter, error) {
+	parts, err := r.parts(pipeline.WeightsTable)
+	if err != nil {
+		return nil, err
+	}
+	names := r.mix.Names()
+	comp := make(map[string]int, len(names))
+	for i, n := range names {
+		comp[n] = i
+	}
+	it := newRowIter(ctx, r.mem, parts, []string{r.cfg.Input.Bag, "component", "weight"})
+	return &weightsIter{it: it, comp: comp, k: len(names)}, nil
+}
+
+// next advances to the next bag. The returned weights are valid until the
+// next call.
+func (w *weightsIter) next() (*bagWeights, bool) {
+	if w.err != nil {
+		return nil, false
+	}
+	if !w.ahead && !w.it.next() {
+		return nil, false
+	}
+	w.ahead = false
+	a := w.it.arrs
+	key := keyAt(a[0], w.it.i)
+	key.s = strings.Clone(key.s)
+	if w.seen && compareKeys(key, w.prev) <= 0 {
+		w.err = fmt.Errorf("%s: bag %s comes after bag %s: the weights are not in increasing bag order", w.it.path, key, w.prev)
+		return nil, false
+	}
+	w.seen, w.prev = true, key
+	if w.cur.w == nil {
+		w.cur.w = make([]float64, w.k)
+	}
+	w.cur.key = key
+	for j := range w.cur.w {
+		w.cur.w[j] = nanWeight
+	}
+	for {
+		a := w.it.arrs
+		i := w.it.i
+		if compareKeys(keyAt(a[0], i), key) != 0 {
+			w.ahead = true
+			break
+		}
+		name := stringAt(a[1], i)
+		j, ok := w.comp[name]
+		if !ok {
+			w.err = fmt.Errorf("%s: bag %s: component %q is not in the run's config", w.it.path, key, name)
+			return nil, false
+		}
+		v, ok := floatAt(a[2], i)
+		if !ok {
+			w.err = fmt.Errorf("%s: column \"weight\" has type %s", w.it.path, a[2].DataType())
+			return nil, false
+		}
+		if !a[2].IsNull(i) {
+			w.cur.w[j] = v
+		}
+		if !w.it.next() {
+			break
+		}
+	}
+	return &w.cur, true
+}
+
+// close releases the iterator and returns the error that stopped it.
+func (w *weightsIter) close() error {
+	err := w.it.close()
+	if w.err != nil {
+		return w.err
+	}
+	return err
+}
