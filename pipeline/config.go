@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -67,7 +68,54 @@ type ModelConfig struct {
 	// Family is one of bernoulli, categorical, gaussian, poisson.
 	Family string `yaml:"family" json:"family,omitempty"`
 	// Components are the K >= 1 named components with their parameters.
+	// A learned parameter may be left out (the initialiser then picks its
+	// start); a fixed one must be given.
 	Components []ComponentConfig `yaml:"components" json:"components,omitempty"`
+	// Learn lists what EM estimates: weights and any of the family's
+	// parameters (p; probs; mean, sd; rate). Default [weights].
+	Learn []string `yaml:"learn" json:"learn,omitempty"`
+	// Scope is "bag" (every bag its own components) or "shared" (one set of
+	// component parameters for the whole table, weights per bag).
+	Scope string `yaml:"scope" json:"scope,omitempty"`
+	// RegCovar is added to every learned variance, so none is below it
+	// (scikit-learn's reg_covar). Default 1e-6.
+	RegCovar float64 `yaml:"reg_covar" json:"reg_covar,omitempty"`
+	// ComponentsRange [lo, hi] fits every K in lo..hi (components named
+	// c1..cK, all parameters learned) and keeps the best by Select. It
+	// replaces Components.
+	ComponentsRange []int `yaml:"components_range,omitempty" json:"components_range,omitempty"`
+	// Select is the criterion for ComponentsRange: "bic" or "aic".
+	Select string `yaml:"select" json:"select,omitempty"`
+	// Labels are the categorical labels when probs are learned; by default
+	// the labels the components' probs name.
+	Labels []string `yaml:"labels,omitempty" json:"labels,omitempty"`
+}
+
+// Model scopes and selection criteria.
+const (
+	ScopeBag    = "bag"
+	ScopeShared = "shared"
+	SelectBIC   = "bic"
+	SelectAIC   = "aic"
+)
+
+// familyParams lists each family's parameters, in the order the output
+// tables give them.
+var familyParams = map[string][]string{
+	Bernoulli: {"p"}, Categorical: {"probs"}, Gaussian: {"mean", "sd"}, Poisson: {"rate"},
+}
+
+// Learns reports whether q ("weights" or a parameter name) is learned.
+func (m *ModelConfig) Learns(q string) bool { return slices.Contains(m.Learn, q) }
+
+// LearnsParams reports whether any component parameter is learned.
+func (m *ModelConfig) LearnsParams() bool {
+	for _, q := range familyParams[m.Family] {
+		if m.Learns(q) {
+			return true
+		}
+	}
+	return false
 }
 
 // ComponentConfig is one named component. Which parameters apply depends on
@@ -91,6 +139,12 @@ type EMConfig struct {
 	Tol float64 `yaml:"tol" json:"tol,omitempty"`
 	// Accelerate is "squarem" or "none" (the textbook loop).
 	Accelerate string `yaml:"accelerate" json:"accelerate,omitempty"`
+	// Restarts is the number of k-means++ starts per bag when component
+	// parameters are learned; 0 means 10.
+	Restarts int `yaml:"restarts" json:"restarts,omitempty"`
+	// Seed seeds the random starts; each bag's stream derives from (seed,
+	// bag key), so a bag's result depends on nothing else.
+	Seed uint64 `yaml:"seed" json:"seed,omitempty"`
 }
 
 // Init is em.init: nil Weights means uniform.
@@ -276,6 +330,7 @@ func (l *Limit) UnmarshalJSON(b []byte) error {
 // DefaultConfig holds the defaults applied before a config file is decoded.
 var DefaultConfig = Config{
 	Input: InputConfig{Nulls: NullsError},
+	Model: ModelConfig{Scope: ScopeBag, RegCovar: 1e-6, Select: SelectBIC},
 	Run:   RunConfig{OnError: OnErrorFail},
 	EM: EMConfig{
 		MaxIter:    10000,
@@ -336,7 +391,7 @@ func Load(b []byte) (*Config, error) {
 }
 
 // integerKeys are the config keys that take whole numbers.
-var integerKeys = [][2]string{{"em", "max_iter"}, {"run", "workers"}}
+var integerKeys = [][2]string{{"em", "max_iter"}, {"em", "restarts"}, {"em", "seed"}, {"run", "workers"}}
 
 // checkIntegers refuses anything but an integer in an integer key.
 func checkIntegers(root *yaml.Node) error {
@@ -435,7 +490,10 @@ func (c *Config) Validate() error {
 	if err := c.checkColumns(); err != nil {
 		return err
 	}
-	if err := c.EM.validate(len(c.Model.Components)); err != nil {
+	if len(c.Model.ComponentsRange) > 0 && c.EM.Init.Weights != nil {
+		return errors.New("em.init weights cannot be given with model.components_range: K varies")
+	}
+	if err := c.EM.validate(len(c.Model.Names())); err != nil {
 		return err
 	}
 	if c.Output.Dir == "" {
@@ -464,8 +522,10 @@ func (c *Config) checkColumns() error {
 		table string
 		cols  []string
 	}{
-		{WeightsTable, []string{"component", "weight"}},
-		{FitsTable, []string{"n_obs", "n_dropped", "total_count", "iterations", "converged", "log_likelihood", "gap", "status", "error"}},
+		{WeightsTable, []string{"component", "weight", "std_error", "p", "mean", "sd", "rate", "probs",
+			"p_std_error", "mean_std_error", "sd_std_error", "rate_std_error"}},
+		{FitsTable, []string{"n_obs", "n_dropped", "total_count", "iterations", "converged", "log_likelihood", "gap", "status", "error",
+			"n_components", "bic", "aic"}},
 	} {
 		for _, col := range out.cols {
 			if in.Bag == col {
@@ -478,9 +538,9 @@ func (c *Config) checkColumns() error {
 	for _, k := range in.Keep {
 		owner[k] = "input.keep"
 	}
-	for _, comp := range c.Model.Components {
-		if who, ok := owner[PosteriorPrefix+comp.Name]; ok {
-			return fmt.Errorf("%s column %q clashes with the posteriors column of component %q", who, PosteriorPrefix+comp.Name, comp.Name)
+	for _, name := range c.Model.Names() {
+		if who, ok := owner[PosteriorPrefix+name]; ok {
+			return fmt.Errorf("%s column %q clashes with the posteriors column of component %q", who, PosteriorPrefix+name, name)
 		}
 	}
 	if who, ok := owner["component"]; ok {
@@ -497,8 +557,87 @@ func (m *ModelConfig) validate() error {
 	default:
 		return fmt.Errorf("model.family must be bernoulli, categorical, gaussian or poisson, got %q", m.Family)
 	}
+	if m.Learn == nil {
+		m.Learn = []string{"weights"}
+	}
+	if len(m.Learn) == 0 {
+		return errors.New("model.learn must list what to learn: weights and/or component parameters")
+	}
+	params := familyParams[m.Family]
+	seen := map[string]bool{}
+	for i, q := range m.Learn {
+		if q != "weights" && !slices.Contains(params, q) {
+			return fmt.Errorf("model.learn[%d] %q is not weights or a parameter of the %s family (%s)", i, q, m.Family, strings.Join(params, ", "))
+		}
+		if seen[q] {
+			return fmt.Errorf("model.learn[%d] %q is listed twice", i, q)
+		}
+		seen[q] = true
+	}
+	switch m.Scope {
+	case ScopeBag:
+	case ScopeShared:
+		if !m.LearnsParams() {
+			return errors.New("model.scope: shared needs component parameters to learn (model.learn lists none); with fixed components every bag is fitted on its own anyway")
+		}
+		if !m.Learns("weights") {
+			return errors.New("model.scope: shared needs weights in model.learn: the bags differ only in their weights")
+		}
+		if m.Family == Bernoulli {
+			return errors.New("model.scope: shared cannot learn p for bernoulli components: with free weights per bag the shared p are not identifiable (any p1 above and p2 below every bag's share of ones fits equally well); fix p, or use scope: bag")
+		}
+	default:
+		return fmt.Errorf("model.scope must be bag or shared, got %q", m.Scope)
+	}
+	if m.Scope == ScopeBag && (len(m.Components) > 1 || len(m.ComponentsRange) == 2 && m.ComponentsRange[1] > 1) {
+		switch {
+		case m.Family == Bernoulli && m.Learns("p"):
+			return errors.New("model.learn: p cannot be learned per bag: a mixture of bernoulli components is itself one bernoulli, so a bag determines only its share of ones, not the components and weights apart; learn only the weights (fixed p), or use one component")
+		case m.Family == Categorical && m.Learns("probs"):
+			return errors.New("model.learn: probs cannot be learned per bag: a mixture of categorical components is itself one categorical, so a bag determines only its label shares, not the components and weights apart; learn only the weights, or share the components across bags (model.scope: shared)")
+		}
+	}
+	if !(m.RegCovar > 0) || math.IsInf(m.RegCovar, 1) {
+		return fmt.Errorf("model.reg_covar must be positive and finite, got %v", m.RegCovar)
+	}
+	if m.Select != SelectBIC && m.Select != SelectAIC {
+		return fmt.Errorf("model.select must be bic or aic, got %q", m.Select)
+	}
+	if r := m.ComponentsRange; len(r) > 0 {
+		if len(m.Components) > 0 {
+			return errors.New("model.components_range and model.components are exclusive: the range names its components c1..cK")
+		}
+		if len(r) != 2 || r[0] < 1 || r[1] < r[0] || r[1] > maxComponents {
+			return fmt.Errorf("model.components_range must be [lo, hi] with 1 <= lo <= hi <= %d, got %v", maxComponents, r)
+		}
+		for _, q := range params {
+			if !m.Learns(q) {
+				return fmt.Errorf("model.components_range needs every %s parameter learned: add %s to model.learn", m.Family, q)
+			}
+		}
+		if !m.Learns("weights") {
+			return errors.New("model.components_range needs weights in model.learn")
+		}
+		if m.Scope == ScopeShared {
+			return errors.New("model.components_range works with model.scope: bag only in this release")
+		}
+		if m.Family == Categorical && len(m.labels()) < 2 {
+			return errors.New("model.labels must list at least two labels with model.components_range")
+		}
+		return nil
+	}
 	if len(m.Components) == 0 {
 		return errors.New("model.components must list at least one component")
+	}
+	if m.Labels != nil && m.Family != Categorical {
+		return fmt.Errorf("model.labels is for the categorical family, not %s", m.Family)
+	}
+	seenLabel := map[string]bool{}
+	for i, l := range m.Labels {
+		if seenLabel[l] {
+			return fmt.Errorf("model.labels[%d] %q is listed twice", i, l)
+		}
+		seenLabel[l] = true
 	}
 	names := map[string]int{}
 	for i := range m.Components {
@@ -511,36 +650,86 @@ func (m *ModelConfig) validate() error {
 			return fmt.Errorf("%s.name %q is already the name of model.components[%d]", field, c.Name, j)
 		}
 		names[c.Name] = i
-		if err := c.validate(field, m.Family); err != nil {
+		if err := c.validate(field, m.Family, m.Learn); err != nil {
 			return err
 		}
+		for label := range c.Probs {
+			if m.Labels != nil && !seenLabel[label] {
+				return fmt.Errorf("%s.probs label %q is not in model.labels", field, label)
+			}
+		}
+	}
+	for _, q := range params {
+		if !m.Learns(q) {
+			continue
+		}
+		given := 0
+		for _, c := range m.Components {
+			if map[string]bool{"p": c.P != nil, "probs": c.Probs != nil, "mean": c.Mean != nil, "sd": c.SD != nil, "rate": c.Rate != nil}[q] {
+				given++
+			}
+		}
+		if given != 0 && given != len(m.Components) {
+			return fmt.Errorf("model.components: give the learned %s a starting value in every component or in none (%d of %d give one)", q, given, len(m.Components))
+		}
+	}
+	if m.Family == Categorical && m.Learns("probs") && len(m.labels()) < 2 {
+		return errors.New("model.labels must list at least two labels when probs are learned (or give them in the components' probs)")
 	}
 	return nil
 }
 
-func (c *ComponentConfig) validate(field, family string) error {
-	given := map[string]bool{"p": c.P != nil, "probs": c.Probs != nil, "mean": c.Mean != nil, "sd": c.SD != nil, "rate": c.Rate != nil}
-	params := map[string][]string{
-		Bernoulli: {"p"}, Categorical: {"probs"}, Gaussian: {"mean", "sd"}, Poisson: {"rate"},
-	}[family]
-	for _, name := range []string{"p", "probs", "mean", "sd", "rate"} {
-		wanted := false
-		for _, p := range params {
-			wanted = wanted || p == name
+// Names returns the component names: those of model.components, or c1..cK
+// for the largest K of model.components_range.
+func (m *ModelConfig) Names() []string {
+	if r := m.ComponentsRange; len(r) == 2 {
+		names := make([]string, r[1])
+		for k := range names {
+			names[k] = fmt.Sprintf("c%d", k+1)
 		}
+		return names
+	}
+	names := make([]string, len(m.Components))
+	for i, c := range m.Components {
+		names[i] = c.Name
+	}
+	return names
+}
+
+// labels returns the categorical labels, sorted: model.labels, or the
+// labels the components' probs name.
+func (m *ModelConfig) labels() []string {
+	set := map[string]bool{}
+	for _, l := range m.Labels {
+		set[l] = true
+	}
+	for _, c := range m.Components {
+		for l := range c.Probs {
+			set[l] = true
+		}
+	}
+	return sortedKeys(set)
+}
+
+// maxComponents bounds K in model.components_range.
+const maxComponents = 20
+
+func (c *ComponentConfig) validate(field, family string, learn []string) error {
+	given := map[string]bool{"p": c.P != nil, "probs": c.Probs != nil, "mean": c.Mean != nil, "sd": c.SD != nil, "rate": c.Rate != nil}
+	params := familyParams[family]
+	for _, name := range []string{"p", "probs", "mean", "sd", "rate"} {
+		wanted := slices.Contains(params, name)
 		if given[name] && !wanted {
 			return fmt.Errorf("%s.%s is not a parameter of the %s family (it takes %s)", field, name, family, strings.Join(params, ", "))
 		}
-		if !given[name] && wanted {
-			return fmt.Errorf("%s.%s is required for the %s family", field, name, family)
+		if !given[name] && wanted && !slices.Contains(learn, name) {
+			return fmt.Errorf("%s.%s is required for the %s family (unless model.learn lists it)", field, name, family)
 		}
 	}
-	switch family {
-	case Bernoulli:
-		if !(*c.P >= 0 && *c.P <= 1) {
-			return fmt.Errorf("%s.p must be in [0, 1], got %v", field, *c.P)
-		}
-	case Categorical:
+	if c.P != nil && !(*c.P >= 0 && *c.P <= 1) {
+		return fmt.Errorf("%s.p must be in [0, 1], got %v", field, *c.P)
+	}
+	if c.Probs != nil {
 		if len(c.Probs) == 0 {
 			return fmt.Errorf("%s.probs must give at least one label", field)
 		}
@@ -555,17 +744,15 @@ func (c *ComponentConfig) validate(field, family string) error {
 		if math.Abs(sum-1) > probTol {
 			return fmt.Errorf("%s.probs must sum to 1, got %v (off by %+.3g)", field, sum, sum-1)
 		}
-	case Gaussian:
-		if math.IsNaN(*c.Mean) || math.IsInf(*c.Mean, 0) {
-			return fmt.Errorf("%s.mean must be finite, got %v", field, *c.Mean)
-		}
-		if !(*c.SD > 0) || math.IsInf(*c.SD, 1) {
-			return fmt.Errorf("%s.sd must be positive and finite, got %v", field, *c.SD)
-		}
-	case Poisson:
-		if !(*c.Rate > 0) || math.IsInf(*c.Rate, 1) {
-			return fmt.Errorf("%s.rate must be positive and finite, got %v", field, *c.Rate)
-		}
+	}
+	if c.Mean != nil && (math.IsNaN(*c.Mean) || math.IsInf(*c.Mean, 0)) {
+		return fmt.Errorf("%s.mean must be finite, got %v", field, *c.Mean)
+	}
+	if c.SD != nil && (!(*c.SD > 0) || math.IsInf(*c.SD, 1)) {
+		return fmt.Errorf("%s.sd must be positive and finite, got %v", field, *c.SD)
+	}
+	if c.Rate != nil && (!(*c.Rate > 0) || math.IsInf(*c.Rate, 1)) {
+		return fmt.Errorf("%s.rate must be positive and finite, got %v", field, *c.Rate)
 	}
 	return nil
 }
@@ -594,6 +781,9 @@ func (e *EMConfig) validate(k int) error {
 	}
 	if e.Accelerate != "squarem" && e.Accelerate != "none" {
 		return fmt.Errorf("em.accelerate must be squarem or none, got %q", e.Accelerate)
+	}
+	if e.Restarts < 0 {
+		return fmt.Errorf("em.restarts must be >= 0 (0 means 10), got %d", e.Restarts)
 	}
 	return nil
 }

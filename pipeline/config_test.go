@@ -62,6 +62,18 @@ var expectedErrors = []struct {
 	{"tol_zero.bad.yml", "em.tol must be in (0, 1), got 0"},
 	{"workers_negative.bad.yml", "run.workers must be >= 0 (0 means one per CPU), got -1"},
 	{"missing_output_dir.bad.yml", "output.dir is required"},
+	{"learn_wrong_param.bad.yml", `model.learn[1] "rate" is not weights or a parameter of the gaussian family (mean, sd)`},
+	{"learn_missing_fixed.bad.yml", "model.components[0].sd is required for the gaussian family (unless model.learn lists it)"},
+	{"shared_bernoulli.bad.yml", "model.scope: shared cannot learn p for bernoulli components: with free weights per bag the shared p are not identifiable"},
+	{"shared_fixed.bad.yml", "model.scope: shared needs component parameters to learn"},
+	{"range_backwards.bad.yml", "model.components_range must be [lo, hi] with 1 <= lo <= hi <= 20, got [3 2]"},
+	{"range_and_components.bad.yml", "model.components_range and model.components are exclusive"},
+	{"range_fixed_param.bad.yml", "model.components_range needs every gaussian parameter learned: add sd to model.learn"},
+	{"learn_probs_no_labels.bad.yml", "model.labels must list at least two labels when probs are learned"},
+	{"learn_probs_per_bag.bad.yml", "model.learn: probs cannot be learned per bag: a mixture of categorical components is itself one categorical"},
+	{"learn_p_per_bag.bad.yml", "model.learn: p cannot be learned per bag: a mixture of bernoulli components is itself one bernoulli"},
+	{"select_bogus.bad.yml", `model.select must be bic or aic, got "aicc"`},
+	{"restarts_fraction.bad.yml", `line 11: em.restarts must be a whole number, got "2.5"`},
 	{"on_error_bogus.bad.yml", `run.on_error must be fail or skip, got "ignore"`},
 	{"nulls_bogus.bad.yml", `input.nulls must be error or drop, got "skip"`},
 	{"max_failed_without_skip.bad.yml", "run.max_failed_bags needs run.on_error: skip"},
@@ -198,7 +210,11 @@ func TestDefaults(t *testing.T) {
 
 	// Apart from what the file gives, the config is DefaultConfig.
 	got := *cfg
-	got.Input, got.Model, got.Output.Dir, got.Path, got.Digest = InputConfig{Nulls: got.Input.Nulls}, ModelConfig{}, "", "", ""
+	if !reflect.DeepEqual(cfg.Model.Learn, []string{"weights"}) {
+		t.Errorf("model.learn = %v, want [weights]", cfg.Model.Learn)
+	}
+	got.Input, got.Output.Dir, got.Path, got.Digest = InputConfig{Nulls: got.Input.Nulls}, "", "", ""
+	got.Model.Family, got.Model.Components, got.Model.Learn = "", nil, nil
 	if !reflect.DeepEqual(got, DefaultConfig) {
 		t.Errorf("config with omitted keys =\n  %+v\nwant DefaultConfig\n  %+v", got, DefaultConfig)
 	}

@@ -22,6 +22,10 @@ type fits struct {
 	converged []bool
 	ll        []float64
 	gap       []float64
+	se        []float64 // like weights: each weight's standard error
+	ncomp     []int64   // components of each bag's model (K, or the K selected)
+	bic, aic  []float64
+	learned   *learned // nil unless component parameters are learned
 	// errs holds why each failed bag failed ("" for ok bags); nil when no
 	// bag failed. Failed bags have no weights.
 	errs   []string
@@ -37,7 +41,7 @@ const fitBlock = 256
 // fitAll fits every bag with up to workers goroutines. Each bag's result
 // depends only on its own rows, so it is the same for any worker count.
 func fitAll(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, workers int, progress func(int64)) (*fits, error) {
-	nb, k := b.len(), len(m.comps)
+	nb, k := b.len(), len(m.names)
 	f := &fits{
 		k:         k,
 		weights:   make([]float64, nb*k),
@@ -47,6 +51,13 @@ func fitAll(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, worker
 		converged: make([]bool, nb),
 		ll:        make([]float64, nb),
 		gap:       make([]float64, nb),
+		se:        make([]float64, nb*k),
+		ncomp:     make([]int64, nb),
+		bic:       make([]float64, nb),
+		aic:       make([]float64, nb),
+	}
+	if m.learn != nil {
+		f.learned = newLearned(m.learn, nb, k, len(m.labels))
 	}
 	skip := cfg.Run.OnError == OnErrorSkip
 	// With skip, each block records its bags' errors in errs; blocks do not
@@ -129,6 +140,8 @@ type worker struct {
 	pairs    []pair
 	xs, cs   []float64
 	table    []float64
+	unc      em.Uncertainty
+	learners map[int]*em.Learner // by K, for learned components
 }
 
 type pair struct{ x, c float64 }
@@ -196,6 +209,15 @@ func (w *worker) fit(b *bags, m *model, f *fits, i int) (err error) {
 	}
 	f.nobs[i] = int64(hi - lo)
 	f.total[i] = total
+	if m.learn != nil {
+		if total == 0 {
+			return &BagError{Bag: b.key(i), Err: em.ErrNoData}
+		}
+		if err := w.learn(b, m, f, i); err != nil {
+			return &BagError{Bag: b.key(i), Err: err}
+		}
+		return nil
+	}
 	w.table = em.Table(w.table, w.xs, m.comps)
 	res, err := w.fitter.Fit(w.table, w.cs, len(m.comps), w.settings)
 	if err != nil {
@@ -209,7 +231,15 @@ func (w *worker) fit(b *bags, m *model, f *fits, i int) (err error) {
 		}
 		return &BagError{Bag: b.key(i), Err: err}
 	}
+	se, err := w.unc.WeightStdErrors(f.se[i*f.k:i*f.k+f.k], w.table, w.cs, len(m.comps), res.Weights)
+	if err != nil {
+		return &BagError{Bag: b.key(i), Err: fmt.Errorf("standard errors: %w", err)}
+	}
+	copy(f.se[i*f.k:], se)
 	copy(f.weights[i*f.k:], res.Weights)
+	f.ncomp[i] = int64(f.k)
+	f.bic[i] = em.BIC(res.LogLikelihood, f.k-1, total)
+	f.aic[i] = em.AIC(res.LogLikelihood, f.k-1)
 	f.iters[i] = int64(res.Iterations)
 	f.converged[i] = res.Converged
 	f.ll[i] = res.LogLikelihood

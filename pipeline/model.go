@@ -29,35 +29,56 @@ type model struct {
 	// positive probability (bernoulli and categorical).
 	possible []bool
 	settings em.Settings
+	// given[j] holds component j's configured scalar parameters.
+	given []map[string]float64
+	// learn is nil unless component parameters are learned.
+	learn *learning
 }
 
 func newModel(cfg *Config) *model {
-	m := &model{family: cfg.Model.Family}
-	for _, c := range cfg.Model.Components {
-		m.names = append(m.names, c.Name)
+	m := &model{family: cfg.Model.Family, names: cfg.Model.Names()}
+	comps := cfg.Model.Components
+	m.given = make([]map[string]float64, len(comps))
+	for i, c := range comps {
+		g := map[string]float64{}
+		for q, v := range map[string]*float64{"p": c.P, "mean": c.Mean, "sd": c.SD, "rate": c.Rate} {
+			if v != nil {
+				g[q] = *v
+			}
+		}
+		m.given[i] = g
+	}
+	// A learned parameter that is not given has no value until a bag is
+	// fitted: such components get NaN here and are only used per bag
+	// (bagComps).
+	val := func(v *float64) float64 {
+		if v == nil {
+			return math.NaN()
+		}
+		return *v
 	}
 	switch m.family {
 	case Bernoulli:
 		m.possible = make([]bool, 2)
-		for _, c := range cfg.Model.Components {
-			m.comps = append(m.comps, distuv.Bernoulli{P: *c.P})
-			m.possible[0] = m.possible[0] || *c.P < 1
-			m.possible[1] = m.possible[1] || *c.P > 0
+		for _, c := range comps {
+			p := val(c.P)
+			m.comps = append(m.comps, distuv.Bernoulli{P: p})
+			m.possible[0] = m.possible[0] || !(p >= 1)
+			m.possible[1] = m.possible[1] || !(p <= 0)
 		}
 	case Categorical:
-		set := map[string]bool{}
-		for _, c := range cfg.Model.Components {
-			for label := range c.Probs {
-				set[label] = true
-			}
-		}
-		m.labels = sortedKeys(set)
+		m.labels = cfg.Model.labels()
 		m.labelIndex = make(map[string]int, len(m.labels))
 		for i, l := range m.labels {
 			m.labelIndex[l] = i
 		}
 		m.possible = make([]bool, len(m.labels))
-		for _, c := range cfg.Model.Components {
+		if cfg.Model.Learns("probs") {
+			for i := range m.possible {
+				m.possible[i] = true // learned probs can give any label mass
+			}
+		}
+		for _, c := range comps {
 			probs := make(categorical, len(m.labels))
 			for label, p := range c.Probs {
 				probs[m.labelIndex[label]] = p
@@ -66,12 +87,12 @@ func newModel(cfg *Config) *model {
 			m.comps = append(m.comps, probs)
 		}
 	case Gaussian:
-		for _, c := range cfg.Model.Components {
-			m.comps = append(m.comps, normal{mu: *c.Mean, sigma: *c.SD})
+		for _, c := range comps {
+			m.comps = append(m.comps, normal{mu: val(c.Mean), sigma: val(c.SD)})
 		}
 	case Poisson:
-		for _, c := range cfg.Model.Components {
-			m.comps = append(m.comps, distuv.Poisson{Lambda: *c.Rate})
+		for _, c := range comps {
+			m.comps = append(m.comps, distuv.Poisson{Lambda: val(c.Rate)})
 		}
 	}
 	m.settings = em.Settings{
@@ -82,6 +103,7 @@ func newModel(cfg *Config) *model {
 	if cfg.EM.Accelerate == "none" {
 		m.settings.Accelerate = em.None
 	}
+	m.learn, _ = newLearning(cfg, m) // Validate has checked what can fail
 	return m
 }
 

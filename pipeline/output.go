@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -302,13 +303,32 @@ func (r *runner) appendBag(bld array.Builder, b int) {
 	appendInt(bld, r.bags.ints[b])
 }
 
+// weightsSchema is the weights table's schema: with learned components, the
+// learned parameters and their standard errors follow.
 func (r *runner) weightsSchema() *arrow.Schema {
-	return arrow.NewSchema([]arrow.Field{
+	fields := []arrow.Field{
 		{Name: r.cfg.Input.Bag, Type: r.plan.bagType},
 		{Name: "component", Type: arrow.BinaryTypes.String},
 		{Name: "weight", Type: arrow.PrimitiveTypes.Float64},
-	}, nil)
+		{Name: "std_error", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+	}
+	if l := r.model.learn; l != nil {
+		for _, q := range l.scalars {
+			fields = append(fields, arrow.Field{Name: q, Type: arrow.PrimitiveTypes.Float64, Nullable: true})
+		}
+		for _, q := range l.scalars {
+			fields = append(fields, arrow.Field{Name: q + "_std_error", Type: arrow.PrimitiveTypes.Float64, Nullable: true})
+		}
+		if l.probs {
+			fields = append(fields, arrow.Field{Name: "probs", Type: probsType, Nullable: true})
+		}
+	}
+	return arrow.NewSchema(fields, nil)
 }
+
+// probsType is the type of learned categorical probabilities: label ->
+// probability, which DuckDB reads as a MAP(VARCHAR, DOUBLE).
+var probsType = arrow.MapOf(arrow.BinaryTypes.String, arrow.PrimitiveTypes.Float64)
 
 // fitsSchema is the fits table's schema. With run.on_error: skip the fit
 // columns are nullable: a failed bag has none.
@@ -322,9 +342,12 @@ func (r *runner) fitsSchema() *arrow.Schema {
 		{Name: "iterations", Type: arrow.PrimitiveTypes.Int64, Nullable: skip},
 		{Name: "converged", Type: arrow.FixedWidthTypes.Boolean, Nullable: skip},
 		{Name: "log_likelihood", Type: arrow.PrimitiveTypes.Float64, Nullable: skip},
-		{Name: "gap", Type: arrow.PrimitiveTypes.Float64, Nullable: skip},
+		{Name: "gap", Type: arrow.PrimitiveTypes.Float64, Nullable: skip || r.model.learn != nil},
 		{Name: "status", Type: arrow.BinaryTypes.String},
 		{Name: "error", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "n_components", Type: arrow.PrimitiveTypes.Int64, Nullable: skip},
+		{Name: "bic", Type: arrow.PrimitiveTypes.Float64, Nullable: skip},
+		{Name: "aic", Type: arrow.PrimitiveTypes.Float64, Nullable: skip},
 	}, nil)
 }
 
@@ -363,17 +386,88 @@ func (r *runner) writeWeights(part, lo, hi int) error {
 	defer comp.Release()
 	w := array.NewFloat64Builder(r.mem)
 	defer w.Release()
+	se := array.NewFloat64Builder(r.mem)
+	defer se.Release()
+	l := r.model.learn
+	var scalars, scalarSE []*array.Float64Builder
+	var probs *array.MapBuilder
+	if l != nil {
+		for range l.scalars {
+			b1, b2 := array.NewFloat64Builder(r.mem), array.NewFloat64Builder(r.mem)
+			defer b1.Release()
+			defer b2.Release()
+			scalars, scalarSE = append(scalars, b1), append(scalarSE, b2)
+		}
+		if l.probs {
+			probs = array.NewMapBuilderWithType(r.mem, probsType)
+			defer probs.Release()
+		}
+	}
+	nullNaN := func(b *array.Float64Builder, v float64) {
+		if math.IsNaN(v) {
+			b.AppendNull()
+		} else {
+			b.Append(v)
+		}
+	}
 	for b := lo; b < hi; b++ {
 		if !r.fits.ok(b) {
 			continue // a failed bag has no weights; fits/ says why
 		}
 		for j, name := range r.model.names {
+			if int64(j) >= r.fits.ncomp[b] {
+				break // components_range: the bag's model has fewer
+			}
+			if l != nil {
+				for q, name := range l.scalars {
+					nullNaN(scalars[q], r.fits.learned.scalars[name][b*k+j])
+					nullNaN(scalarSE[q], r.fits.learned.se[name][b*k+j])
+				}
+				if probs != nil {
+					appendProbs(probs, r.model.labels, r.fits.learned.probs, b*k+j)
+				}
+			}
 			r.appendBag(bag, b)
 			comp.Append(name)
 			w.Append(r.fits.weights[b*k+j])
+			// NaN (a weight on the boundary, where no Wald interval
+			// applies) is written as null; +Inf (not determined by the
+			// data) as it is.
+			if v := r.fits.se[b*k+j]; math.IsNaN(v) {
+				se.AppendNull()
+			} else {
+				se.Append(v)
+			}
 		}
 	}
-	return r.writePart(WeightsTable, part, r.weightsSchema(), bag, comp, w)
+	cols := []array.Builder{bag, comp, w, se}
+	for _, b := range scalars {
+		cols = append(cols, b)
+	}
+	for _, b := range scalarSE {
+		cols = append(cols, b)
+	}
+	if probs != nil {
+		cols = append(cols, probs)
+	}
+	return r.writePart(WeightsTable, part, r.weightsSchema(), cols...)
+}
+
+// appendProbs appends component row's learned probabilities as a map; a
+// component with no observations (NaN probabilities) gets null.
+func appendProbs(b *array.MapBuilder, labels []string, probs []float64, row int) {
+	levels := len(labels)
+	p := probs[row*levels : (row+1)*levels]
+	if math.IsNaN(p[0]) {
+		b.AppendNull()
+		return
+	}
+	b.Append(true)
+	keys, items := b.KeyBuilder().(*array.StringBuilder), b.ItemBuilder().(*array.Float64Builder)
+	for i, label := range labels {
+		keys.Append(label)
+		items.Append(p[i])
+	}
 }
 
 func (r *runner) writeFits(part, lo, hi int) error {
@@ -397,6 +491,12 @@ func (r *runner) writeFits(part, lo, hi int) error {
 	defer status.Release()
 	errs := array.NewStringBuilder(r.mem)
 	defer errs.Release()
+	ncomp := array.NewInt64Builder(r.mem)
+	defer ncomp.Release()
+	bic := array.NewFloat64Builder(r.mem)
+	defer bic.Release()
+	aic := array.NewFloat64Builder(r.mem)
+	defer aic.Release()
 	f := r.fits
 	for b := lo; b < hi; b++ {
 		r.appendBag(bag, b)
@@ -415,17 +515,27 @@ func (r *runner) writeFits(part, lo, hi int) error {
 			gap.AppendNull()
 			status.Append(StatusFailed)
 			errs.Append(f.errs[b])
+			ncomp.AppendNull()
+			bic.AppendNull()
+			aic.AppendNull()
 			continue
 		}
 		total.Append(f.total[b])
 		iters.Append(f.iters[b])
 		conv.Append(f.converged[b])
 		ll.Append(f.ll[b])
-		gap.Append(f.gap[b])
+		if math.IsNaN(f.gap[b]) {
+			gap.AppendNull() // no certificate for learned components
+		} else {
+			gap.Append(f.gap[b])
+		}
 		status.Append(StatusOK)
 		errs.AppendNull()
+		ncomp.Append(f.ncomp[b])
+		bic.Append(f.bic[b])
+		aic.Append(f.aic[b])
 	}
-	return r.writePart(FitsTable, part, r.fitsSchema(), bag, nobs, dropped, total, iters, conv, ll, gap, status, errs)
+	return r.writePart(FitsTable, part, r.fitsSchema(), bag, nobs, dropped, total, iters, conv, ll, gap, status, errs, ncomp, bic, aic)
 }
 
 // writePart builds a record from the builders and writes it as a part file.

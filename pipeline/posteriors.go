@@ -24,7 +24,7 @@ func (r *runner) posteriorsSchema() *arrow.Schema {
 		fields = append(fields, arrow.Field{Name: k, Type: r.plan.keepTypes[i], Nullable: true})
 	}
 	// Rows of failed bags and rows dropped for nulls have null posteriors.
-	nullable := r.cfg.Run.OnError == OnErrorSkip || in.Nulls == NullsDrop
+	nullable := r.cfg.Run.OnError == OnErrorSkip || in.Nulls == NullsDrop || len(r.cfg.Model.ComponentsRange) > 0
 	fields = append(fields, arrow.Field{Name: in.Value, Type: r.plan.valueType, Nullable: in.Nulls == NullsDrop})
 	for _, name := range r.model.names {
 		fields = append(fields, arrow.Field{Name: PosteriorPrefix + name, Type: arrow.PrimitiveTypes.Float64, Nullable: nullable})
@@ -94,6 +94,8 @@ type posteriorPass struct {
 	k             int
 	ll, post      []float64
 	codeLL, cache []float64 // discrete families: per code, and per (bag, code)
+	codes         []float64
+	comps         []em.LogProber // the current bag's components
 	cached        []bool
 	lastBag       int
 }
@@ -142,6 +144,7 @@ func (p *posteriorPass) file(ctx context.Context, fi int, progress func(int64)) 
 		for c := range codes {
 			codes[c] = float64(c)
 		}
+		p.codes = codes
 		p.codeLL = em.Table(nil, codes, r.model.comps)
 		p.cache = make([]float64, len(codes)*p.k)
 		p.cached = make([]bool, len(codes))
@@ -245,6 +248,13 @@ func (p *posteriorPass) batch(rec arrow.Record, path string, row int64) (out arr
 		}
 		weights := r.fits.weights[b*k : b*k+k]
 		post := p.post
+		if b != p.lastBag || p.comps == nil {
+			// Learned components differ from bag to bag.
+			p.comps = r.model.bagComps(p.comps, r.fits, b)
+			if p.cache != nil && r.model.learn != nil {
+				p.codeLL = em.Table(p.codeLL, p.codes, p.comps)
+			}
+		}
 		if p.cache != nil {
 			if b != p.lastBag {
 				clear(p.cached)
@@ -257,13 +267,18 @@ func (p *posteriorPass) batch(rec arrow.Record, path string, row int64) (out arr
 				p.cached[c] = true
 			}
 		} else {
-			for j, c := range r.model.comps {
+			p.lastBag = b
+			for j, c := range p.comps {
 				p.ll[j] = c.LogProb(code)
 			}
 			em.Posteriors(post, p.ll, weights)
 		}
 		top := 0
 		for j, v := range post {
+			if int64(j) >= r.fits.ncomp[b] {
+				pb[j].UnsafeAppendBoolToBitmap(false) // beyond the bag's K
+				continue
+			}
 			pb[j].UnsafeAppend(v)
 			if v > post[top] {
 				top = j

@@ -1,0 +1,5 @@
+//go:build !race
+
+package em_test
+
+const raceEnabled = false

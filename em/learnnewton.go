@@ -1,0 +1,413 @@
+package em
+
+import (
+	"math"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// newtonAfterLearn is how many E-steps SQUAREM gets before Newton's method
+// takes over a univariate Gaussian start. Most starts converge before; the
+// others are on flat curved ridges of the likelihood (a small component
+// inside a broad one, heavily overlapping components), where SQUAREM
+// crawls.
+const newtonAfterLearn = 24
+
+// gaussNewton holds the buffers of Newton's method for univariate Gaussian
+// mixtures.
+type gaussNewton struct {
+	idx                []int     // free coordinates: kind and component
+	g, gi, h           []float64 // gradient, one row's, Hessian (P×P)
+	r0, r1, r2, r3, r4 []float64 // per component sums of c r z^p
+	z, rr, lw          []float64
+	step               []float64
+	sym                *mat.SymDense
+	eig                mat.EigenSym
+	vals               []float64
+	vecs               mat.Dense
+}
+
+// Coordinate kinds: log-weight ratio to the reference component, mean,
+// log sd.
+const (
+	coordBeta = iota
+	coordMean
+	coordLogSD
+)
+
+// Outcomes of newtonGauss.
+const (
+	newtonConverged = iota // a step gained at most tol·|ll|
+	newtonBudget           // MaxIter E-steps spent
+	newtonFailed           // nothing free, or no step gained
+)
+
+// newtonGauss improves th (log-likelihood ll) by Newton's method on the
+// observed log-likelihood over the learned Gaussian quantities: weights as
+// log-ratios to the largest one, means, log standard deviations.
+// Components of weight below 1e-12 stay as they are, and so do the mean
+// and sd of a component collapsed onto the variance floor (variance below
+// 10·RegCovar), whose maximum lies on that boundary. The gradient and the Hessian
+// come from one pass over the data (per-component sums of r z^p, p <= 4,
+// and the outer products of the rows' scores); the step maximises the
+// local quadratic model, with the Hessian's eigenvalues floored (so it is
+// an ascent direction also where the model is not concave), and a
+// backtracking line search keeps the log-likelihood increasing and every
+// variance above RegCovar. It stops when a step raises the log-likelihood
+// by at most tol·|ll| (converged), when no step along the direction raises
+// it (reported as not ok: the caller goes back to SQUAREM), or when the
+// budget of E-step equivalents is spent. Each gradient pass and each line
+// search trial counts as one E-step in *evals.
+func (l *Learner) newtonGauss(th, trial *Params, ll float64, tol float64, evals *int, maxEvals int) (float64, int) {
+	m := l.m
+	k := m.K
+	nw := &l.newton
+	for _, b := range []*[]float64{&nw.r0, &nw.r1, &nw.r2, &nw.r3, &nw.r4, &nw.z, &nw.rr, &nw.lw} {
+		*b = grow(*b, k)
+	}
+	for {
+		if *evals-1 >= maxEvals {
+			return ll, newtonBudget
+		}
+		ref, collapsed := l.newtonFree(th)
+		p := len(nw.idx)
+		if p == 0 {
+			return ll, newtonFailed
+		}
+		start := ll
+		if collapsed {
+			// The collapsed components' means and sds take their EM
+			// update (a partial M-step: the log-likelihood cannot
+			// decrease), Newton the rest.
+			if *evals+2 > maxEvals {
+				return ll, newtonBudget
+			}
+			*evals += 2
+			if _, err := l.estep(&l.st, th); err != nil {
+				return ll, newtonFailed
+			}
+			l.mstepCollapsed(th, &l.st)
+			ref, _ = l.newtonFree(th)
+			if p = len(nw.idx); p == 0 {
+				return ll, newtonFailed
+			}
+			ll = l.logLikGaussian(th)
+		}
+		*evals++
+		l.newtonDerivatives(th)
+		// Step: maximise the quadratic model with -H's eigenvalues floored.
+		for a := range p {
+			for b := a; b < p; b++ {
+				nw.sym.SetSym(a, b, -nw.h[a*p+b])
+			}
+		}
+		if !nw.eig.Factorize(nw.sym, true) {
+			return ll, newtonFailed
+		}
+		nw.vals = nw.eig.Values(grow(nw.vals, p))
+		if r, _ := nw.vecs.Dims(); r != p {
+			nw.vecs.Reset()
+		}
+		nw.eig.VectorsTo(&nw.vecs)
+		top := 0.0
+		for _, v := range nw.vals {
+			top = math.Max(top, math.Abs(v))
+		}
+		floor := math.Max(1e-10*top, 1e-300)
+		clear(nw.step)
+		pred := 0.0
+		for i, v := range nw.vals {
+			proj := 0.0
+			for a := range p {
+				proj += nw.vecs.At(a, i) * nw.g[a]
+			}
+			lam := math.Max(math.Abs(v), floor)
+			pred += proj * proj / lam
+			for a := range p {
+				nw.step[a] += proj / lam * nw.vecs.At(a, i)
+			}
+		}
+		if 0.5*pred <= 1e-3*tol*math.Abs(ll) && ll-start <= tol*math.Abs(ll) {
+			return ll, newtonConverged // the model gains nothing worth a step
+		}
+		moved := false
+		for t, try := 1.0, 0; try < 30; t, try = t/2, try+1 {
+			if *evals-1 >= maxEvals {
+				return ll, newtonBudget
+			}
+			if !l.newtonPoint(trial, th, ref, t) {
+				continue
+			}
+			*evals++
+			llt := l.logLikGaussian(trial)
+			if llt >= ll {
+				copyParams(th, trial)
+				gain := llt - start
+				ll = llt
+				moved = true
+				// A shortened step may have stopped at the variance floor;
+				// only a full step's small gain means convergence.
+				if gain <= tol*math.Abs(ll) && t == 1 {
+					return ll, newtonConverged
+				}
+				break
+			}
+		}
+		if !moved {
+			return ll, newtonFailed
+		}
+	}
+}
+
+// newtonFree sets l.newton.idx to the free coordinates at th and sizes
+// the buffers; it returns the reference component and whether a component
+// is collapsed.
+func (l *Learner) newtonFree(th *Params) (int, bool) {
+	m := l.m
+	k := m.K
+	nw := &l.newton
+	ref := 0
+	for j, w := range th.Weights {
+		if w > th.Weights[ref] {
+			ref = j
+		}
+	}
+	nw.idx = nw.idx[:0]
+	collapsed := false
+	for j, w := range th.Weights {
+		if !(w >= 1e-12) {
+			continue // a vanishing component stays as it is
+		}
+		if m.Learn.Has(LearnWeights) && j != ref {
+			nw.idx = append(nw.idx, coordBeta*k+j)
+		}
+		if th.SD[j]*th.SD[j] < 10*m.RegCovar {
+			// Collapsed onto (nearly) one point, near the variance floor:
+			// its maximum is on that boundary, where Newton's steps
+			// would be cut short; EM updates its mean and sd instead.
+			collapsed = collapsed || m.Learn&(LearnMean|LearnSD) != 0
+			continue
+		}
+		if m.Learn.Has(LearnMean) {
+			nw.idx = append(nw.idx, coordMean*k+j)
+		}
+		if m.Learn.Has(LearnSD) {
+			nw.idx = append(nw.idx, coordLogSD*k+j)
+		}
+	}
+	p := len(nw.idx)
+	for _, b := range []*[]float64{&nw.g, &nw.gi, &nw.step} {
+		*b = grow(*b, p)
+	}
+	nw.h = grow(nw.h, p*p)
+	if p > 0 && (nw.sym == nil || nw.sym.SymmetricDim() != p) {
+		nw.sym = mat.NewSymDense(p, nil)
+	}
+	return ref, collapsed
+}
+
+// mstepCollapsed sets the learned mean and sd of th's collapsed components
+// (variance below 10·RegCovar, weight at least 1e-12) from st.
+func (l *Learner) mstepCollapsed(th *Params, st *Stats) {
+	m := l.m
+	for j, w := range th.Weights {
+		if !(w >= 1e-12) || !(th.SD[j]*th.SD[j] < 10*m.RegCovar) || !(st.n[j] > 0) {
+			continue
+		}
+		sh, g := st.shift[j], st.s1[j]/st.n[j]
+		if m.Learn.Has(LearnMean) {
+			th.Mean[j] = sh + g
+		}
+		if m.Learn.Has(LearnSD) {
+			e := th.Mean[j] - sh
+			v := st.s2[j]/st.n[j] - 2*e*g + e*e
+			th.SD[j] = math.Sqrt(math.Max(v, 0) + m.RegCovar)
+		}
+	}
+}
+
+// newtonPoint writes th + t·step (in Newton's coordinates) to dst and
+// reports whether it is valid (every variance at least RegCovar).
+func (l *Learner) newtonPoint(dst, th *Params, ref int, t float64) bool {
+	m := l.m
+	k := m.K
+	nw := &l.newton
+	copyParams(dst, th)
+	beta := nw.lw[:k]
+	for j, w := range th.Weights {
+		beta[j] = math.Log(w) - math.Log(th.Weights[ref])
+	}
+	for a, c := range nw.idx {
+		j, v := c%k, t*nw.step[a]
+		switch c / k {
+		case coordBeta:
+			beta[j] += v
+		case coordMean:
+			dst.Mean[j] += v
+		case coordLogSD:
+			dst.SD[j] *= math.Exp(v)
+			if !(dst.SD[j]*dst.SD[j] >= m.RegCovar) || math.IsInf(dst.SD[j], 0) {
+				return false
+			}
+		}
+	}
+	if m.Learn.Has(LearnWeights) {
+		sum := 0.0
+		for j, b := range beta {
+			if th.Weights[j] > 0 {
+				dst.Weights[j] = math.Exp(b)
+				sum += dst.Weights[j]
+			}
+		}
+		for j := range dst.Weights {
+			dst.Weights[j] /= sum
+		}
+	}
+	return true
+}
+
+// newtonDerivatives sets l.newton.g and .h to the gradient and Hessian of
+// the log-likelihood at th in Newton's coordinates.
+func (l *Learner) newtonDerivatives(th *Params) {
+	m := l.m
+	k := m.K
+	nw := &l.newton
+	p := len(nw.idx)
+	clear(nw.g)
+	clear(nw.h)
+	for _, b := range [][]float64{nw.r0, nw.r1, nw.r2, nw.r3, nw.r4} {
+		clear(b)
+	}
+	for j, w := range th.Weights {
+		nw.lw[j] = math.Log(w) - math.Log(th.SD[j])
+	}
+	gi := nw.gi
+	for i, x := range l.x {
+		c := l.c[i]
+		mx := math.Inf(-1)
+		for j := range k {
+			z := (x - th.Mean[j]) / th.SD[j]
+			nw.z[j] = z
+			a := nw.lw[j] - 0.5*z*z
+			nw.rr[j] = a
+			if a > mx {
+				mx = a
+			}
+		}
+		s := 0.0
+		for j := range k {
+			e := expNeg(nw.rr[j] - mx)
+			nw.rr[j] = e
+			s += e
+		}
+		for j := range k {
+			r := nw.rr[j] / s
+			nw.rr[j] = r
+			cr, z := c*r, nw.z[j]
+			z2 := z * z
+			nw.r0[j] += cr
+			nw.r1[j] += cr * z
+			nw.r2[j] += cr * z2
+			nw.r3[j] += cr * z2 * z
+			nw.r4[j] += cr * z2 * z2
+		}
+		for a, co := range nw.idx {
+			j := co % k
+			r, z := nw.rr[j], nw.z[j]
+			switch co / k {
+			case coordBeta:
+				gi[a] = r - th.Weights[j]
+			case coordMean:
+				gi[a] = r * z / th.SD[j]
+			default:
+				gi[a] = r * (z*z - 1)
+			}
+			nw.g[a] += c * gi[a]
+		}
+		for a := range p {
+			ca := c * gi[a]
+			row := nw.h[a*p : (a+1)*p]
+			for b := a; b < p; b++ {
+				row[b] -= ca * gi[b]
+			}
+		}
+	}
+	// Add sum_i c sum_k r_ik (A_ik + d_ik d_ikᵀ) from the sums; see
+	// newtonGauss. b_k = e_k - w over the free log-weight ratios.
+	n := l.total
+	bk := func(k0, j int) float64 {
+		v := -th.Weights[j]
+		if k0 == j {
+			v++
+		}
+		return v
+	}
+	for a, ca := range nw.idx {
+		ja, ka := ca%k, ca/k
+		for b := a; b < p; b++ {
+			cb := nw.idx[b]
+			jb, kb := cb%k, cb/k
+			v := 0.0
+			switch {
+			case ka == coordBeta && kb == coordBeta:
+				wa, wb := th.Weights[ja], th.Weights[jb]
+				v = n * wa * wb
+				if ja == jb {
+					v -= n * wa
+				}
+				for c := range k {
+					if th.Weights[c] > 0 {
+						v += nw.r0[c] * bk(c, ja) * bk(c, jb)
+					}
+				}
+			case ka == coordBeta || kb == coordBeta:
+				jbeta, jc, kc := ja, jb, kb
+				if kb == coordBeta {
+					jbeta, jc, kc = jb, ja, ka
+				}
+				if kc == coordMean {
+					v = bk(jc, jbeta) * nw.r1[jc] / th.SD[jc]
+				} else {
+					v = bk(jc, jbeta) * (nw.r2[jc] - nw.r0[jc])
+				}
+			case ja != jb:
+			case ka == coordMean && kb == coordMean:
+				v = (nw.r2[ja] - nw.r0[ja]) / (th.SD[ja] * th.SD[ja])
+			case ka == coordLogSD && kb == coordLogSD:
+				v = nw.r4[ja] - 4*nw.r2[ja] + nw.r0[ja]
+			default:
+				v = (nw.r3[ja] - 3*nw.r1[ja]) / th.SD[ja]
+			}
+			nw.h[a*p+b] += v
+			nw.h[b*p+a] = nw.h[a*p+b]
+		}
+	}
+}
+
+// logLikGaussian returns the log-likelihood of the loaded bag at p.
+func (l *Learner) logLikGaussian(p *Params) float64 {
+	k := l.m.K
+	nw := &l.newton
+	for j, w := range p.Weights {
+		nw.lw[j] = math.Log(w) - math.Log(p.SD[j])
+		nw.z[j] = 0.5 / (p.SD[j] * p.SD[j])
+	}
+	acc := llAcc{prod: 1}
+	for i, x := range l.x {
+		mx := math.Inf(-1)
+		for j := range k {
+			d := x - p.Mean[j]
+			a := nw.lw[j] - nw.z[j]*d*d
+			nw.rr[j] = a
+			if a > mx {
+				mx = a
+			}
+		}
+		s := 0.0
+		for j := range k {
+			s += expNeg(nw.rr[j] - mx)
+		}
+		acc.add(l.c[i], mx, s)
+	}
+	return acc.value() + l.konst
+}

@@ -1,0 +1,886 @@
+package em
+
+import (
+	"math"
+	"slices"
+)
+
+// Learn fits one bag: it estimates the learned quantities of the model by
+// EM from several starts and returns the start with the highest
+// log-likelihood.
+//
+// Starts. When the family's location parameter (Gaussian or
+// MultiGaussian mean, Poisson rate, Bernoulli p, Categorical probs) is
+// learned and has no starting value, each of s.Restarts starts clusters
+// the values by k-means++ seeding (weighted by the counts; for Categorical
+// on the one-hot codes) and Lloyd iterations, seeded from s.Seed and the
+// start's number, and takes one M-step from that hard assignment. Starts
+// whose starting point equals one already run are skipped (their result
+// would be the same), so Starts may be less than Restarts. Otherwise there
+// is one start: the given and fixed values, learned variances or
+// covariances without a starting value set to the whole bag's, weights
+// without one uniform. A learned quantity with a starting value starts
+// from it in every start. A start that fails (a singular covariance) is
+// dropped; Learn fails only if every start does.
+//
+// Iterations. Each start runs EM, accelerated by SQUAREM unless
+// s.Accelerate is None: SQUAREM's extrapolation is taken in unconstrained
+// coordinates (log weights, log sd, logit p, log-Cholesky factors, ...),
+// followed by one EM step, and accepted only if that point's
+// log-likelihood is at least that of the plain EM step it replaces, so the
+// log-likelihood increases monotonically. A start stops when one EM step
+// raises the log-likelihood by no more than s.Tol times its absolute
+// value (Converged), or after s.MaxIter E-steps. For the univariate
+// Gaussian, a start not converged after 24 E-steps is finished by Newton's
+// method on the observed log-likelihood (see newtonGauss: exact gradient
+// and Hessian, monotone line search, variances kept at or above RegCovar),
+// which converges quadratically where EM crawls along flat curved ridges;
+// it stops when a Newton step raises the log-likelihood by at most
+// s.Tol·|ll|, and hands back to SQUAREM if it cannot make progress. The
+// mean and sd of a component collapsed onto the variance floor stay fixed
+// in Newton's steps.
+// Each of its gradient passes and line-search trials counts as an E-step.
+// A start is abandoned early (not counted as a candidate) when it comes
+// within 1e-2 (in log weights, log sds and means in units of the bag's
+// standard deviation) of a maximum an earlier start reached with a higher
+// log-likelihood, or when it is more than 1 and more than 10^4 times its
+// last cycle's gain below the best maximum so far.
+//
+// Degenerate bags. A variance never falls below RegCovar (a component on
+// one distinct value gets sd √RegCovar). With fewer distinct values than
+// components, k-means++ finds fewer clusters, and the components left over
+// start (and end) with weight 0 when the weights are learned; with fixed
+// weights they start at the whole bag's parameters. Every component whose
+// final weight is 0 reports NaN for each of its learned parameters: no
+// observation informs them. A bag of one observation is fitted the same
+// way: one component at it with sd √RegCovar, the others empty.
+//
+// Label order. When the components are exchangeable (every parameter of
+// the family learned, none given a starting value, and the given weights,
+// if any, equal) they are returned in a canonical order, so the same data
+// gives the same labels: Gaussian by mean then sd, Bernoulli by p, Poisson
+// by rate, Categorical by the probability vector lexicographically,
+// MultiGaussian by the mean vector lexicographically then the covariance
+// entries; empty components (NaN) last. Otherwise component k stays the
+// one that was given the k-th fixed or starting values.
+//
+// Identifiability. Learn refuses, with an *IdentifiabilityError, models
+// that CheckIdentifiable rates NotIdentifiable for one bag (a mixture of
+// Bernoullis or of categoricals with learned component parameters is
+// itself a single Bernoulli or categorical distribution).
+//
+// The rows are sorted and equal rows merged first, so the result depends
+// neither on their order nor on how counts are split across rows. Learn
+// panics if the lengths of bag.X and bag.Counts do not match the model.
+func (l *Learner) Learn(bag Bag, s LearnSettings) (LearnResult, error) {
+	if v, why := CheckIdentifiable(l.m, PerBag); v == NotIdentifiable {
+		return LearnResult{}, &IdentifiabilityError{Scope: PerBag, Reason: why}
+	}
+	s = s.withDefaults()
+	if err := l.load(bag, true); err != nil {
+		return LearnResult{}, err
+	}
+	random := l.randomStart()
+	starts := 1
+	if random && l.m.K > 1 {
+		starts = s.Restarts
+	}
+	l.starts = l.starts[:0]
+	l.found, l.foundLL = l.found[:0], l.foundLL[:0]
+	l.scales()
+	var (
+		res      LearnResult
+		found    bool
+		firstErr error
+	)
+	for r := range starts {
+		l.pcg.Seed(mix64(s.Seed), mix64(pcgStream+uint64(r)))
+		start := &l.pts[0]
+		l.start(start, random)
+		if l.exch {
+			l.sortComponents(start, nil)
+		}
+		if l.seen(start) {
+			continue
+		}
+		res.Starts++
+		out, err := l.run(s)
+		res.TotalIterations += out.iters + 1
+		if err == nil && !out.dup {
+			l.pack(l.grow(len(l.found)), l.sorted(out.p))
+			l.foundLL = append(l.foundLL, out.ll)
+		}
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		if !out.dup && (!found || out.ll > res.LogLikelihood) {
+			found = true
+			copyParams(&l.best, out.p)
+			res.LogLikelihood, res.Iterations, res.Converged = out.ll, out.iters, out.converged
+		}
+	}
+	if !found {
+		return LearnResult{}, firstErr
+	}
+	l.finish(&l.best, nil)
+	res.Params = l.best.Clone()
+	return res, nil
+}
+
+// randomStart reports whether the starts are random: the location
+// parameter is learned and has no starting value.
+func (l *Learner) randomStart() bool {
+	m := l.m
+	in := m.Init
+	switch m.Family {
+	case Bernoulli:
+		return m.Learn.Has(LearnP) && in.P == nil
+	case Categorical:
+		return m.Learn.Has(LearnProbs) && in.Probs == nil
+	case Poisson:
+		return m.Learn.Has(LearnRate) && in.Rate == nil
+	default:
+		return m.Learn.Has(LearnMean) && in.Mean == nil
+	}
+}
+
+// given returns the learned quantities that have starting values.
+func (l *Learner) given() LearnSet {
+	in := l.m.Init
+	var g LearnSet
+	for _, q := range []struct {
+		q LearnSet
+		s []float64
+	}{{LearnWeights, in.Weights}, {LearnP, in.P}, {LearnProbs, in.Probs}, {LearnMean, in.Mean},
+		{LearnSD, in.SD}, {LearnRate, in.Rate}, {LearnCov, in.Cov}} {
+		if q.s != nil {
+			g |= q.q
+		}
+	}
+	return g & l.m.Learn
+}
+
+// start writes a starting point to p; see Learn. With random, the loaded
+// rows are clustered with l.rng.
+func (l *Learner) start(p *Params, random bool) {
+	m := l.m
+	k := m.K
+	copyParams(p, &m.Init)
+	if m.Init.Weights == nil {
+		for j := range p.Weights {
+			p.Weights[j] = 1 / float64(k)
+		}
+	}
+	free := m.Learn &^ l.given() // learned without a starting value
+	pooled := &l.pts[len(l.pts)-1]
+	if random {
+		var kk int
+		var assign []int
+		if m.Family == Categorical {
+			kk, assign = l.km.runOneHot(l.x, l.c, m.Levels, k, l.rng)
+		} else {
+			kk, assign = l.km.run(l.x, l.c, l.d, k, l.rng)
+		}
+		l.hardStats(&l.st, assign)
+		// The M-step leaves the components without observations (those
+		// from kk on) alone, and gives them weight 0 when the weights are
+		// learned without starting values.
+		_ = l.mstep(p, &l.st, free)
+		if kk < k {
+			l.pooledParams(pooled, free&^LearnWeights)
+			for j := kk; j < k; j++ {
+				copyComponent(p, pooled, j, 0, free&^LearnWeights, m)
+			}
+		}
+		return
+	}
+	if other := free &^ (LearnWeights | LearnMean); other != 0 {
+		l.pooledParams(pooled, other)
+		for j := range k {
+			copyComponent(p, pooled, j, 0, other, m)
+		}
+	}
+}
+
+// pooledParams sets the quantities q (and the mean) of component 0 of p
+// to the whole bag's estimates.
+func (l *Learner) pooledParams(p *Params, q LearnSet) {
+	if p.Mean != nil {
+		q |= LearnMean
+	}
+	assign := growInt(l.km.next, len(l.c))
+	clear(assign)
+	l.km.next = assign
+	l.hardStats(&l.st, assign)
+	_ = l.mstep(p, &l.st, q)
+}
+
+// copyComponent copies the quantities q of component i of src to
+// component j of dst.
+func copyComponent(dst, src *Params, j, i int, q LearnSet, m Model) {
+	cp := func(d, s []float64, w int) { copy(d[j*w:(j+1)*w], s[i*w:(i+1)*w]) }
+	if q.Has(LearnWeights) {
+		cp(dst.Weights, src.Weights, 1)
+	}
+	switch {
+	case q.Has(LearnP):
+		cp(dst.P, src.P, 1)
+	case q.Has(LearnProbs):
+		cp(dst.Probs, src.Probs, m.Levels)
+	case q.Has(LearnRate):
+		cp(dst.Rate, src.Rate, 1)
+	}
+	if q.Has(LearnMean) {
+		cp(dst.Mean, src.Mean, max(1, m.Dim))
+	}
+	if q.Has(LearnSD) {
+		cp(dst.SD, src.SD, 1)
+	}
+	if q.Has(LearnCov) {
+		cp(dst.Cov, src.Cov, m.Dim*m.Dim)
+	}
+}
+
+// seen reports whether p equals a starting point already run in this
+// Learn, and records it if not.
+func (l *Learner) seen(p *Params) bool {
+	n := len(l.starts)
+	l.starts = l.flatten(l.starts, p)
+	v := l.starts[n:]
+	for i := 0; i < n; i += len(v) {
+		if slices.Equal(l.starts[i:i+len(v)], v) {
+			l.starts = l.starts[:n]
+			return true
+		}
+	}
+	return false
+}
+
+func (l *Learner) flatten(dst []float64, p *Params) []float64 {
+	for _, s := range [][]float64{p.Weights, p.P, p.Probs, p.Mean, p.SD, p.Rate, p.Cov} {
+		dst = append(dst, s...)
+	}
+	return dst
+}
+
+type runResult struct {
+	p         *Params
+	ll        float64
+	iters     int
+	converged bool
+	dup       bool // stopped near a maximum found before
+}
+
+// dupTol is the distance (see near) below which a start's current point
+// counts as on its way to a maximum that an earlier start reached.
+const dupTol = 1e-2
+
+// grow appends room for one packed point to l.found and returns that
+// room.
+func (l *Learner) grow(n int) []float64 {
+	l.found = append(l.found, make([]float64, l.vecLen())...)
+	return l.found[n:]
+}
+
+// sorted returns p, or a copy of it in canonical order when the
+// components are exchangeable.
+func (l *Learner) sorted(p *Params) *Params {
+	if !l.exch {
+		return p
+	}
+	copyParams(&l.cmp, p)
+	l.sortComponents(&l.cmp, nil)
+	return &l.cmp
+}
+
+// near reports whether p is within dupTol of a maximum found before with
+// at least its log-likelihood ll, in packed coordinates (means in units of
+// the bag's standard deviation).
+func (l *Learner) near(p *Params, ll float64) bool {
+	if len(l.foundLL) == 0 {
+		return false
+	}
+	v := l.pack(l.vec[3], l.sorted(p))
+	for f, fll := range l.foundLL {
+		if fll < ll {
+			continue
+		}
+		w := l.found[f*len(v) : (f+1)*len(v)]
+		close := true
+		for i, x := range v {
+			if !(math.Abs(x-w[i]) <= dupTol*l.scale[i]) && !(x == w[i]) {
+				close = false
+				break
+			}
+		}
+		if close {
+			return true
+		}
+	}
+	return false
+}
+
+// hopeless reports whether a start at log-likelihood ll, which gained
+// gain in its last cycle, is so far below the best maximum found before
+// (by more than 1 and more than 10^4 such gains) that it cannot be
+// expected to catch up.
+func (l *Learner) hopeless(ll, gain float64) bool {
+	for _, f := range l.foundLL {
+		if d := f - ll; d > 1 && d > 1e4*gain {
+			return true
+		}
+	}
+	return false
+}
+
+// scales sets l.scale, the scale of each packed coordinate: the loaded
+// bag's standard deviation (per dimension) for means, 1 otherwise.
+func (l *Learner) scales() {
+	n := l.vecLen()
+	if cap(l.scale) < n {
+		l.scale = make([]float64, n)
+	}
+	l.scale = l.scale[:n]
+	for i := range l.scale {
+		l.scale[i] = 1
+	}
+	m := l.m
+	if !m.Learn.Has(LearnMean) {
+		return
+	}
+	i := 0
+	if m.Learn.Has(LearnWeights) {
+		i += m.K
+	}
+	d := l.d
+	for a := range d {
+		s, s2 := 0.0, 0.0
+		for r, c := range l.c {
+			s += c * l.x[r*d+a]
+		}
+		mean := s / l.total
+		for r, c := range l.c {
+			e := l.x[r*d+a] - mean
+			s2 += c * e * e
+		}
+		sd := math.Sqrt(s2 / l.total)
+		if !(sd > 0) {
+			sd = 1
+		}
+		for j := range m.K {
+			l.scale[i+j*d+a] = sd
+		}
+	}
+}
+
+// run runs EM (SQUAREM unless s.Accelerate is None) from l.pts[0].
+func (l *Learner) run(s LearnSettings) (runResult, error) {
+	const mstep = 4.0 // factor by which SQUAREM's step bound grows or shrinks
+	pts := [6]*Params{}
+	for i := range pts {
+		pts[i] = &l.pts[i]
+	}
+	// th is the current point, f1 = F(th), f2 = F(f1); q, fq, ffq are the
+	// extrapolated point, F(q) and F(F(q)). pts[5] is also pooledParams'
+	// scratch, used only before run.
+	th, f1, f2, q, fq, ffq := pts[0], pts[1], pts[2], pts[3], pts[4], pts[5]
+	evals := 0
+	em := func(from, to *Params) (float64, error) {
+		evals++
+		ll, err := l.estep(&l.st, from)
+		if err != nil {
+			return ll, err
+		}
+		copyParams(to, from)
+		return ll, l.mstep(to, &l.st, l.m.Learn)
+	}
+	ll0, err := em(th, f1)
+	if err != nil {
+		return runResult{iters: evals - 1}, err
+	}
+	gain := math.Inf(1) // the last cycle's gain in log-likelihood
+	newtonNext := newtonAfterLearn
+	budget := func() bool { return evals-1 < s.MaxIter }
+	stepMax := 1.0
+	for {
+		if !budget() {
+			return runResult{p: th, ll: ll0, iters: evals - 1}, nil
+		}
+		if l.near(th, ll0) || l.hopeless(ll0, gain) {
+			return runResult{p: th, ll: ll0, iters: evals - 1, dup: true}, nil
+		}
+		ll1, err := em(f1, f2)
+		if err != nil {
+			return runResult{p: th, ll: ll0, iters: evals - 1}, err
+		}
+		if ll1-ll0 <= s.Tol*math.Abs(ll1) {
+			if ll1 >= ll0 {
+				return runResult{p: f1, ll: ll1, iters: evals - 1, converged: true}, nil
+			}
+			return runResult{p: th, ll: ll0, iters: evals - 1, converged: true}, nil
+		}
+		if s.Accelerate == None {
+			th, f1, f2 = f1, f2, th
+			gain, ll0 = ll1-ll0, ll1
+			continue
+		}
+		if l.m.Family == Gaussian && evals >= newtonNext {
+			llN, status := l.newtonGauss(f1, q, ll1, s.Tol, &evals, s.MaxIter)
+			switch status {
+			case newtonConverged:
+				return runResult{p: f1, ll: llN, iters: evals - 1, converged: true}, nil
+			case newtonBudget:
+				return runResult{p: f1, ll: llN, iters: evals - 1}, nil
+			}
+			// Back to SQUAREM from where Newton stopped, for a while.
+			newtonNext = evals + newtonAfterLearn
+			th, f1 = f1, th
+			if ll0, err = em(th, f1); err != nil {
+				return runResult{p: th, ll: ll0, iters: evals - 1}, err
+			}
+			gain = llN - ll1
+			continue
+		}
+		alpha, atBound := l.extrapolate(th, f1, f2, q, stepMax)
+		if alpha > 1.01 && budget() {
+			_, err := em(q, fq)
+			if err == nil && budget() {
+				var llfq float64
+				if llfq, err = em(fq, ffq); err == nil && llfq >= ll1 {
+					th, f1, fq, ffq = fq, ffq, th, f1
+					gain, ll0 = llfq-ll0, llfq
+					if atBound {
+						stepMax *= mstep
+					}
+					continue
+				}
+			}
+			if atBound {
+				stepMax = math.Max(1, stepMax/mstep)
+			}
+		} else if atBound {
+			stepMax *= mstep
+		}
+		if !budget() {
+			return runResult{p: f1, ll: ll1, iters: evals - 1}, nil
+		}
+		// The plain two-step point.
+		ll2, err := em(f2, q)
+		if err != nil {
+			return runResult{p: f1, ll: ll1, iters: evals - 1}, err
+		}
+		th, f1, f2, q = f2, q, th, f1
+		gain, ll0 = ll2-ll0, ll2
+	}
+}
+
+// extrapolate writes SQUAREM's point th + 2αr + α²v (r = f1 - th,
+// v = f2 - 2 f1 + th, in unconstrained coordinates) to q, with the step
+// length α = |r|/|v| clamped to [1, stepMax] and halved towards 1 until q
+// is a valid point. It returns α (1 if no valid point was found) and
+// whether α was at the bound.
+func (l *Learner) extrapolate(th, f1, f2, q *Params, stepMax float64) (float64, bool) {
+	v0 := l.pack(l.vec[0], th)
+	v1 := l.pack(l.vec[1], f1)
+	v2 := l.pack(l.vec[2], f2)
+	vq := l.vec[3]
+	var sr2, sv2 float64
+	for i := range v0 {
+		if finite3(v0[i], v1[i], v2[i]) {
+			r := v1[i] - v0[i]
+			v := v2[i] - 2*v1[i] + v0[i]
+			sr2 += r * r
+			sv2 += v * v
+		}
+	}
+	alpha := 1.0
+	if sv2 > 0 {
+		alpha = math.Min(math.Max(math.Sqrt(sr2/sv2), 1), stepMax)
+	}
+	atBound := alpha == stepMax
+	for try := 0; try < 30 && alpha > 1.01; try++ {
+		for i := range v0 {
+			if !finite3(v0[i], v1[i], v2[i]) {
+				vq[i] = v2[i]
+				continue
+			}
+			r := v1[i] - v0[i]
+			v := v2[i] - 2*v1[i] + v0[i]
+			vq[i] = v0[i] + 2*alpha*r + alpha*alpha*v
+		}
+		copyParams(q, f2)
+		if l.unpack(q, vq) {
+			return alpha, atBound
+		}
+		alpha = 1 + (alpha-1)/2
+	}
+	return 1, atBound
+}
+
+func finite3(a, b, c float64) bool {
+	return !math.IsInf(a, 0) && !math.IsInf(b, 0) && !math.IsInf(c, 0) && !math.IsNaN(a) && !math.IsNaN(b) && !math.IsNaN(c)
+}
+
+// vecLen is the length of a packed point.
+func (l *Learner) vecLen() int {
+	m := l.m
+	k, n := m.K, 0
+	if m.Learn.Has(LearnWeights) {
+		n += k
+	}
+	switch m.Family {
+	case Bernoulli, Poisson:
+		if m.Learn&(LearnP|LearnRate) != 0 {
+			n += k
+		}
+	case Categorical:
+		if m.Learn.Has(LearnProbs) {
+			n += k * m.Levels
+		}
+	case Gaussian:
+		if m.Learn.Has(LearnMean) {
+			n += k
+		}
+		if m.Learn.Has(LearnSD) {
+			n += k
+		}
+	case MultiGaussian:
+		d := m.Dim
+		if m.Learn.Has(LearnMean) {
+			n += k * d
+		}
+		if m.Learn.Has(LearnCov) {
+			switch m.Covariance {
+			case CovFull:
+				n += k * d * (d + 1) / 2
+			case CovDiag:
+				n += k * d
+			default:
+				n += k
+			}
+		}
+	}
+	return n
+}
+
+// pack writes the learned quantities of p in unconstrained coordinates to
+// dst: log weights, logit p, log probabilities, means, log sd, log rates,
+// log-Cholesky factors (the lower factor with the log of its diagonal), log
+// variances. A quantity on the boundary (weight 0, p 0 or 1) packs to ±Inf;
+// SQUAREM leaves such coordinates at their EM value.
+func (l *Learner) pack(dst []float64, p *Params) []float64 {
+	m := l.m
+	i := 0
+	put := func(v float64) { dst[i] = v; i++ }
+	if m.Learn.Has(LearnWeights) {
+		for _, w := range p.Weights {
+			put(math.Log(w))
+		}
+	}
+	if m.Learn.Has(LearnP) {
+		for _, v := range p.P {
+			put(math.Log(v) - math.Log1p(-v))
+		}
+	}
+	if m.Learn.Has(LearnProbs) {
+		for _, v := range p.Probs {
+			put(math.Log(v))
+		}
+	}
+	if m.Learn.Has(LearnMean) {
+		for _, v := range p.Mean {
+			put(v)
+		}
+	}
+	if m.Learn.Has(LearnSD) {
+		for _, v := range p.SD {
+			put(math.Log(v))
+		}
+	}
+	if m.Learn.Has(LearnRate) {
+		for _, v := range p.Rate {
+			put(math.Log(v))
+		}
+	}
+	if m.Learn.Has(LearnCov) {
+		d := m.Dim
+		for j := range m.K {
+			cov := p.Cov[j*d*d : (j+1)*d*d]
+			switch m.Covariance {
+			case CovFull:
+				if !l.mvn.factor(j, cov, d) {
+					for range d * (d + 1) / 2 {
+						put(math.NaN())
+					}
+					continue
+				}
+				u := l.mvn.u[j].RawTriangular()
+				for a := range d {
+					for b := a; b < d; b++ {
+						v := u.Data[a*u.Stride+b]
+						if a == b {
+							v = math.Log(v)
+						}
+						put(v)
+					}
+				}
+			case CovDiag:
+				for a := range d {
+					put(math.Log(cov[a*d+a]))
+				}
+			default:
+				put(math.Log(cov[0]))
+			}
+		}
+	}
+	return dst[:i]
+}
+
+// unpack sets the learned quantities of p from the packed v and reports
+// whether the result is a valid point (finite, variances positive).
+func (l *Learner) unpack(p *Params, v []float64) bool {
+	m := l.m
+	i := 0
+	get := func() float64 { x := v[i]; i++; return x }
+	ok := true
+	check := func(x float64) float64 {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			ok = false
+		}
+		return x
+	}
+	softmax := func(s []float64) {
+		mx := math.Inf(-1)
+		for _, x := range s {
+			mx = math.Max(mx, x)
+		}
+		if math.IsInf(mx, 0) || math.IsNaN(mx) {
+			ok = false
+			return
+		}
+		sum := 0.0
+		for a, x := range s {
+			s[a] = math.Exp(x - mx)
+			sum += s[a]
+		}
+		for a := range s {
+			s[a] /= sum
+		}
+	}
+	if m.Learn.Has(LearnWeights) {
+		for j := range p.Weights {
+			p.Weights[j] = get()
+		}
+		softmax(p.Weights)
+	}
+	if m.Learn.Has(LearnP) {
+		for j := range p.P {
+			p.P[j] = 1 / (1 + math.Exp(-get()))
+			if math.IsNaN(p.P[j]) {
+				ok = false
+			}
+		}
+	}
+	if m.Learn.Has(LearnProbs) {
+		lv := m.Levels
+		for j := range p.Probs {
+			p.Probs[j] = get()
+		}
+		for j := range m.K {
+			softmax(p.Probs[j*lv : (j+1)*lv])
+		}
+	}
+	if m.Learn.Has(LearnMean) {
+		for j := range p.Mean {
+			p.Mean[j] = check(get())
+		}
+	}
+	if m.Learn.Has(LearnSD) {
+		for j := range p.SD {
+			p.SD[j] = check(math.Exp(get()))
+			ok = ok && p.SD[j] > 0
+		}
+	}
+	if m.Learn.Has(LearnRate) {
+		for j := range p.Rate {
+			p.Rate[j] = check(math.Exp(get()))
+		}
+	}
+	if m.Learn.Has(LearnCov) {
+		d := m.Dim
+		for j := range m.K {
+			cov := p.Cov[j*d*d : (j+1)*d*d]
+			switch m.Covariance {
+			case CovFull:
+				u := l.mvn.u[j] // scratch: the E-step factors again
+				for a := range d {
+					for b := a; b < d; b++ {
+						x := check(get())
+						if a == b {
+							x = math.Exp(x)
+							ok = ok && x > 0
+						}
+						u.SetTri(a, b, x)
+					}
+				}
+				s := l.mvn.outer
+				s.SymOuterK(1, u.T())
+				for a := range d {
+					for b := range d {
+						cov[a*d+b] = check(s.At(a, b))
+					}
+				}
+			case CovDiag:
+				clear(cov)
+				for a := range d {
+					cov[a*d+a] = check(math.Exp(get()))
+					ok = ok && cov[a*d+a] > 0
+				}
+			default:
+				x := check(math.Exp(get()))
+				ok = ok && x > 0
+				clear(cov)
+				for a := range d {
+					cov[a*d+a] = x
+				}
+			}
+		}
+	}
+	return ok
+}
+
+// finish sets the learned parameters of components of weight 0 to NaN and,
+// for exchangeable components, sorts them into canonical order, permuting
+// the per-bag weight rows of bagWeights (len multiple of K) alike.
+func (l *Learner) finish(p *Params, bagWeights []float64) {
+	m := l.m
+	nan := m.Learn &^ LearnWeights
+	for j, w := range p.Weights {
+		if w == 0 && (bagWeights == nil || allZero(bagWeights, j, m.K)) {
+			fillComponent(p, j, nan, m, math.NaN())
+		}
+	}
+	if l.exch {
+		l.sortComponents(p, bagWeights)
+	}
+}
+
+func allZero(bw []float64, j, k int) bool {
+	for b := j; b < len(bw); b += k {
+		if bw[b] != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// fillComponent sets the quantities q of component j to v.
+func fillComponent(p *Params, j int, q LearnSet, m Model, v float64) {
+	fill := func(s []float64, w int) {
+		for i := j * w; i < (j+1)*w; i++ {
+			s[i] = v
+		}
+	}
+	if q.Has(LearnP) {
+		fill(p.P, 1)
+	}
+	if q.Has(LearnProbs) {
+		fill(p.Probs, m.Levels)
+	}
+	if q.Has(LearnMean) {
+		fill(p.Mean, max(1, m.Dim))
+	}
+	if q.Has(LearnSD) {
+		fill(p.SD, 1)
+	}
+	if q.Has(LearnRate) {
+		fill(p.Rate, 1)
+	}
+	if q.Has(LearnCov) {
+		fill(p.Cov, m.Dim*m.Dim)
+	}
+}
+
+// sortComponents puts the components of p (and the per-bag weight rows of
+// bagWeights) in canonical order; see Learn.
+func (l *Learner) sortComponents(p *Params, bagWeights []float64) {
+	m := l.m
+	k := m.K
+	type block struct {
+		s []float64
+		w int
+	}
+	var keys []block
+	switch m.Family {
+	case Bernoulli:
+		keys = []block{{p.P, 1}}
+	case Categorical:
+		keys = []block{{p.Probs, m.Levels}}
+	case Gaussian:
+		keys = []block{{p.Mean, 1}, {p.SD, 1}}
+	case Poisson:
+		keys = []block{{p.Rate, 1}}
+	case MultiGaussian:
+		keys = []block{{p.Mean, m.Dim}, {p.Cov, m.Dim * m.Dim}}
+	}
+	perm := make([]int, k)
+	for j := range perm {
+		perm[j] = j
+	}
+	slices.SortStableFunc(perm, func(a, b int) int {
+		for _, bl := range keys {
+			for c := range bl.w {
+				x, y := bl.s[a*bl.w+c], bl.s[b*bl.w+c]
+				switch {
+				case math.IsNaN(x) && math.IsNaN(y):
+				case math.IsNaN(x):
+					return 1
+				case math.IsNaN(y):
+					return -1
+				case x < y:
+					return -1
+				case x > y:
+					return 1
+				}
+			}
+		}
+		return cmpFloat(p.Weights[b], p.Weights[a])
+	})
+	if slices.IsSorted(perm) {
+		return
+	}
+	tmp := make([]float64, 0, len(p.Cov)+len(p.Probs)+k)
+	apply := func(s []float64, w int) {
+		if s == nil {
+			return
+		}
+		tmp = tmp[:0]
+		for _, j := range perm {
+			tmp = append(tmp, s[j*w:(j+1)*w]...)
+		}
+		copy(s, tmp)
+	}
+	apply(p.Weights, 1)
+	apply(p.P, 1)
+	apply(p.Probs, m.Levels)
+	apply(p.Mean, max(1, m.Dim))
+	apply(p.SD, 1)
+	apply(p.Rate, 1)
+	apply(p.Cov, m.Dim*m.Dim)
+	for b := 0; b < len(bagWeights); b += k {
+		apply(bagWeights[b:b+k], 1)
+	}
+}
+
+// mix64 is the SplitMix64 finaliser.
+func mix64(h uint64) uint64 {
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	h ^= h >> 31
+	return h
+}
