@@ -18,6 +18,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/mixbatch/mixbatch/em"
 )
 
 // Families that model.family accepts.
@@ -26,7 +28,13 @@ const (
 	Categorical = "categorical"
 	Gaussian    = "gaussian"
 	Poisson     = "poisson"
+	// MultivariateGaussian components have a mean vector and a covariance
+	// matrix over the input.value columns (em.MultiGaussian).
+	MultivariateGaussian = "multivariate_gaussian"
 )
+
+// familyList names the families for messages.
+const familyList = "bernoulli, categorical, gaussian, multivariate_gaussian or poisson"
 
 // Config is a run configuration, as read from a YAML file.
 type Config struct {
@@ -50,8 +58,9 @@ type InputConfig struct {
 	Paths []string `yaml:"paths" json:"paths,omitempty"`
 	// Bag names the bag column: any integer type or string.
 	Bag string `yaml:"bag" json:"bag,omitempty"`
-	// Value names the observation column.
-	Value string `yaml:"value" json:"value,omitempty"`
+	// Value names the observation column; multivariate_gaussian takes a
+	// list of columns, one per coordinate (value: [x1, x2]).
+	Value Columns `yaml:"value" json:"value,omitempty"`
 	// Count optionally names a column of non-negative counts (weights) per row.
 	Count string `yaml:"count" json:"count,omitempty"`
 	// Keep lists columns copied into the posteriors table.
@@ -63,23 +72,103 @@ type InputConfig struct {
 	Nulls string `yaml:"nulls" json:"nulls,omitempty"`
 }
 
+// Columns is a list of column names. YAML and JSON write it as a single
+// name when it holds one (value: x) and as a list otherwise (value: [x1,
+// x2]), and read both.
+type Columns []string
+
+// String joins the names with ", ", for messages.
+func (c Columns) String() string { return strings.Join(c, ", ") }
+
+// UnmarshalYAML reads a column name or a list of names. Every entry must
+// be a scalar.
+func (c *Columns) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		var name string
+		if err := n.Decode(&name); err != nil {
+			return err
+		}
+		*c = Columns{name}
+		return nil
+	case yaml.SequenceNode:
+		names := make(Columns, len(n.Content))
+		for i, e := range n.Content {
+			if e.Kind == yaml.AliasNode && e.Alias != nil {
+				e = e.Alias
+			}
+			if e.Kind != yaml.ScalarNode {
+				return fmt.Errorf("line %d: input.value[%d] must be a column name", e.Line, i)
+			}
+			if err := e.Decode(&names[i]); err != nil {
+				return err
+			}
+		}
+		*c = names
+		return nil
+	}
+	return fmt.Errorf("line %d: input.value must be a column name or a list of column names", n.Line)
+}
+
+// MarshalYAML writes one name as a scalar and several as a list.
+func (c Columns) MarshalYAML() (any, error) {
+	switch len(c) {
+	case 0:
+		return nil, nil
+	case 1:
+		return c[0], nil
+	}
+	return []string(c), nil
+}
+
+// MarshalJSON writes one name as a string and several as a list, as in
+// YAML.
+func (c Columns) MarshalJSON() ([]byte, error) {
+	if len(c) == 1 {
+		return json.Marshal(c[0])
+	}
+	return json.Marshal([]string(c))
+}
+
+// UnmarshalJSON reads a name or a list of names, as MarshalJSON writes
+// them, so that a manifest's config reads back.
+func (c *Columns) UnmarshalJSON(b []byte) error {
+	var name string
+	if err := json.Unmarshal(b, &name); err == nil {
+		*c = Columns{name}
+		return nil
+	}
+	var names []string
+	if err := json.Unmarshal(b, &names); err != nil {
+		return fmt.Errorf("input.value must be a column name or a list of column names: %w", err)
+	}
+	*c = names
+	return nil
+}
+
 // ModelConfig describes the mixture.
 type ModelConfig struct {
-	// Family is one of bernoulli, categorical, gaussian, poisson.
+	// Family is one of bernoulli, categorical, gaussian,
+	// multivariate_gaussian, poisson.
 	Family string `yaml:"family" json:"family,omitempty"`
 	// Components are the K >= 1 named components with their parameters.
 	// A learned parameter may be left out (the initialiser then picks its
 	// start); a fixed one must be given.
 	Components []ComponentConfig `yaml:"components" json:"components,omitempty"`
 	// Learn lists what EM estimates: weights and any of the family's
-	// parameters (p; probs; mean, sd; rate). Default [weights].
+	// parameters (p; probs; mean, sd; rate; mean, cov). Default [weights].
 	Learn []string `yaml:"learn" json:"learn,omitempty"`
 	// Scope is "bag" (every bag its own components) or "shared" (one set of
 	// component parameters for the whole table, weights per bag).
 	Scope string `yaml:"scope" json:"scope,omitempty"`
-	// RegCovar is added to every learned variance, so none is below it
+	// RegCovar is added to every learned variance (and to the diagonal of
+	// every learned covariance matrix), so none is below it
 	// (scikit-learn's reg_covar). Default 1e-6.
 	RegCovar float64 `yaml:"reg_covar" json:"reg_covar,omitempty"`
+	// Covariance is the structure of multivariate_gaussian covariance
+	// matrices: full, diag or spherical. Validate sets it to full for
+	// that family when it is left out; the other families take none.
+	Covariance string `yaml:"covariance,omitempty" json:"covariance,omitempty"`
 	// ComponentsRange [lo, hi] fits every K in lo..hi (components named
 	// c1..cK, all parameters learned) and keeps the best by Select. It
 	// replaces Components.
@@ -103,7 +192,12 @@ const (
 // tables give them.
 var familyParams = map[string][]string{
 	Bernoulli: {"p"}, Categorical: {"probs"}, Gaussian: {"mean", "sd"}, Poisson: {"rate"},
+	MultivariateGaussian: {"mean", "cov"},
 }
+
+// mvnNoParams says what multivariate_gaussian components accept in this
+// release.
+const mvnNoParams = "multivariate_gaussian components take no parameters in this release: list mean and cov in model.learn"
 
 // Learns reports whether q ("weights" or a parameter name) is learned.
 func (m *ModelConfig) Learns(q string) bool { return slices.Contains(m.Learn, q) }
@@ -462,16 +556,28 @@ func (c *Config) Validate() error {
 	if in.Bag == "" {
 		return errors.New("input.bag is required (the bag column)")
 	}
-	if in.Value == "" {
-		return errors.New("input.value is required (the observation column)")
+	if len(in.Value) == 0 || len(in.Value) == 1 && in.Value[0] == "" {
+		return errors.New("input.value is required (the observation column; a list of columns for multivariate_gaussian)")
 	}
-	if in.Bag == in.Value {
-		return fmt.Errorf("input.bag and input.value are the same column %q", in.Bag)
+	seen := map[string]bool{in.Bag: true}
+	for i, v := range in.Value {
+		field := "input.value"
+		if len(in.Value) > 1 {
+			field = fmt.Sprintf("input.value[%d]", i)
+		}
+		switch {
+		case v == "":
+			return fmt.Errorf("%s is empty", field)
+		case v == in.Bag:
+			return fmt.Errorf("input.bag and %s are the same column %q", field, in.Bag)
+		case seen[v]:
+			return fmt.Errorf("%s %q is listed twice", field, v)
+		}
+		seen[v] = true
 	}
-	if in.Count != "" && (in.Count == in.Bag || in.Count == in.Value) {
+	if in.Count != "" && seen[in.Count] {
 		return fmt.Errorf("input.count %q is also the bag or value column", in.Count)
 	}
-	seen := map[string]bool{in.Bag: true, in.Value: true}
 	for i, k := range in.Keep {
 		if k == "" {
 			return fmt.Errorf("input.keep[%d] is empty", i)
@@ -486,6 +592,10 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Model.validate(); err != nil {
 		return err
+	}
+	if len(in.Value) > 1 && c.Model.Family != MultivariateGaussian {
+		return fmt.Errorf("input.value lists %d columns (%s), but only multivariate_gaussian takes more than one: %s values are one column",
+			len(in.Value), in.Value, c.Model.Family)
 	}
 	if err := c.checkColumns(); err != nil {
 		return err
@@ -522,7 +632,7 @@ func (c *Config) checkColumns() error {
 		table string
 		cols  []string
 	}{
-		{WeightsTable, []string{"component", "weight", "std_error", "p", "mean", "sd", "rate", "probs",
+		{WeightsTable, []string{"component", "weight", "std_error", "p", "mean", "sd", "rate", "probs", "cov",
 			"p_std_error", "mean_std_error", "sd_std_error", "rate_std_error"}},
 		{FitsTable, []string{"n_obs", "n_dropped", "total_count", "iterations", "converged", "log_likelihood", "gap", "status", "error",
 			"n_components", "bic", "aic"}},
@@ -534,7 +644,10 @@ func (c *Config) checkColumns() error {
 		}
 	}
 	// The posteriors table: bag, keep..., value, posterior_<name>..., component.
-	owner := map[string]string{in.Bag: "input.bag", in.Value: "input.value"}
+	owner := map[string]string{in.Bag: "input.bag"}
+	for _, v := range in.Value {
+		owner[v] = "input.value"
+	}
 	for _, k := range in.Keep {
 		owner[k] = "input.keep"
 	}
@@ -551,11 +664,22 @@ func (c *Config) checkColumns() error {
 
 func (m *ModelConfig) validate() error {
 	switch m.Family {
-	case Bernoulli, Categorical, Gaussian, Poisson:
+	case Bernoulli, Categorical, Gaussian, Poisson, MultivariateGaussian:
 	case "":
-		return errors.New("model.family is required: bernoulli, categorical, gaussian or poisson")
+		return errors.New("model.family is required: " + familyList)
 	default:
-		return fmt.Errorf("model.family must be bernoulli, categorical, gaussian or poisson, got %q", m.Family)
+		return fmt.Errorf("model.family must be %s, got %q", familyList, m.Family)
+	}
+	if m.Family == MultivariateGaussian {
+		switch m.Covariance {
+		case "":
+			m.Covariance = em.CovFull.String()
+		case em.CovFull.String(), em.CovDiag.String(), em.CovSpherical.String():
+		default:
+			return fmt.Errorf("model.covariance must be full, diag or spherical, got %q", m.Covariance)
+		}
+	} else if m.Covariance != "" {
+		return fmt.Errorf("model.covariance is for the multivariate_gaussian family, not %s", m.Family)
 	}
 	if m.Learn == nil {
 		m.Learn = []string{"weights"}
@@ -573,6 +697,9 @@ func (m *ModelConfig) validate() error {
 			return fmt.Errorf("model.learn[%d] %q is listed twice", i, q)
 		}
 		seen[q] = true
+	}
+	if m.Family == MultivariateGaussian && (!m.Learns("mean") || !m.Learns("cov")) {
+		return fmt.Errorf("model.learn %v: %s", m.Learn, mvnNoParams)
 	}
 	switch m.Scope {
 	case ScopeBag:
@@ -717,6 +844,9 @@ const maxComponents = 20
 func (c *ComponentConfig) validate(field, family string, learn []string) error {
 	given := map[string]bool{"p": c.P != nil, "probs": c.Probs != nil, "mean": c.Mean != nil, "sd": c.SD != nil, "rate": c.Rate != nil}
 	params := familyParams[family]
+	if family == MultivariateGaussian && given["mean"] {
+		return fmt.Errorf("%s.mean: %s", field, mvnNoParams)
+	}
 	for _, name := range []string{"p", "probs", "mean", "sd", "rate"} {
 		wanted := slices.Contains(params, name)
 		if given[name] && !wanted {

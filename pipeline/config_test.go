@@ -40,7 +40,7 @@ var expectedErrors = []struct {
 	{"bag_is_value.bad.yml", `input.bag and input.value are the same column "red"`},
 	{"keep_is_bag.bad.yml", `input.keep[1] "bag_id" is listed twice or is the bag or value column`},
 	{"missing_family.bad.yml", "model.family is required"},
-	{"bogus_family.bad.yml", `model.family must be bernoulli, categorical, gaussian or poisson, got "binomial"`},
+	{"bogus_family.bad.yml", `model.family must be bernoulli, categorical, gaussian, multivariate_gaussian or poisson, got "binomial"`},
 	{"no_components.bad.yml", "model.components must list at least one component"},
 	{"missing_components.bad.yml", "model.components must list at least one component"},
 	{"duplicate_component_names.bad.yml", `model.components[2].name "a" is already the name of model.components[0]`},
@@ -84,6 +84,23 @@ var expectedErrors = []struct {
 	{"output_in_input.bad.yml", `output.dir "data/in/results" is inside input.paths[0] "data/in"`},
 	{"output_in_input_glob.bad.yml", `output.dir "data/in/results" is inside input.paths[0] "data/in/*.parquet"`},
 	{"input_in_output.bad.yml", `input.paths[1] "out/run/in" is inside output.dir "out/run"`},
+
+	// Multivariate Gaussian components and lists of value columns.
+	{"value_map.bad.yml", "line 4: input.value must be a column name or a list of column names"},
+	{"value_nested_list.bad.yml", "line 6: input.value[1] must be a column name"},
+	{"value_twice.bad.yml", `input.value[2] "x1" is listed twice`},
+	{"value_is_bag.bad.yml", `input.bag and input.value[1] are the same column "bag_id"`},
+	{"value_entry_empty.bad.yml", "input.value[1] is empty"},
+	{"count_is_value.bad.yml", `input.count "x2" is also the bag or value column`},
+	{"keep_is_value.bad.yml", `input.keep[1] "x2" is listed twice or is the bag or value column`},
+	{"value_clashes_posterior.bad.yml", `input.value column "posterior_a" clashes with the posteriors column of component "a"`},
+	{"mvn_list_not_mvn.bad.yml", "input.value lists 2 columns (x1, x2), but only multivariate_gaussian takes more than one: gaussian values are one column"},
+	{"mvn_learn_missing.bad.yml", "model.learn [weights mean]: multivariate_gaussian components take no parameters in this release: list mean and cov in model.learn"},
+	{"mvn_given_mean.bad.yml", "model.components[0].mean: multivariate_gaussian components take no parameters in this release: list mean and cov in model.learn"},
+	{"mvn_given_sd.bad.yml", "model.components[0].sd is not a parameter of the multivariate_gaussian family (it takes mean, cov)"},
+	{"mvn_covariance_bogus.bad.yml", `model.covariance must be full, diag or spherical, got "tied"`},
+	{"covariance_not_mvn.bad.yml", "model.covariance is for the multivariate_gaussian family, not gaussian"},
+	{"mvn_reg_covar_zero.bad.yml", "model.reg_covar must be positive and finite, got 0"},
 }
 
 func TestBadConfigs(t *testing.T) {
@@ -305,7 +322,7 @@ func TestIntegerKeysRejectFractions(t *testing.T) {
 // TestConfigJSONRoundTrip checks that the config recorded in manifest.json
 // reads back into a Config (and so a Manifest) as it was.
 func TestConfigJSONRoundTrip(t *testing.T) {
-	for _, f := range []string{"minimal.good.yml", "bernoulli.good.yml"} {
+	for _, f := range []string{"minimal.good.yml", "bernoulli.good.yml", "mvn.good.yml", "mvn_one_column.good.yml"} {
 		cfg, err := LoadFile(filepath.Join("testdata", f))
 		if err != nil {
 			t.Fatal(err)

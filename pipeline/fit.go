@@ -92,7 +92,7 @@ func fitAll(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, worker
 					column := cfg.Input.Count
 					if b.start[i+1] == b.start[i] {
 						reason = fmt.Sprintf("every row of the bag (%d) had a null value or count and was dropped", b.dropped[i])
-						column = cfg.Input.Value
+						column = cfg.Input.Value.String()
 					}
 					err = &InputError{File: p.files[b.first[i]].Path, Column: column, Row: -1, Bag: b.key(i), Reason: reason}
 				}
@@ -138,6 +138,7 @@ type worker struct {
 	fitter   em.Fitter
 	dense    []float64 // per-code counts, discrete families
 	pairs    []pair
+	order    []int32 // rows of a bag in sorted order (multivariate values)
 	xs, cs   []float64
 	table    []float64
 	unc      em.Uncertainty
@@ -154,6 +155,55 @@ func (w *worker) fit(b *bags, m *model, f *fits, i int) (err error) {
 			err = &BagError{Bag: b.key(i), Err: fmt.Errorf("internal error: %v", r)}
 		}
 	}()
+	total := w.aggregate(b, m, i)
+	f.nobs[i] = int64(b.start[i+1] - b.start[i])
+	f.total[i] = total
+	if m.learn != nil {
+		if total == 0 {
+			return &BagError{Bag: b.key(i), Err: em.ErrNoData}
+		}
+		if err := w.learn(b, m, f, i); err != nil {
+			return &BagError{Bag: b.key(i), Err: err}
+		}
+		return nil
+	}
+	w.table = em.Table(w.table, w.xs, m.comps)
+	res, err := w.fitter.Fit(w.table, w.cs, len(m.comps), w.settings)
+	if err != nil {
+		var se *em.SupportError
+		var ve *em.ValueError
+		switch {
+		case errors.As(err, &se):
+			err = fmt.Errorf("value %s has zero density under every component", m.describe(w.xs[se.Row]))
+		case errors.As(err, &ve):
+			err = fmt.Errorf("value %s: %w", m.describe(w.xs[ve.Row]), err)
+		}
+		return &BagError{Bag: b.key(i), Err: err}
+	}
+	se, err := w.unc.WeightStdErrors(f.se[i*f.k:i*f.k+f.k], w.table, w.cs, len(m.comps), res.Weights)
+	if err != nil {
+		return &BagError{Bag: b.key(i), Err: fmt.Errorf("standard errors: %w", err)}
+	}
+	copy(f.se[i*f.k:], se)
+	copy(f.weights[i*f.k:], res.Weights)
+	f.ncomp[i] = int64(f.k)
+	f.bic[i] = em.BIC(res.LogLikelihood, f.k-1, total)
+	f.aic[i] = em.AIC(res.LogLikelihood, f.k-1)
+	f.iters[i] = int64(res.Iterations)
+	f.converged[i] = res.Converged
+	f.ll[i] = res.LogLikelihood
+	f.gap[i] = res.Gap
+	return nil
+}
+
+// aggregate reduces bag i to its distinct values w.xs, in ascending order
+// so that row order cannot change a result, with their summed counts w.cs,
+// and returns the total count. Multivariate values are rows of b.dim
+// values, w.xs row-major, in lexicographic order.
+func (w *worker) aggregate(b *bags, m *model, i int) float64 {
+	if b.stride() > 1 {
+		return w.aggregateRows(b, i)
+	}
 	lo, hi := b.start[i], b.start[i+1]
 	vals := b.vals[lo:hi]
 	var counts []float64
@@ -207,42 +257,52 @@ func (w *worker) fit(b *bags, m *model, f *fits, i int) (err error) {
 			w.cs = append(w.cs, p.c)
 		}
 	}
-	f.nobs[i] = int64(hi - lo)
-	f.total[i] = total
-	if m.learn != nil {
-		if total == 0 {
-			return &BagError{Bag: b.key(i), Err: em.ErrNoData}
-		}
-		if err := w.learn(b, m, f, i); err != nil {
-			return &BagError{Bag: b.key(i), Err: err}
-		}
-		return nil
+	return total
+}
+
+// aggregateRows is aggregate for rows of several values: the rows are
+// sorted lexicographically (equal rows by count, so that the counts of a
+// distinct row are summed in an order that does not depend on the input's)
+// and equal rows merged. Rows of count 0 add nothing but are in the total.
+func (w *worker) aggregateRows(b *bags, i int) float64 {
+	d := b.stride()
+	lo, hi := b.start[i], b.start[i+1]
+	vals := b.vals[lo*d : hi*d]
+	var counts []float64
+	if b.counts != nil {
+		counts = b.counts[lo:hi]
 	}
-	w.table = em.Table(w.table, w.xs, m.comps)
-	res, err := w.fitter.Fit(w.table, w.cs, len(m.comps), w.settings)
-	if err != nil {
-		var se *em.SupportError
-		var ve *em.ValueError
-		switch {
-		case errors.As(err, &se):
-			err = fmt.Errorf("value %s has zero density under every component", m.describe(w.xs[se.Row]))
-		case errors.As(err, &ve):
-			err = fmt.Errorf("value %s: %w", m.describe(w.xs[ve.Row]), err)
+	count := func(r int32) float64 {
+		if counts == nil {
+			return 1
 		}
-		return &BagError{Bag: b.key(i), Err: err}
+		return counts[r]
 	}
-	se, err := w.unc.WeightStdErrors(f.se[i*f.k:i*f.k+f.k], w.table, w.cs, len(m.comps), res.Weights)
-	if err != nil {
-		return &BagError{Bag: b.key(i), Err: fmt.Errorf("standard errors: %w", err)}
+	row := func(r int32) []float64 { return vals[int(r)*d : int(r+1)*d] }
+	w.order = w.order[:0]
+	for r := range int32(hi - lo) {
+		w.order = append(w.order, r)
 	}
-	copy(f.se[i*f.k:], se)
-	copy(f.weights[i*f.k:], res.Weights)
-	f.ncomp[i] = int64(f.k)
-	f.bic[i] = em.BIC(res.LogLikelihood, f.k-1, total)
-	f.aic[i] = em.AIC(res.LogLikelihood, f.k-1)
-	f.iters[i] = int64(res.Iterations)
-	f.converged[i] = res.Converged
-	f.ll[i] = res.LogLikelihood
-	f.gap[i] = res.Gap
-	return nil
+	slices.SortFunc(w.order, func(a, b int32) int {
+		if c := slices.Compare(row(a), row(b)); c != 0 {
+			return c
+		}
+		return cmp.Compare(count(a), count(b))
+	})
+	w.xs, w.cs = w.xs[:0], w.cs[:0]
+	total := 0.0
+	for _, r := range w.order {
+		c := count(r)
+		total += c
+		if c == 0 {
+			continue
+		}
+		if n := len(w.cs); n > 0 && slices.Equal(w.xs[(n-1)*d:], row(r)) {
+			w.cs[n-1] += c
+			continue
+		}
+		w.xs = append(w.xs, row(r)...)
+		w.cs = append(w.cs, c)
+	}
+	return total
 }

@@ -231,6 +231,13 @@ func cell(arr arrow.Array, i int) any {
 		return a.Value(i)
 	case *array.Int64:
 		return a.Value(i)
+	case *array.List: // a []any of the elements' cells
+		lo, hi := a.ValueOffsets(i)
+		out := make([]any, 0, hi-lo)
+		for j := lo; j < hi; j++ {
+			out = append(out, cell(a.ListValues(), int(j)))
+		}
+		return out
 	}
 	if isInteger(arr.DataType()) {
 		v, _ := intAt(arr, i)

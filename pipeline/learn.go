@@ -14,6 +14,7 @@ import (
 // emFamily maps model.family to em's families.
 var emFamily = map[string]em.Family{
 	Bernoulli: em.Bernoulli, Categorical: em.Categorical, Gaussian: em.Gaussian, Poisson: em.Poisson,
+	MultivariateGaussian: em.MultiGaussian,
 }
 
 // learning is what a model with learned component parameters needs: em's
@@ -24,9 +25,12 @@ type learning struct {
 	kmin, kmax int
 	settings   em.LearnSettings
 	// scalars are the family's learned scalar parameters (p, mean, sd,
-	// rate), in output order; probs reports learned categorical probs.
+	// rate), in output order; probs reports learned categorical probs;
+	// mvn learned multivariate_gaussian mean vectors and covariances.
 	scalars []string
 	probs   bool
+	mvn     bool
+	dim     int // values per row
 	seed    uint64
 	// selectBIC picks K by BIC (else AIC) with components_range.
 	selectBIC bool
@@ -42,14 +46,21 @@ func newLearning(cfg *Config, m *model) (*learning, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &learning{models: map[int]em.Model{}, seed: cfg.EM.Seed, selectBIC: mc.Select != SelectAIC}
-	for _, q := range familyParams[mc.Family] {
-		if !mc.Learns(q) {
-			continue
+	l := &learning{models: map[int]em.Model{}, seed: cfg.EM.Seed, selectBIC: mc.Select != SelectAIC, dim: m.dim}
+	var cov em.Covariance
+	if mc.Family == MultivariateGaussian {
+		// Validate requires mean and cov learned, and a covariance name.
+		l.mvn = true
+		if cov, err = em.ParseCovariance(mc.Covariance); err != nil {
+			return nil, err
 		}
-		if q == "probs" {
+	}
+	for _, q := range familyParams[mc.Family] {
+		switch {
+		case !mc.Learns(q) || l.mvn:
+		case q == "probs":
 			l.probs = true
-		} else {
+		default:
 			l.scalars = append(l.scalars, q)
 		}
 	}
@@ -63,6 +74,9 @@ func newLearning(cfg *Config, m *model) (*learning, error) {
 	}
 	for k := l.kmin; k <= l.kmax; k++ {
 		em := em.Model{Family: emFamily[mc.Family], K: k, Levels: len(m.labels), Learn: set, RegCovar: mc.RegCovar}
+		if l.mvn {
+			em.Dim, em.Covariance = m.dim, cov
+		}
 		em.Init = initParams(cfg, m, k)
 		l.models[k] = em
 	}
@@ -107,11 +121,16 @@ func initParams(cfg *Config, m *model, k int) em.Params {
 }
 
 // learned holds the learned parameters of every bag, indexed like fits'
-// weights (bag b's component j at b*k+j; probs at (b*k+j)*levels+code).
+// weights (bag b's component j at b*k+j; probs at (b*k+j)*levels+code;
+// multivariate means at (b*k+j)*dim+a, covariances at
+// ((b*k+j)*dim+a)*dim+c).
 type learned struct {
 	scalars map[string][]float64 // p, mean, sd, rate
 	se      map[string][]float64 // their standard errors
 	probs   []float64
+	// mean and cov are multivariate_gaussian's mean vectors and
+	// covariance matrices (row-major, both triangles).
+	mean, cov []float64
 }
 
 func newLearned(l *learning, nb, k, levels int) *learned {
@@ -122,6 +141,10 @@ func newLearned(l *learning, nb, k, levels int) *learned {
 	}
 	if l.probs {
 		out.probs = make([]float64, nb*k*levels)
+	}
+	if l.mvn {
+		out.mean = make([]float64, nb*k*l.dim)
+		out.cov = make([]float64, nb*k*l.dim*l.dim)
 	}
 	return out
 }
@@ -137,7 +160,9 @@ func (b *bags) seed(run uint64, i int) uint64 {
 }
 
 // learn fits bag i's aggregated values w.xs, w.cs with learned components,
-// for each K of the range, keeping the best by the criterion.
+// for each K of the range, keeping the best by the criterion. A K whose
+// fit has a singular covariance matrix is no candidate; the bag fails
+// with a *SingularError only if every K's fit does.
 func (w *worker) learn(b *bags, m *model, f *fits, i int) error {
 	l := m.learn
 	if w.learners == nil {
@@ -146,6 +171,7 @@ func (w *worker) learn(b *bags, m *model, f *fits, i int) error {
 	s := l.settings
 	s.Seed = b.seed(l.seed, i)
 	var best em.LearnResult
+	var singular error
 	bestK, bestScore := 0, math.Inf(1)
 	for k := l.kmin; k <= l.kmax; k++ {
 		ln := w.learners[k]
@@ -159,8 +185,15 @@ func (w *worker) learn(b *bags, m *model, f *fits, i int) error {
 		res, err := ln.Learn(em.Bag{X: w.xs, Counts: w.cs}, s)
 		if err != nil {
 			var oe *em.ObservationError
-			if errors.As(err, &oe) {
+			var sc *em.SingularCovarianceError
+			switch {
+			case errors.As(err, &oe):
 				return fmt.Errorf("value %s: %w", m.describe(oe.Value), err)
+			case errors.As(err, &sc):
+				if singular == nil {
+					singular = &SingularError{K: k, RegCovar: sc.RegCovar, Err: err}
+				}
+				continue
 			}
 			return err
 		}
@@ -172,6 +205,9 @@ func (w *worker) learn(b *bags, m *model, f *fits, i int) error {
 		if score < bestScore || bestK == 0 {
 			best, bestK, bestScore = res, k, score
 		}
+	}
+	if bestK == 0 {
+		return singular
 	}
 	k, p := f.k, best.Params
 	f.ncomp[i] = int64(bestK)
@@ -198,14 +234,46 @@ func (w *worker) learn(b *bags, m *model, f *fits, i int) error {
 		levels := len(m.labels)
 		copy(f.learned.probs[i*k*levels:], p.Probs)
 	}
+	if l.mvn {
+		d := l.dim
+		mean, cov := f.learned.mean[i*k*d:(i+1)*k*d], f.learned.cov[i*k*d*d:(i+1)*k*d*d]
+		for j := range mean {
+			mean[j] = math.NaN() // components beyond bestK
+		}
+		for j := range cov {
+			cov[j] = math.NaN()
+		}
+		copy(mean, p.Mean)
+		copy(cov, p.Cov)
+	}
 	w.stdErrors(m, f, i, bestK, p)
 	return nil
 }
 
+// SingularError is a bag whose learned covariance matrix is singular even
+// with model.reg_covar added to its diagonal (a per-bag error: under
+// run.on_error: skip the bag fails). It wraps em's
+// *em.SingularCovarianceError.
+type SingularError struct {
+	K        int // the number of components fitted (the smallest, with components_range)
+	RegCovar float64
+	Err      error
+}
+
+func (e *SingularError) Error() string {
+	return fmt.Sprintf("the learned covariance matrix of a component is singular even with model.reg_covar %g added to its diagonal "+
+		"(fitting %d components: a component collapsed onto too few distinct points, such as points on a line, or the values are so large that reg_covar is lost in rounding); "+
+		"use fewer components, covariance: diag or spherical, or a larger model.reg_covar", e.RegCovar, e.K)
+}
+
+func (e *SingularError) Unwrap() error { return e.Err }
+
 // stdErrors fills the standard errors of bag i's weights and learned
 // scalar parameters from the observed information. Learned categorical
-// probabilities have none in this release: the weights' errors would have
-// to account for them, so they are left NaN (null) rather than understated.
+// probabilities and multivariate_gaussian means and covariances have none
+// in this release, and neither do the weights of such models: the weights'
+// errors would have to account for the learned probabilities or
+// covariances, so they are left NaN (null) rather than understated.
 func (w *worker) stdErrors(m *model, f *fits, i, kused int, p em.Params) {
 	l, k := m.learn, f.k
 	for _, q := range l.scalars {
@@ -214,7 +282,7 @@ func (w *worker) stdErrors(m *model, f *fits, i, kused int, p em.Params) {
 			se[j] = math.NaN()
 		}
 	}
-	if l.probs {
+	if l.probs || l.mvn {
 		return
 	}
 	model := l.models[kused]
@@ -283,6 +351,8 @@ func (m *model) bagComps(dst []em.LogProber, f *fits, b int) []em.LogProber {
 			c = normal{mu: param("mean", m.fixed("mean", j)), sigma: param("sd", m.fixed("sd", j))}
 		case Poisson:
 			c = distuv.Poisson{Lambda: param("rate", m.fixed("rate", j))}
+		case MultivariateGaussian:
+			c = zero{} // no univariate density: see mvnComps
 		case Categorical:
 			if f.learned.probs != nil {
 				levels := len(m.labels)

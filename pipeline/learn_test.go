@@ -19,7 +19,6 @@ type learnCase struct {
 	name   string
 	model  string // the model: section
 	family em.Family
-	levels int
 	learn  em.LearnSet
 	draw   func(rng *rand.Rand) float64 // one coded value
 	column func(name string, xs []float64) col

@@ -17,11 +17,14 @@ const PosteriorPrefix = "posterior_"
 // as log-densities over coded values.
 //
 // Values are coded as float64 for em: bernoulli 0/1, categorical the index
-// of the label in labels, gaussian the value, poisson the count.
+// of the label in labels, gaussian the value, poisson the count,
+// multivariate_gaussian the dim values of a row (one per value column).
 type model struct {
 	family string
 	names  []string
-	comps  []em.LogProber
+	// dim is the number of values per row: the value columns.
+	dim   int
+	comps []em.LogProber
 	// labels are the categorical labels, sorted; labelIndex inverts it.
 	labels     []string
 	labelIndex map[string]int
@@ -36,7 +39,7 @@ type model struct {
 }
 
 func newModel(cfg *Config) *model {
-	m := &model{family: cfg.Model.Family, names: cfg.Model.Names()}
+	m := &model{family: cfg.Model.Family, names: cfg.Model.Names(), dim: max(1, len(cfg.Input.Value))}
 	comps := cfg.Model.Components
 	m.given = make([]map[string]float64, len(comps))
 	for i, c := range comps {
@@ -66,6 +69,9 @@ func newModel(cfg *Config) *model {
 			m.possible[0] = m.possible[0] || !(p >= 1)
 			m.possible[1] = m.possible[1] || !(p <= 0)
 		}
+		if cfg.Model.Learns("p") {
+			m.possible[0], m.possible[1] = true, true
+		}
 	case Categorical:
 		m.labels = cfg.Model.labels()
 		m.labelIndex = make(map[string]int, len(m.labels))
@@ -93,6 +99,12 @@ func newModel(cfg *Config) *model {
 	case Poisson:
 		for _, c := range comps {
 			m.comps = append(m.comps, distuv.Poisson{Lambda: val(c.Rate)})
+		}
+	case MultivariateGaussian:
+		// Every component's parameters are learned per bag; the fit and
+		// the posteriors use the bag's (mvnComps), never these.
+		for range comps {
+			m.comps = append(m.comps, zero{})
 		}
 	}
 	m.settings = em.Settings{

@@ -304,7 +304,12 @@ func (r *runner) appendBag(bld array.Builder, b int) {
 }
 
 // weightsSchema is the weights table's schema: with learned components, the
-// learned parameters and their standard errors follow.
+// learned parameters and their standard errors follow; for
+// multivariate_gaussian the mean vector (list<double>, one value per value
+// column) and the covariance matrix (list<list<double>>, its rows), which
+// DuckDB reads as DOUBLE[] and DOUBLE[][]. Their standard errors, and the
+// weights' (std_error), are null in this release: the weights' errors
+// would have to account for the learned covariances.
 func (r *runner) weightsSchema() *arrow.Schema {
 	fields := []arrow.Field{
 		{Name: r.cfg.Input.Bag, Type: r.plan.bagType},
@@ -322,9 +327,21 @@ func (r *runner) weightsSchema() *arrow.Schema {
 		if l.probs {
 			fields = append(fields, arrow.Field{Name: "probs", Type: probsType, Nullable: true})
 		}
+		if l.mvn {
+			fields = append(fields,
+				arrow.Field{Name: "mean", Type: meanType, Nullable: true},
+				arrow.Field{Name: "cov", Type: covType, Nullable: true})
+		}
 	}
 	return arrow.NewSchema(fields, nil)
 }
+
+// meanType and covType are the types of learned multivariate_gaussian
+// mean vectors and covariance matrices (a list of rows).
+var (
+	meanType = arrow.ListOf(arrow.PrimitiveTypes.Float64)
+	covType  = arrow.ListOf(meanType)
+)
 
 // probsType is the type of learned categorical probabilities: label ->
 // probability, which DuckDB reads as a MAP(VARCHAR, DOUBLE).
@@ -391,6 +408,12 @@ func (r *runner) writeWeights(part, lo, hi int) error {
 	l := r.model.learn
 	var scalars, scalarSE []*array.Float64Builder
 	var probs *array.MapBuilder
+	var mean, cov *array.ListBuilder
+	if l != nil && l.mvn {
+		mean, cov = array.NewListBuilder(r.mem, arrow.PrimitiveTypes.Float64), array.NewListBuilder(r.mem, meanType)
+		defer mean.Release()
+		defer cov.Release()
+	}
 	if l != nil {
 		for range l.scalars {
 			b1, b2 := array.NewFloat64Builder(r.mem), array.NewFloat64Builder(r.mem)
@@ -426,6 +449,9 @@ func (r *runner) writeWeights(part, lo, hi int) error {
 				if probs != nil {
 					appendProbs(probs, r.model.labels, r.fits.learned.probs, b*k+j)
 				}
+				if mean != nil {
+					appendMVN(mean, cov, r.fits.learned, l.dim, b*k+j)
+				}
 			}
 			r.appendBag(bag, b)
 			comp.Append(name)
@@ -450,7 +476,33 @@ func (r *runner) writeWeights(part, lo, hi int) error {
 	if probs != nil {
 		cols = append(cols, probs)
 	}
+	if mean != nil {
+		cols = append(cols, mean, cov)
+	}
 	return r.writePart(WeightsTable, part, r.weightsSchema(), cols...)
+}
+
+// appendMVN appends component row's learned mean vector and covariance
+// matrix (d×d, as d lists of d values); a component with no observations
+// (NaN parameters) gets nulls.
+func appendMVN(mean, cov *array.ListBuilder, l *learned, d, row int) {
+	mu := l.mean[row*d : (row+1)*d]
+	if math.IsNaN(mu[0]) {
+		mean.AppendNull()
+		cov.AppendNull()
+		return
+	}
+	mean.Append(true)
+	mv := mean.ValueBuilder().(*array.Float64Builder)
+	mv.AppendValues(mu, nil)
+	cov.Append(true)
+	rows := cov.ValueBuilder().(*array.ListBuilder)
+	cv := rows.ValueBuilder().(*array.Float64Builder)
+	c := l.cov[row*d*d : (row+1)*d*d]
+	for a := range d {
+		rows.Append(true)
+		cv.AppendValues(c[a*d:(a+1)*d], nil)
+	}
 }
 
 // appendProbs appends component row's learned probabilities as a map; a

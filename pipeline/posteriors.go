@@ -14,7 +14,7 @@ import (
 	"github.com/mixbatch/mixbatch/writers"
 )
 
-// posteriorsSchema is the bag column, the keep columns, the value column,
+// posteriorsSchema is the bag column, the keep columns, the value columns,
 // posterior_<component> for each component and component, the most
 // probable component's name.
 func (r *runner) posteriorsSchema() *arrow.Schema {
@@ -25,7 +25,9 @@ func (r *runner) posteriorsSchema() *arrow.Schema {
 	}
 	// Rows of failed bags and rows dropped for nulls have null posteriors.
 	nullable := r.cfg.Run.OnError == OnErrorSkip || in.Nulls == NullsDrop || len(r.cfg.Model.ComponentsRange) > 0
-	fields = append(fields, arrow.Field{Name: in.Value, Type: r.plan.valueType, Nullable: in.Nulls == NullsDrop})
+	for i, v := range in.Value {
+		fields = append(fields, arrow.Field{Name: v, Type: r.plan.valueTypes[i], Nullable: in.Nulls == NullsDrop})
+	}
 	for _, name := range r.model.names {
 		fields = append(fields, arrow.Field{Name: PosteriorPrefix + name, Type: arrow.PrimitiveTypes.Float64, Nullable: nullable})
 	}
@@ -98,6 +100,10 @@ type posteriorPass struct {
 	comps         []em.LogProber // the current bag's components
 	cached        []bool
 	lastBag       int
+	// multivariate_gaussian: the current bag's components and one row's
+	// values.
+	mvn []em.MultiNormal
+	x   []float64
 }
 
 func (p *posteriorPass) file(ctx context.Context, fi int, progress func(int64)) (err error) {
@@ -116,7 +122,7 @@ func (p *posteriorPass) file(ctx context.Context, fi int, progress func(int64)) 
 			err = fmt.Errorf("%s: %w", f.Path, cerr)
 		}
 	}()
-	cols := append(append([]string{in.Bag}, in.Keep...), in.Value)
+	cols := append(append([]string{in.Bag}, in.Keep...), in.Value...)
 	if in.Nulls == NullsDrop && in.Count != "" {
 		cols = append(cols, in.Count) // to tell the rows dropped for a null count
 	}
@@ -137,6 +143,9 @@ func (p *posteriorPass) file(ctx context.Context, fi int, progress func(int64)) 
 	p.k = len(r.model.names)
 	p.ll, p.post = make([]float64, p.k), make([]float64, p.k)
 	p.lastBag = -1
+	if r.model.family == MultivariateGaussian {
+		p.mvn, p.x = make([]em.MultiNormal, p.k), make([]float64, r.model.dim)
+	}
 	if r.model.discrete() {
 		// A bag's posterior depends only on the code, so it is computed
 		// once per (bag, code) while a bag's rows run together.
@@ -184,10 +193,11 @@ func (p *posteriorPass) batch(rec arrow.Record, path string, row int64) (out arr
 	r, k := p.r, p.k
 	in := &r.cfg.Input
 	n := int(rec.NumRows())
-	bag, val := rec.Column(0), rec.Column(1+len(in.Keep))
+	nv := len(in.Value)
+	bag, vals := rec.Column(0), rec.Columns()[1+len(in.Keep):1+len(in.Keep)+nv]
 	var cnt arrow.Array // the count column, read only to find dropped rows
-	if int(rec.NumCols()) > 2+len(in.Keep) {
-		cnt = rec.Column(2 + len(in.Keep))
+	if int(rec.NumCols()) > 1+len(in.Keep)+nv {
+		cnt = rec.Column(1 + len(in.Keep) + nv)
 	}
 	dropNulls := in.Nulls == NullsDrop
 	var arrs []arrow.Array
@@ -212,8 +222,10 @@ func (p *posteriorPass) batch(rec arrow.Record, path string, row int64) (out arr
 			return nil, err
 		}
 	}
-	if err := cast(val, r.plan.valueType, in.Value); err != nil {
-		return nil, err
+	for j, val := range vals {
+		if err := cast(val, r.plan.valueTypes[j], in.Value[j]); err != nil {
+			return nil, err
+		}
 	}
 	pb := make([]*array.Float64Builder, k)
 	for j := range pb {
@@ -232,46 +244,66 @@ func (p *posteriorPass) batch(rec arrow.Record, path string, row int64) (out arr
 		if !ok {
 			return nil, changed("this bag was not in it when the bags were fitted")
 		}
-		if !r.fits.ok(b) || dropNulls && (val.IsNull(i) || cnt != nil && cnt.IsNull(i)) {
+		if !r.fits.ok(b) || dropNulls && (anyNull(vals, i) || cnt != nil && cnt.IsNull(i)) {
 			for _, pbj := range pb {
 				pbj.UnsafeAppendBoolToBitmap(false)
 			}
 			best.AppendNull()
 			continue
 		}
-		if val.IsNull(i) {
+		if anyNull(vals, i) {
 			return nil, changed("the value is null")
 		}
-		code, reason := r.model.code(val, i)
-		if reason != "" {
-			return nil, changed(reason)
+		var code float64
+		for j, val := range vals {
+			c, reason := r.model.code(val, i)
+			if reason != "" {
+				return nil, changed(reason)
+			}
+			if p.x != nil {
+				p.x[j] = c
+			}
+			code = c
 		}
 		weights := r.fits.weights[b*k : b*k+k]
 		post := p.post
-		if b != p.lastBag || p.comps == nil {
-			// Learned components differ from bag to bag.
-			p.comps = r.model.bagComps(p.comps, r.fits, b)
-			if p.cache != nil && r.model.learn != nil {
-				p.codeLL = em.Table(p.codeLL, p.codes, p.comps)
-			}
-		}
-		if p.cache != nil {
+		if p.mvn != nil {
 			if b != p.lastBag {
-				clear(p.cached)
+				if err := p.setMVN(b); err != nil {
+					return nil, err
+				}
 				p.lastBag = b
 			}
-			c := int(code)
-			post = p.cache[c*k : c*k+k]
-			if !p.cached[c] {
-				em.Posteriors(post, p.codeLL[c*k:c*k+k], weights)
-				p.cached[c] = true
-			}
-		} else {
-			p.lastBag = b
-			for j, c := range p.comps {
-				p.ll[j] = c.LogProb(code)
+			for j := range p.mvn {
+				p.ll[j] = p.mvn[j].LogProb(p.x)
 			}
 			em.Posteriors(post, p.ll, weights)
+		} else {
+			if b != p.lastBag || p.comps == nil {
+				// Learned components differ from bag to bag.
+				p.comps = r.model.bagComps(p.comps, r.fits, b)
+				if p.cache != nil && r.model.learn != nil {
+					p.codeLL = em.Table(p.codeLL, p.codes, p.comps)
+				}
+			}
+			if p.cache != nil {
+				if b != p.lastBag {
+					clear(p.cached)
+					p.lastBag = b
+				}
+				c := int(code)
+				post = p.cache[c*k : c*k+k]
+				if !p.cached[c] {
+					em.Posteriors(post, p.codeLL[c*k:c*k+k], weights)
+					p.cached[c] = true
+				}
+			} else {
+				p.lastBag = b
+				for j, c := range p.comps {
+					p.ll[j] = c.LogProb(code)
+				}
+				em.Posteriors(post, p.ll, weights)
+			}
 		}
 		top := 0
 		for j, v := range post {
@@ -291,4 +323,22 @@ func (p *posteriorPass) batch(rec arrow.Record, path string, row int64) (out arr
 	}
 	arrs = append(arrs, best.NewArray())
 	return array.NewRecord(p.sc, arrs, int64(n)), nil
+}
+
+// setMVN gives p.mvn bag b's learned multivariate_gaussian components; a
+// component of weight 0 (no parameters) or beyond the bag's K gets
+// density zero.
+func (p *posteriorPass) setMVN(b int) error {
+	f, k, d := p.r.fits, p.k, p.r.model.dim
+	for j := range p.mvn {
+		row := b*k + j
+		if int64(j) >= f.ncomp[b] || !(f.weights[row] > 0) {
+			p.mvn[j].Reset()
+			continue
+		}
+		if !p.mvn[j].Set(f.learned.mean[row*d:(row+1)*d], f.learned.cov[row*d*d:(row+1)*d*d]) {
+			return fmt.Errorf("bag %s: internal error: the learned covariance of component %q is not positive definite", p.r.bags.key(b), p.r.model.names[j])
+		}
+	}
+	return nil
 }

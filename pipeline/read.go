@@ -55,18 +55,19 @@ func (e *InputError) Error() string {
 // plan is what the inputs look like: the files and how their columns meet
 // in the output tables.
 type plan struct {
-	files     []readers.File
-	rows      []int64     // per file
-	mtimes    []time.Time // per file, at planning
-	bagType   arrow.DataType
-	valueType arrow.DataType
-	keepTypes []arrow.DataType
-	strKeys   bool // bags are keyed by strings, else by integers
+	files   []readers.File
+	rows    []int64     // per file
+	mtimes  []time.Time // per file, at planning
+	bagType arrow.DataType
+	// valueTypes are the types of the value columns, in input.value order.
+	valueTypes []arrow.DataType
+	keepTypes  []arrow.DataType
+	strKeys    bool // bags are keyed by strings, else by integers
 }
 
 // columns lists the columns read in the fitting pass.
 func (c *Config) fitColumns() []string {
-	cols := []string{c.Input.Bag, c.Input.Value}
+	cols := append([]string{c.Input.Bag}, c.Input.Value...)
 	if c.Input.Count != "" {
 		cols = append(cols, c.Input.Count)
 	}
@@ -103,16 +104,17 @@ func makePlan(ctx context.Context, cfg *Config, mem memory.Allocator) (*plan, er
 		if err != nil {
 			return nil, err
 		}
+		nv := len(cfg.Input.Value)
 		if i == 0 {
-			p.bagType, p.valueType, p.keepTypes = types[0], types[1], types[2:]
+			p.bagType, p.valueTypes, p.keepTypes = types[0], types[1:1+nv], types[1+nv:]
 			first = make([]string, len(types))
 			for j := range first {
 				first[j] = f.Path
 			}
 			continue
 		}
-		cur := append([]arrow.DataType{p.bagType, p.valueType}, p.keepTypes...)
-		names := append([]string{cfg.Input.Bag, cfg.Input.Value}, cfg.Input.Keep...)
+		cur := append(append([]arrow.DataType{p.bagType}, p.valueTypes...), p.keepTypes...)
+		names := append(append([]string{cfg.Input.Bag}, cfg.Input.Value...), cfg.Input.Keep...)
 		for j, t := range types {
 			u, ok := unify(cur[j], t)
 			if !ok {
@@ -121,10 +123,13 @@ func makePlan(ctx context.Context, cfg *Config, mem memory.Allocator) (*plan, er
 			}
 			cur[j] = u
 		}
-		p.bagType, p.valueType, p.keepTypes = cur[0], cur[1], cur[2:]
+		p.bagType, p.valueTypes, p.keepTypes = cur[0], cur[1:1+nv], cur[1+nv:]
 	}
 	// Dictionary columns are written as their values.
-	p.bagType, p.valueType = logical(p.bagType), logical(p.valueType)
+	p.bagType = logical(p.bagType)
+	for j, t := range p.valueTypes {
+		p.valueTypes[j] = logical(t)
+	}
 	p.strKeys = isString(p.bagType)
 	return p, nil
 }
@@ -146,7 +151,7 @@ func (p *plan) unchanged(fi int) error {
 }
 
 // checkSchema checks the columns a run needs in one file and returns the
-// types of the bag, value and keep columns.
+// types of the bag, value (one per input.value column) and keep columns.
 func checkSchema(cfg *Config, path string, sc *arrow.Schema) ([]arrow.DataType, error) {
 	in := &cfg.Input
 	field := func(name string) (arrow.DataType, error) {
@@ -169,42 +174,16 @@ func checkSchema(cfg *Config, path string, sc *arrow.Schema) ([]arrow.DataType, 
 		return nil, &InputError{File: path, Column: in.Bag, Row: -1,
 			Reason: fmt.Sprintf("a bag column must be an integer or string type, not %s", bag)}
 	}
-	val, err := field(in.Value)
-	if err != nil {
-		return nil, err
-	}
-	want := map[string]string{
-		Bernoulli:   "bool or integer (0/1)",
-		Categorical: "string or integer labels",
-		Gaussian:    "floating-point or integer",
-		Poisson:     "integer (non-negative counts)",
-	}[cfg.Model.Family]
-	var ok bool
-	switch cfg.Model.Family {
-	case Bernoulli:
-		ok = logical(val).ID() == arrow.BOOL || isInteger(val)
-	case Categorical:
-		ok = isString(val) || isInteger(val)
-	case Gaussian:
-		ok = isFloat(val) || isInteger(val)
-	case Poisson:
-		ok = isInteger(val)
-	}
-	if !ok {
-		return nil, &InputError{File: path, Column: in.Value, Row: -1,
-			Reason: fmt.Sprintf("type %s cannot hold %s values: the family needs %s", val, cfg.Model.Family, want)}
-	}
-	if cfg.Model.Family == Categorical && isInteger(val) {
-		// Integer values match labels written as decimal integers; any
-		// other label (01, 1.0, red) could never match and is a mistake.
-		for i, c := range cfg.Model.Components {
-			for _, label := range sortedKeys(c.Probs) {
-				if v, err := strconv.ParseInt(label, 10, 64); err != nil || strconv.FormatInt(v, 10) != label {
-					return nil, &InputError{File: path, Column: in.Value, Row: -1, Reason: fmt.Sprintf(
-						"the column holds integers, so model.components[%d].probs label %q can never match (write integer labels as 7, not 07 or 7.0)", i, label)}
-				}
-			}
+	types := []arrow.DataType{bag}
+	for _, name := range in.Value {
+		val, err := field(name)
+		if err != nil {
+			return nil, err
 		}
+		if err := checkValueType(cfg, path, name, val); err != nil {
+			return nil, err
+		}
+		types = append(types, val)
 	}
 	if in.Count != "" {
 		ct, err := field(in.Count)
@@ -216,7 +195,6 @@ func checkSchema(cfg *Config, path string, sc *arrow.Schema) ([]arrow.DataType, 
 				Reason: fmt.Sprintf("a count column must be numeric, not %s", ct)}
 		}
 	}
-	types := []arrow.DataType{bag, val}
 	for _, k := range in.Keep {
 		t, err := field(k)
 		if err != nil {
@@ -227,12 +205,52 @@ func checkSchema(cfg *Config, path string, sc *arrow.Schema) ([]arrow.DataType, 
 	return types, nil
 }
 
+// checkValueType checks that value column name, of type val, can hold the
+// family's values.
+func checkValueType(cfg *Config, path, name string, val arrow.DataType) error {
+	want := map[string]string{
+		Bernoulli:            "bool or integer (0/1)",
+		Categorical:          "string or integer labels",
+		Gaussian:             "floating-point or integer",
+		Poisson:              "integer (non-negative counts)",
+		MultivariateGaussian: "floating-point or integer",
+	}[cfg.Model.Family]
+	var ok bool
+	switch cfg.Model.Family {
+	case Bernoulli:
+		ok = logical(val).ID() == arrow.BOOL || isInteger(val)
+	case Categorical:
+		ok = isString(val) || isInteger(val)
+	case Gaussian, MultivariateGaussian:
+		ok = isFloat(val) || isInteger(val)
+	case Poisson:
+		ok = isInteger(val)
+	}
+	if !ok {
+		return &InputError{File: path, Column: name, Row: -1,
+			Reason: fmt.Sprintf("type %s cannot hold %s values: the family needs %s", val, cfg.Model.Family, want)}
+	}
+	if cfg.Model.Family == Categorical && isInteger(val) {
+		// Integer values match labels written as decimal integers; any
+		// other label (01, 1.0, red) could never match and is a mistake.
+		for i, c := range cfg.Model.Components {
+			for _, label := range sortedKeys(c.Probs) {
+				if v, err := strconv.ParseInt(label, 10, 64); err != nil || strconv.FormatInt(v, 10) != label {
+					return &InputError{File: path, Column: name, Row: -1, Reason: fmt.Sprintf(
+						"the column holds integers, so model.components[%d].probs label %q can never match (write integer labels as 7, not 07 or 7.0)", i, label)}
+				}
+			}
+		}
+	}
+	return nil
+}
+
 // chunk is one file's rows, reduced to what the fit needs.
 type chunk struct {
 	ints   []int64   // distinct bag keys of the file, integer bags
 	strs   []string  // distinct bag keys of the file, string bags
 	local  []int32   // per row: index into ints or strs
-	vals   []float64 // per row: the coded value
+	vals   []float64 // per row: the coded values, model.dim of them
 	counts []float64 // per row: the count; nil without a count column
 	// failed holds, with run.on_error: skip, the first bad row of each bag
 	// (by local index) that has one. The bad rows stay in local and vals
@@ -289,9 +307,10 @@ func readFile(ctx context.Context, cfg *Config, p *plan, m *model, mem memory.Al
 	}
 	defer rr.Release()
 	c = &chunk{}
-	n := int(p.rows[fi])
+	n, dim := int(p.rows[fi]), m.dim
 	c.local = make([]int32, 0, n)
-	c.vals = make([]float64, 0, n)
+	c.vals = make([]float64, 0, n*dim)
+	codes := make([]float64, dim) // one row's coded values
 	if cfg.Input.Count != "" {
 		c.counts = make([]float64, 0, n)
 	}
@@ -305,10 +324,10 @@ func readFile(ctx context.Context, cfg *Config, p *plan, m *model, mem memory.Al
 			return nil, err
 		}
 		rec := rr.Record()
-		bag, val := rec.Column(0), rec.Column(1)
+		bag, vals := rec.Column(0), rec.Columns()[1:1+dim]
 		var cnt arrow.Array
 		if c.counts != nil {
-			cnt = rec.Column(2)
+			cnt = rec.Column(1 + dim)
 		}
 		bad := func(i int, col string, arr arrow.Array, reason string) *InputError {
 			e := &InputError{File: f.Path, Column: col, Row: row + int64(i), Reason: reason}
@@ -345,11 +364,11 @@ func readFile(ctx context.Context, cfg *Config, p *plan, m *model, mem memory.Al
 					c.ints = append(c.ints, k)
 				}
 			}
-			if dropNulls && (val.IsNull(i) || cnt != nil && cnt.IsNull(i)) {
+			if dropNulls && (anyNull(vals, i) || cnt != nil && cnt.IsNull(i)) {
 				c.drop(id)
 				continue
 			}
-			code, count, e := m.row(cfg, val, cnt, i, bad)
+			count, e := m.row(cfg, vals, cnt, i, bad, codes)
 			if e != nil {
 				if !skip {
 					return nil, e
@@ -360,13 +379,14 @@ func readFile(ctx context.Context, cfg *Config, p *plan, m *model, mem memory.Al
 				if _, seen := c.failed[id]; !seen {
 					c.failed[id] = e
 				}
-				code, count = 0, 0
+				clear(codes)
+				count = 0
 			}
 			if c.counts != nil {
 				c.counts = append(c.counts, count)
 			}
 			c.local = append(c.local, id)
-			c.vals = append(c.vals, code)
+			c.vals = append(c.vals, codes...)
 		}
 		row += rec.NumRows()
 		if progress != nil {
@@ -379,27 +399,42 @@ func readFile(ctx context.Context, cfg *Config, p *plan, m *model, mem memory.Al
 	return c, nil
 }
 
-// row checks row i's value and count (cnt is nil without a count column)
-// and returns the coded value and the count, or the row's error made by bad.
-func (m *model) row(cfg *Config, val, cnt arrow.Array, i int, bad func(int, string, arrow.Array, string) *InputError) (float64, float64, *InputError) {
-	if val.IsNull(i) {
-		return 0, 0, bad(i, cfg.Input.Value, val, "the value is null (input.nulls: drop leaves such rows out)")
+// anyNull reports whether row i is null in any of arrs.
+func anyNull(arrs []arrow.Array, i int) bool {
+	for _, a := range arrs {
+		if a.IsNull(i) {
+			return true
+		}
 	}
-	code, reason := m.code(val, i)
-	if reason != "" {
-		return 0, 0, bad(i, cfg.Input.Value, val, reason)
+	return false
+}
+
+// row checks row i's values (one per value column, in vals) and count
+// (cnt is nil without a count column), writes the coded values to codes
+// and returns the count, or the row's error made by bad, which names the
+// first column at fault.
+func (m *model) row(cfg *Config, vals []arrow.Array, cnt arrow.Array, i int, bad func(int, string, arrow.Array, string) *InputError, codes []float64) (float64, *InputError) {
+	for j, val := range vals {
+		if val.IsNull(i) {
+			return 0, bad(i, cfg.Input.Value[j], val, "the value is null (input.nulls: drop leaves such rows out)")
+		}
+		code, reason := m.code(val, i)
+		if reason != "" {
+			return 0, bad(i, cfg.Input.Value[j], val, reason)
+		}
+		codes[j] = code
 	}
 	if cnt == nil {
-		return code, 1, nil
+		return 1, nil
 	}
 	if cnt.IsNull(i) {
-		return 0, 0, bad(i, cfg.Input.Count, cnt, "the count is null (input.nulls: drop leaves such rows out)")
+		return 0, bad(i, cfg.Input.Count, cnt, "the count is null (input.nulls: drop leaves such rows out)")
 	}
 	v := floatAt(cnt, i)
 	if !(v >= 0) || math.IsInf(v, 1) {
-		return 0, 0, bad(i, cfg.Input.Count, cnt, "a count must be a finite non-negative number")
+		return 0, bad(i, cfg.Input.Count, cnt, "a count must be a finite non-negative number")
 	}
-	return code, v, nil
+	return v, nil
 }
 
 // code turns row i of the value column into the coded value em fits, or
@@ -459,6 +494,12 @@ func (m *model) code(arr arrow.Array, i int) (float64, string) {
 			}
 		}
 		return v, ""
+	case MultivariateGaussian:
+		v := floatAt(arr, i)
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return 0, "a multivariate_gaussian value must be finite"
+		}
+		return v, ""
 	case Poisson:
 		k, ok := intAt(arr, i)
 		if !ok || k < 0 {
@@ -474,9 +515,12 @@ func (m *model) code(arr arrow.Array, i int) (float64, string) {
 
 // bags holds every row grouped by bag, bags sorted by key.
 type bags struct {
-	ints   []int64  // sorted keys, integer bags
-	strs   []string // sorted keys, string bags
-	start  []int    // rows of bag b are start[b]:start[b+1]
+	ints  []int64  // sorted keys, integer bags
+	strs  []string // sorted keys, string bags
+	start []int    // rows of bag b are start[b]:start[b+1]
+	// dim is the number of values per row (0 means 1): row r's values
+	// are vals[r*dim : (r+1)*dim].
+	dim    int
 	vals   []float64
 	counts []float64 // nil without a count column
 	first  []int32   // per bag: the first file it has rows in
@@ -488,6 +532,9 @@ type bags struct {
 }
 
 func (b *bags) len() int { return len(b.start) - 1 }
+
+// stride returns the number of values per row.
+func (b *bags) stride() int { return max(1, b.dim) }
 
 // key renders bag b's key for messages.
 func (b *bags) key(i int) string {
@@ -525,7 +572,7 @@ func union[K cmp.Ordered](lists [][]K) ([]K, [][]int32) {
 // group merges the files' chunks into bags sorted by key. A bag's rows keep
 // file order, then row order.
 func group(p *plan, chunks []*chunk) *bags {
-	b := &bags{}
+	b := &bags{dim: len(p.valueTypes)}
 	// The sorted union of keys, and each file's local-to-global id map.
 	var remap [][]int32
 	if p.strKeys {
@@ -581,7 +628,8 @@ func group(p *plan, chunks []*chunk) *bags {
 			b.dropped[remap[i][l]] += n
 		}
 	}
-	b.vals = make([]float64, total)
+	d := b.stride()
+	b.vals = make([]float64, total*d)
 	withCounts := len(chunks) > 0 && chunks[0].counts != nil
 	if withCounts {
 		b.counts = make([]float64, total)
@@ -591,7 +639,11 @@ func group(p *plan, chunks []*chunk) *bags {
 			g := remap[i][l]
 			at := next[g]
 			next[g]++
-			b.vals[at] = c.vals[r]
+			if d == 1 {
+				b.vals[at] = c.vals[r]
+			} else {
+				copy(b.vals[at*d:(at+1)*d], c.vals[r*d:(r+1)*d])
+			}
 			if withCounts {
 				b.counts[at] = c.counts[r]
 			}

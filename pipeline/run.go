@@ -61,6 +61,7 @@ type runner struct {
 	model   *model
 	bags    *bags
 	fits    *fits
+	shared  *SharedFit // model.scope: shared
 	stage   *stage
 	sum     Summary
 	started time.Time
@@ -150,9 +151,20 @@ func (r *runner) run(ctx context.Context) error {
 	r.log.Info("read", "bags", r.sum.Bags, "seconds", r.sum.Read.Seconds())
 
 	t = time.Now()
-	r.fits, err = fitAll(ctx, r.cfg, r.plan, r.bags, r.model, r.workers, r.progress("fit", r.sum.Rows))
+	if r.cfg.Model.Scope == ScopeShared {
+		r.fits, r.shared, err = fitShared(ctx, r.cfg, r.plan, r.bags, r.model, r.workers, r.progress("fit", r.sum.Rows))
+	} else {
+		r.fits, err = fitAll(ctx, r.cfg, r.plan, r.bags, r.model, r.workers, r.progress("fit", r.sum.Rows))
+	}
 	if err != nil {
 		return err
+	}
+	if r.shared != nil {
+		r.log.Info("shared components fitted", "bags", r.shared.Bags, "iterations", r.shared.Iterations,
+			"converged", r.shared.Converged, "log_likelihood", r.shared.LogLikelihood)
+		if !r.shared.Converged {
+			r.log.Warn("the shared fit did not converge within em.max_iter; components/ and every bag's converged column say so")
+		}
 	}
 	r.sum.Fit = time.Since(t)
 	for i, c := range r.fits.converged {
@@ -202,6 +214,11 @@ func (r *runner) write(ctx context.Context, start time.Time) (err error) {
 	if err := r.writeTables(ctx); err != nil {
 		return err
 	}
+	if r.shared != nil {
+		if err := r.writeComponents(); err != nil {
+			return err
+		}
+	}
 	if r.cfg.Output.Posteriors {
 		if err := r.writePosteriors(ctx); err != nil {
 			return err
@@ -234,7 +251,9 @@ type Manifest struct {
 	Inputs       []ManifestInput          `json:"inputs"`
 	Summary      Summary                  `json:"summary"`
 	Tables       map[string]ManifestTable `json:"tables"`
-	Timings      map[string]float64       `json:"timings_seconds"`
+	// Shared has the joint fit of model.scope: shared.
+	Shared  *SharedFit         `json:"shared,omitempty"`
+	Timings map[string]float64 `json:"timings_seconds"`
 }
 
 // ManifestInput is one input file.
@@ -258,6 +277,7 @@ func (r *runner) writeManifest() error {
 		Started:      r.started.UTC(),
 		Finished:     time.Now().UTC(),
 		Summary:      r.sum,
+		Shared:       r.shared,
 		Tables:       map[string]ManifestTable{},
 		Timings: map[string]float64{
 			"read": r.sum.Read.Seconds(), "fit": r.sum.Fit.Seconds(), "write": r.sum.Write.Seconds(),
@@ -268,6 +288,9 @@ func (r *runner) writeManifest() error {
 		m.Inputs = append(m.Inputs, ManifestInput{Path: f.Path, Size: f.Size, Rows: r.plan.rows[i]})
 	}
 	tables := []string{WeightsTable, FitsTable}
+	if r.shared != nil {
+		tables = append(tables, ComponentsTable)
+	}
 	if r.cfg.Output.Posteriors {
 		tables = append(tables, PosteriorsTable)
 	}

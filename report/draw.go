@@ -126,6 +126,18 @@ func render(p *plot.Plot, leg *plot.Legend, width, height int, format string) ([
 		if lw > 0 {
 			gap := vg.Points(14)
 			area := draw.Crop(dc, 0, -(lw + gap), 0, 0)
+			if t := p.Title; t.Text != "" && t.TextStyle.Rectangle(t.Text).Size().X > area.Size().X {
+				// A title wider than the plot beside the legend would be
+				// centred over the plot and cut off on the left: draw it
+				// from the left edge, across the legend's column.
+				sty := t.TextStyle
+				sty.XAlign = draw.XLeft
+				dc.FillText(sty, vg.Point{X: dc.Min.X, Y: dc.Max.Y + sty.FontExtents().Descent}, t.Text)
+				drop := sty.Rectangle(t.Text).Size().Y + t.Padding
+				dc.Max.Y -= drop
+				area.Max.Y -= drop
+				p.Title.Text = ""
+			}
 			top := p.DataCanvas(area).Max.Y
 			lc := dc
 			lc.Min.X = dc.Max.X - lw - gap/2
@@ -366,4 +378,53 @@ func (countTicks) Ticks(lo, hi float64) []plot.Tick {
 		}
 	}
 	return ticks
+}
+
+// stairs draws a histogram as its outline, filled with Fill, so that
+// histograms over the same bins can be overlaid.
+type stairs struct {
+	Bins  []bin
+	Style draw.LineStyle
+	Fill  color.Color
+}
+
+var (
+	_ plot.Plotter    = stairs{}
+	_ plot.DataRanger = stairs{}
+)
+
+// Plot implements plot.Plotter.
+func (st stairs) Plot(c draw.Canvas, p *plot.Plot) {
+	if len(st.Bins) == 0 {
+		return
+	}
+	trX, trY := p.Transforms(&c)
+	pts := []vg.Point{{X: trX(st.Bins[0].Lo), Y: trY(0)}}
+	for _, b := range st.Bins {
+		pts = append(pts, vg.Point{X: trX(b.Lo), Y: trY(b.Count)}, vg.Point{X: trX(b.Hi), Y: trY(b.Count)})
+	}
+	pts = append(pts, vg.Point{X: trX(st.Bins[len(st.Bins)-1].Hi), Y: trY(0)})
+	if st.Fill != nil {
+		c.FillPolygon(st.Fill, c.ClipPolygonXY(pts))
+	}
+	c.StrokeLines(st.Style, c.ClipLinesXY(pts)...)
+}
+
+// DataRange implements plot.DataRanger.
+func (st stairs) DataRange() (xmin, xmax, ymin, ymax float64) {
+	xmin, xmax = math.Inf(1), math.Inf(-1)
+	for _, b := range st.Bins {
+		xmin, xmax = min(xmin, b.Lo), max(xmax, b.Hi)
+		ymax = max(ymax, b.Count)
+	}
+	return xmin, xmax, 0, ymax
+}
+
+// Thumbnail implements plot.Thumbnailer.
+func (st stairs) Thumbnail(c *draw.Canvas) {
+	pts := []vg.Point{{X: c.Min.X, Y: c.Min.Y}, {X: c.Min.X, Y: c.Max.Y}, {X: c.Max.X, Y: c.Max.Y}, {X: c.Max.X, Y: c.Min.Y}}
+	if st.Fill != nil {
+		c.FillPolygon(st.Fill, pts)
+	}
+	c.StrokeLines(st.Style, append(pts, pts[0]))
 }

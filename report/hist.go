@@ -38,12 +38,22 @@ func (h *fixedHist) bins() []bin {
 // maxBins bins doubles the bin width (merging neighbouring bins) until it
 // fits. Its bins are exact counts; the price of one pass is that the
 // occupied range spans between maxBins/2 and maxBins bins at worst.
+//
+// It can count several series in the same bins (addTo), such as a learned
+// parameter's values, a series per component; add counts series 0.
 type adaptiveHist struct {
-	seed   []float64 // the first values, until the width is chosen
+	seed   []seeded  // the first values, until the width is chosen
 	width  float64   // 0 while seeding
 	origin int64     // bin j covers [(origin+j)·width, (origin+j+1)·width)
-	counts []int64
-	stats  summary
+	counts [][]int64 // counts[s][j]: values of series s in bin j
+	stats  summary   // over all series
+	series []summary // per series
+}
+
+// seeded is a value kept while seeding, with its series.
+type seeded struct {
+	v float64
+	s int
 }
 
 const (
@@ -74,72 +84,93 @@ func (s summary) Mean() float64 {
 	return s.Sum / float64(s.N)
 }
 
-// add counts a finite value; others are ignored.
-func (h *adaptiveHist) add(v float64) {
+// add counts a finite value of series 0; others are ignored.
+func (h *adaptiveHist) add(v float64) { h.addTo(0, v) }
+
+// addTo counts a finite value of series s; others are ignored.
+func (h *adaptiveHist) addTo(s int, v float64) {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return
 	}
+	for len(h.series) <= s {
+		h.series = append(h.series, summary{})
+		h.counts = append(h.counts, make([]int64, maxBins))
+	}
 	h.stats.add(v)
+	h.series[s].add(v)
 	if h.width == 0 {
-		h.seed = append(h.seed, v)
+		h.seed = append(h.seed, seeded{v, s})
 		if len(h.seed) == seedValues {
 			h.start()
 		}
 		return
 	}
-	h.put(v)
+	h.put(s, v)
 }
 
 // start chooses the bin width from the seed values and counts them.
 func (h *adaptiveHist) start() {
-	lo, hi := slices.Min(h.seed), slices.Max(h.seed)
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, x := range h.seed {
+		lo, hi = min(lo, x.v), max(hi, x.v)
+	}
 	h.width = niceWidth((hi - lo) / (maxBins / 2))
 	if hi == lo {
 		h.width = niceWidth(math.Max(math.Abs(lo), 1) * 1e-6)
 	}
-	h.counts = make([]int64, maxBins)
 	mid := math.Floor((lo+hi)/2/h.width) - maxBins/2
 	h.origin = int64(mid)
-	for _, v := range h.seed {
-		h.put(v)
+	for _, x := range h.seed {
+		h.put(x.s, x.v)
 	}
 	h.seed = nil
 }
 
-func (h *adaptiveHist) put(v float64) {
+func (h *adaptiveHist) put(s int, v float64) {
 	for {
 		a := math.Floor(v / h.width)
 		if j := a - float64(h.origin); j >= 0 && j < maxBins {
-			h.counts[int(j)]++
+			h.counts[s][int(j)]++
 			return
 		}
 		h.coarsen()
 	}
 }
 
+// occupied returns the first and last bins that hold a value of any
+// series; -1, -1 when none does.
+func (h *adaptiveHist) occupied() (lo, hi int) {
+	lo, hi = -1, -1
+	for _, counts := range h.counts {
+		for j, c := range counts {
+			if c > 0 {
+				if lo < 0 || j < lo {
+					lo = j
+				}
+				hi = max(hi, j)
+			}
+		}
+	}
+	return lo, hi
+}
+
 // coarsen doubles the bin width, keeping the occupied bins in the middle
 // of the new range.
 func (h *adaptiveHist) coarsen() {
-	lo, hi := -1, -1
-	for j, c := range h.counts {
-		if c > 0 {
-			if lo < 0 {
-				lo = j
-			}
-			hi = j
-		}
-	}
-	next := make([]int64, maxBins)
+	lo, hi := h.occupied()
 	center := (h.origin + int64(lo) + h.origin + int64(hi)) / 2
 	newOrigin := floorDiv(center, 2) - maxBins/2
-	for j, c := range h.counts {
-		if c > 0 {
-			next[floorDiv(h.origin+int64(j), 2)-newOrigin] += c
+	for s, counts := range h.counts {
+		next := make([]int64, maxBins)
+		for j, c := range counts {
+			if c > 0 {
+				next[floorDiv(h.origin+int64(j), 2)-newOrigin] += c
+			}
 		}
+		h.counts[s] = next
 	}
 	h.width *= 2
 	h.origin = newOrigin
-	h.counts = next
 }
 
 func floorDiv(a, b int64) int64 {
@@ -150,27 +181,31 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// bins returns the occupied range of bins.
+// bins returns the occupied range of bins of series 0.
 func (h *adaptiveHist) bins() []bin {
+	all := h.seriesBins()
+	if len(all) == 0 {
+		return nil
+	}
+	return all[0]
+}
+
+// seriesBins returns each series' bins over the range that any series
+// occupies.
+func (h *adaptiveHist) seriesBins() [][]bin {
 	if h.width == 0 && len(h.seed) > 0 {
 		h.start()
 	}
-	lo, hi := -1, -1
-	for j, c := range h.counts {
-		if c > 0 {
-			if lo < 0 {
-				lo = j
-			}
-			hi = j
-		}
-	}
+	lo, hi := h.occupied()
 	if lo < 0 {
 		return nil
 	}
-	var out []bin
-	for j := lo; j <= hi; j++ {
-		a := float64(h.origin + int64(j))
-		out = append(out, bin{Lo: a * h.width, Hi: (a + 1) * h.width, Count: float64(h.counts[j])})
+	out := make([][]bin, len(h.counts))
+	for s, counts := range h.counts {
+		for j := lo; j <= hi; j++ {
+			a := float64(h.origin + int64(j))
+			out[s] = append(out[s], bin{Lo: a * h.width, Hi: (a + 1) * h.width, Count: float64(counts[j])})
+		}
 	}
 	return out
 }

@@ -91,7 +91,7 @@ func (r *run) readBag(ctx context.Context, key bagKey, lenient bool) (*observati
 		return nil, fmt.Errorf("%s/%s lists no input files", r.dir, pipeline.ManifestFile)
 	}
 	in := r.cfg.Input
-	cols := []string{in.Bag, in.Value}
+	cols := []string{in.Bag, in.Value.String()}
 	if in.Count != "" {
 		cols = append(cols, in.Count)
 	}

@@ -137,3 +137,26 @@ func floatAt(arr arrow.Array, i int) (float64, bool) {
 	}
 	return 0, false
 }
+
+// probsAt returns row i of a map<string, double> array, such as the
+// weights table's learned categorical probabilities, as a map.
+func probsAt(arr arrow.Array, i int) (map[string]float64, error) {
+	m, ok := arr.(*array.Map)
+	if !ok || !isStringType(m.Keys().DataType()) {
+		return nil, fmt.Errorf("type %s, want map<string, double>", arr.DataType())
+	}
+	keys, items := m.Keys(), m.Items()
+	lo, hi := m.ValueOffsets(i)
+	out := make(map[string]float64, hi-lo)
+	for j := int(lo); j < int(hi); j++ {
+		v, ok := floatAt(items, j)
+		if !ok {
+			return nil, fmt.Errorf("type %s, want map<string, double>", arr.DataType())
+		}
+		if items.IsNull(j) {
+			return nil, fmt.Errorf("label %q has a null probability", stringAt(keys, j))
+		}
+		out[stringAt(keys, j)] = v
+	}
+	return out, nil
+}

@@ -1,12 +1,15 @@
 package report
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -77,9 +80,16 @@ func PlotFile(ctx context.Context, runDir, bag, path string, opts PlotOptions) e
 // PNG or SVG, to w: the bag's observations (a bar per value for the
 // discrete families, a histogram for gaussian) and on top each component's
 // contribution, weight times density scaled to counts, and their sum, the
-// fitted mixture. The legend names each component with its weight; the
-// title gives the bag's total count n, the iterations and the
-// log-likelihood from the fits table.
+// fitted mixture. The legend names each component with its weight (and
+// the parameters learned for the bag, if the run learns them); the title
+// gives the bag's total count n, the iterations and the log-likelihood
+// from the fits table (and with model.components_range the bag's K).
+//
+// A run that learns component parameters draws each bag's components with
+// the bag's own parameters, read from its rows of the weights table over
+// the config's values; with model.components_range only the bag's K
+// components. A learned component of weight 0 has no parameters: it is
+// listed as "w = 0" and not drawn.
 //
 // The weights and fits come from the run's tables, the bag's rows from
 // the input files listed in its manifest (which must not have changed
@@ -118,16 +128,20 @@ func plotBytes(ctx context.Context, runDir, bag, format string, opts PlotOptions
 type bagData struct {
 	r   *run
 	fit fitRow
-	w   []float64 // NaN when the table has none (a failed bag)
+	mix *pipeline.Mixture // the bag's: its K components, its learned parameters
+	w   []float64         // NaN when the table has none (a failed bag)
 	obs *observations
 	s   *series
 }
 
-// loadBag finds a bag's fit, weights and rows.
+// loadBag finds a bag's fit, weights (and learned parameters) and rows.
 func loadBag(ctx context.Context, runDir, bag string) (*bagData, error) {
 	r, err := openRun(runDir)
 	if err != nil {
 		return nil, err
+	}
+	if f := r.cfg.Model.Family; f == pipeline.MultivariateGaussian {
+		return nil, fmt.Errorf("run %s: bags of %s components cannot be plotted in this release (mixbatch report covers the run)", runDir, f)
 	}
 	str, err := r.bagIsString(ctx)
 	if err != nil {
@@ -142,18 +156,49 @@ func loadBag(ctx context.Context, runDir, bag string) (*bagData, error) {
 		return nil, err
 	}
 	d.fit.key = key
-	if d.w, err = r.findWeights(ctx, key); err != nil {
+	rows, err := r.findWeights(ctx, key)
+	if err != nil {
 		return nil, err
 	}
 	failed := d.fit.status == pipeline.StatusFailed
+	if d.mix, d.w, err = r.bagMixture(key, d.fit, rows); err != nil {
+		return nil, err
+	}
 	if d.obs, err = r.readBag(ctx, key, failed); err != nil {
 		return nil, err
 	}
 	if !failed && d.obs.rows != d.fit.nobs {
 		return nil, fmt.Errorf("bag %s: the input files hold %d rows of it, the run fitted %d: have they changed since the run?", key, d.obs.rows, d.fit.nobs)
 	}
-	d.s = computeSeries(r.mix, r.cfg.Model.Components, d.w, d.obs)
+	d.s = computeSeries(d.mix, d.w, d.obs)
 	return d, nil
+}
+
+// bagMixture returns a bag's mixture and weights: the run's components,
+// or with model.components_range the bag's K of them (none for a failed
+// bag), with the learned parameters of its weights rows.
+func (r *run) bagMixture(key bagKey, fit fitRow, rows *bagRows) (*pipeline.Mixture, []float64, error) {
+	mix, k := r.mix, r.mix.K()
+	if r.selectsK() {
+		if fit.status != pipeline.StatusFailed && (fit.ncomp < 1 || fit.ncomp > int64(k)) {
+			return nil, nil, fmt.Errorf("bag %s: fits.%s is %d, want 1 to %d", key, nComponents, fit.ncomp, k)
+		}
+		k = int(fit.ncomp)
+	}
+	if len(mix.Learned()) > 0 || k < mix.K() {
+		var err error
+		if mix, err = mix.Bag(rows.params[:k]); err != nil {
+			return nil, nil, fmt.Errorf("bag %s: the weights table's parameters of %w", key, err)
+		}
+	}
+	w := rows.w[:k]
+	for j, name := range mix.Names() {
+		if w[j] > 0 && !mix.Complete(j) {
+			return nil, nil, fmt.Errorf("bag %s: component %q has weight %v but the weights table gives it no %s",
+				key, name, w[j], strings.Join(mix.Learned(), ", "))
+		}
+	}
+	return mix, w, nil
 }
 
 // findFit returns the fits row of key, or an error saying what the run
@@ -194,32 +239,75 @@ func (r *run) findFit(ctx context.Context, key bagKey) (fitRow, error) {
 		key.String(), r.dir, n, r.cfg.Input.Bag, first.String(), last.String())
 }
 
-// findWeights returns the weights of key, NaN where the table has none.
-func (r *run) findWeights(ctx context.Context, key bagKey) ([]float64, error) {
-	it, err := r.weightsIter(ctx)
+// bagRows is a bag's rows of the weights table, in config order: each
+// component's weight (NaN without a row: a failed bag, or a component
+// beyond the bag's K) and the parameters learned for it (absent when
+// null: a component of weight 0).
+type bagRows struct {
+	w      []float64
+	params []pipeline.Params
+}
+
+// findWeights returns the weights table's rows of key, with the learned
+// parameters' columns.
+func (r *run) findWeights(ctx context.Context, key bagKey) (*bagRows, error) {
+	parts, err := r.parts(pipeline.WeightsTable)
 	if err != nil {
 		return nil, err
 	}
+	k := r.mix.K()
+	out := &bagRows{w: make([]float64, k), params: make([]pipeline.Params, k)}
+	for j := range out.w {
+		out.w[j] = math.NaN()
+	}
+	comp := map[string]int{}
+	for j, n := range r.mix.Names() {
+		comp[n] = j
+	}
+	learned := r.mix.Learned()
+	it := newRowIter(ctx, r.mem, parts, append([]string{r.cfg.Input.Bag, "component", "weight"}, learned...))
 	defer it.close()
-	for {
-		bw, ok := it.next()
-		if !ok {
-			break
-		}
-		if c := compareKeys(bw.key, key); c == 0 {
-			return append([]float64(nil), bw.w...), nil
+	for it.next() {
+		a, i := it.arrs, it.i
+		if c := compareKeys(keyAt(a[0], i), key); c < 0 {
+			continue
 		} else if c > 0 {
 			break // bags come in key order
 		}
+		name := stringAt(a[1], i)
+		j, ok := comp[name]
+		if !ok {
+			return nil, fmt.Errorf("%s: bag %s: component %q is not in the run's config", it.path, key, name)
+		}
+		if v, ok := floatAt(a[2], i); !ok {
+			return nil, fmt.Errorf("%s: column \"weight\" has type %s", it.path, a[2].DataType())
+		} else if !a[2].IsNull(i) {
+			out.w[j] = v
+		}
+		p := pipeline.Params{Scalars: map[string]float64{}}
+		for c, q := range learned {
+			col := a[3+c]
+			if col.IsNull(i) {
+				continue
+			}
+			if q == "probs" {
+				if p.Probs, err = probsAt(col, i); err != nil {
+					return nil, fmt.Errorf("%s: column \"probs\": %w", it.path, err)
+				}
+				continue
+			}
+			v, ok := floatAt(col, i)
+			if !ok {
+				return nil, fmt.Errorf("%s: column %q has type %s", it.path, q, col.DataType())
+			}
+			p.Scalars[q] = v
+		}
+		out.params[j] = p
 	}
 	if err := it.close(); err != nil {
 		return nil, err
 	}
-	w := make([]float64, r.mix.K())
-	for i := range w {
-		w[i] = math.NaN()
-	}
-	return w, nil
+	return out, nil
 }
 
 // formatWeight renders a weight for legends and tables.
@@ -259,19 +347,87 @@ func (d *bagData) title() string {
 	if d.obs.dropped > 0 {
 		n += fmt.Sprintf(" (%d null rows dropped)", d.obs.dropped)
 	}
-	t := fmt.Sprintf("%s:  %s,  %d iterations,  log-likelihood = %s", head, n, f.iterations, formatLL(f.ll))
+	if d.r.selectsK() {
+		n += fmt.Sprintf(",  K = %d by %s", f.ncomp, strings.ToUpper(d.r.cfg.Model.Select))
+	}
+	iters := "iterations"
+	if f.iterations == 1 {
+		iters = "iteration"
+	}
+	t := fmt.Sprintf("%s:  %s,  %d %s,  log-likelihood = %s", head, n, f.iterations, iters, formatLL(f.ll))
 	if !f.converged {
 		t += "  (not converged)"
 	}
 	return t
 }
 
-// componentLabel is component k's legend entry.
-func componentLabel(name string, w float64) string {
-	return fmt.Sprintf("%s  w = %s", name, formatWeight(w))
+// componentLabel is component k's legend entry: its name, weight and
+// learned parameters. A component without parameters (weight 0, so none
+// were learned) is "w = 0".
+func (d *bagData) componentLabel(k int) string {
+	name, w := d.mix.Names()[k], d.w[k]
+	if !d.mix.Complete(k) && w == 0 {
+		return name + "  w = 0"
+	}
+	label := fmt.Sprintf("%s  w = %s", name, formatWeight(w))
+	if !d.mix.Complete(k) || math.IsNaN(w) {
+		return label
+	}
+	if s := paramText(d.mix, k); s != "" {
+		label += "  " + s
+	}
+	return label
 }
 
-// plot builds the bag plot and its legend.
+// maxLegendLabels is how many of a learned categorical component's most
+// probable labels its legend entry names.
+const maxLegendLabels = 3
+
+// paramText renders component k's learned parameters for a legend:
+// "mean 20.4 sd 1.68", "rate 7.82", "p 0.570", or a categorical
+// component's most probable labels, "red: 0.500, blue: 0.250, …".
+func paramText(mix *pipeline.Mixture, k int) string {
+	ps := mix.Params(k)
+	var parts []string
+	for _, q := range mix.Learned() {
+		switch q {
+		case "probs":
+			labels := slices.Collect(maps.Keys(ps.Probs))
+			slices.SortFunc(labels, func(a, b string) int {
+				return cmp.Or(cmp.Compare(ps.Probs[b], ps.Probs[a]), cmp.Compare(a, b))
+			})
+			var shown []string
+			for _, l := range labels[:min(len(labels), maxLegendLabels)] {
+				shown = append(shown, l+": "+formatWeight(ps.Probs[l]))
+			}
+			if len(labels) > maxLegendLabels {
+				shown = append(shown, "…")
+			}
+			parts = append(parts, strings.Join(shown, ", "))
+		case "p":
+			parts = append(parts, "p "+formatWeight(ps.Scalars[q]))
+		default:
+			parts = append(parts, q+" "+formatParam(ps.Scalars[q]))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// formatParam renders a learned mean, sd or rate with three significant
+// digits, without an exponent unless it is very large or small.
+func formatParam(v float64) string {
+	a := math.Abs(v)
+	switch {
+	case v == 0:
+		return "0"
+	case a >= 1e-3 && a < 1e6:
+		return strconv.FormatFloat(v, 'f', max(0, 2-int(math.Floor(math.Log10(a)))), 64)
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
+}
+
+// plot builds the bag plot and its legend. Components without parameters
+// are not drawn.
 func (d *bagData) plot() (*plot.Plot, *plot.Legend) {
 	s, cfg := d.s, d.r.cfg
 	ylabel := "count"
@@ -281,9 +437,8 @@ func (d *bagData) plot() (*plot.Plot, *plot.Legend) {
 	if !s.Discrete {
 		ylabel += fmt.Sprintf(" per bin (width %s)", strconv.FormatFloat(s.H, 'g', -1, 64))
 	}
-	p := newPlot(d.title(), cfg.Input.Value, ylabel)
+	p := newPlot(d.title(), cfg.Input.Value.String(), ylabel)
 	leg := newLegend()
-	names := d.r.mix.Names()
 	var obs bars
 	if s.Discrete {
 		const width = 0.8
@@ -296,14 +451,18 @@ func (d *bagData) plot() (*plot.Plot, *plot.Legend) {
 		leg.Add("observed", obs)
 		// Poisson counts are ordered: their pmfs are drawn as lines through
 		// the bars; categories and 0/1 get a level across each bar.
-		ordered := d.r.mix.Family() == pipeline.Poisson
-		for k, name := range names {
+		ordered := d.mix.Family() == pipeline.Poisson
+		for k := range d.mix.K() {
+			if !d.mix.Complete(k) {
+				leg.Add(d.componentLabel(k))
+				continue
+			}
 			var pl plot.Plotter = levels{X: s.X, Y: s.Comps[k], Width: width, Style: componentStyle(k)}
 			if ordered {
 				pl = curve{X: s.X, Y: s.Comps[k], Style: componentStyle(k), Dots: true}
 			}
 			p.Add(pl)
-			leg.Add(componentLabel(name, d.w[k]), pl.(plot.Thumbnailer))
+			leg.Add(d.componentLabel(k), pl.(plot.Thumbnailer))
 		}
 		var sum plot.Plotter = levels{X: s.X, Y: s.Sum, Width: width, Style: sumStyle, NoDots: true}
 		if ordered {
@@ -311,7 +470,7 @@ func (d *bagData) plot() (*plot.Plot, *plot.Legend) {
 		}
 		p.Add(sum)
 		leg.Add("mixture (sum)", sum.(plot.Thumbnailer))
-		p.X.Tick.Marker = labelTicks{x: s.X, labels: s.Ticks, numeric: d.r.mix.Family() == pipeline.Poisson}
+		p.X.Tick.Marker = labelTicks{x: s.X, labels: s.Ticks, numeric: ordered}
 		p.X.Min, p.X.Max = s.X[0]-0.6, s.X[len(s.X)-1]+0.6
 	} else {
 		for _, b := range s.Bins {
@@ -321,11 +480,15 @@ func (d *bagData) plot() (*plot.Plot, *plot.Legend) {
 		}
 		p.Add(obs)
 		leg.Add("observed", obs)
-		for k, name := range names {
+		for k := range d.mix.K() {
+			if !d.mix.Complete(k) {
+				leg.Add(d.componentLabel(k))
+				continue
+			}
 			sty := componentStyle(k)
 			c := curve{X: s.X, Y: s.Comps[k], Style: sty, Fill: areaColour(sty.Color)}
 			p.Add(c)
-			leg.Add(componentLabel(name, d.w[k]), c)
+			leg.Add(d.componentLabel(k), c)
 		}
 		sum := curve{X: s.X, Y: s.Sum, Style: sumStyle}
 		p.Add(sum)

@@ -71,7 +71,7 @@ func TestPlotSVGLabels(t *testing.T) {
 				fmt.Sprintf("n = %d,", int64(fit["total_count"].(float64))),
 				fmt.Sprintf("%d iterations", fit["iterations"].(int64)),
 				fmt.Sprintf("log-likelihood = %.2f", fit["log_likelihood"].(float64)),
-				"observed", "mixture (sum)", cfg.Input.Value,
+				"observed", "mixture (sum)", cfg.Input.Value.String(),
 			}
 			for name, w := range weightsOf(t, ex.dir, cfg.Input.Bag, ex.bag) {
 				want = append(want, fmt.Sprintf("%s  w = %.3f", name, w))
@@ -136,7 +136,7 @@ func TestSeriesScale(t *testing.T) {
 			s := d.s
 			// The bag's rows, read from the input independently.
 			var values []any
-			for _, row := range table(t, inputDir(t, cfg), cfg.Input.Bag, cfg.Input.Value) {
+			for _, row := range table(t, inputDir(t, cfg), cfg.Input.Bag, cfg.Input.Value.String()) {
 				if keyText(row[0]) == ex.bag {
 					values = append(values, row[1])
 				}

@@ -24,6 +24,8 @@ import (
 	"strings"
 	"time"
 
+	"gonum.org/v1/plot"
+
 	"github.com/mixbatch/mixbatch/pipeline"
 )
 
@@ -38,6 +40,15 @@ type Options struct {
 	// MaxListed caps the failed and the non-converged bags listed (the
 	// first by key; the counts are always complete); 0 means 100.
 	MaxListed int
+}
+
+// formatG renders a statistic with four significant digits; "–" for NaN
+// (no value: a null gap, a mean of nothing).
+func formatG(v float64) string {
+	if math.IsNaN(v) {
+		return "–"
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
 }
 
 // Default list lengths.
@@ -60,7 +71,7 @@ var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"num":    formatInt,
 	"weight": formatWeight,
 	"ll":     formatLL,
-	"g":      func(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) },
+	"g":      formatG,
 	"pct":    formatPct,
 	"secs":   func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) + " s" },
 	"bytes":  formatBytes,
@@ -97,14 +108,19 @@ func CheckHTMLFile(path string) error {
 // across bags, of the iterations and of the log-likelihood per
 // observation; the failed and the non-converged bags; and, with
 // opts.Baseline, the bags whose weights moved most against that earlier
-// run. Images are inline PNG; the page needs no network and no script.
+// run. For a run that learns component parameters it adds a histogram of
+// each learned scalar parameter (p, mean, sd, rate) across bags, a series
+// per component, and with model.components_range a table and histogram of
+// the number of components selected per bag (fits.n_components). Images
+// are inline PNG; the page needs no network and no script.
 //
 // The report's time is linear and its memory constant in the number of
 // bags: the fits and weights tables are streamed record batch by record
 // batch into fixed-bin histograms (weights in [0, 1]; iterations counted
 // exactly per distinct value, of which there are at most em.max_iter + 1;
 // log-likelihoods in a histogram whose bin width doubles as the range
-// grows), capped lists of failed and non-converged bags, and a bounded
+// grows; learned parameters likewise, in bins shared by the components),
+// capped lists of failed and non-converged bags, and a bounded
 // heap of the top movers. The baseline is joined by a merge join of the two
 // weights tables, which mixbatch writes sorted by bag key (checked as they
 // stream), so no per-bag map is held either. The HTML's size does not
@@ -155,6 +171,10 @@ type page struct {
 	Rows                           int64
 
 	Weights    []componentView
+	Model      string      // what is fitted: family, components, what is learned
+	Learned    bool        // component parameters are learned (no gap certificate)
+	SelectsK   *kView      // with model.components_range: the K selected per bag
+	Params     []paramView // the learned scalar parameters across bags
 	Iterations picture
 	IterStats  summary
 	LLPerObs   picture
@@ -204,6 +224,34 @@ type componentView struct {
 	Zero, One int64 // bags with weight < 0.001, > 0.999
 	Missing   int64 // bags without a weight (failed)
 	Image     picture
+}
+
+// kView is the distribution of the number of components selected per bag
+// (model.components_range).
+type kView struct {
+	Lo, Hi    int
+	Criterion string // BIC or AIC
+	Rows      []kRow
+	Bags      int64 // ok bags
+	Image     picture
+}
+
+type kRow struct {
+	K    int
+	Bags int64
+}
+
+// paramView is a learned scalar parameter's distribution across bags, per
+// component.
+type paramView struct {
+	Name  string
+	Comps []paramStats
+	Image picture
+}
+
+type paramStats struct {
+	Name  string
+	Stats summary // over the bags that have it (weight above 0, K large enough)
 }
 
 // baselineView is the comparison with an earlier run.
@@ -260,6 +308,7 @@ func build(ctx context.Context, r *run, base *run, opts Options) (*page, error) 
 	p.Inputs = m.Inputs[:min(len(m.Inputs), maxInputs)]
 	p.InputCount = int64(len(m.Inputs))
 	p.InputsMore = p.InputCount - int64(len(p.Inputs))
+	p.describeModel(r)
 	if yml, err := r.configYAML(); err == nil {
 		p.Config = yml
 	} else {
@@ -277,6 +326,32 @@ func build(ctx context.Context, r *run, base *run, opts Options) (*page, error) 
 			s.Bags, s.BagsFailed, s.BagsNotConverged, p.Bags, p.Failed, p.NotConverged)
 	}
 	return p, nil
+}
+
+// describeModel says what the run fits: "gaussian mixture of 3
+// components, mean and sd learned per bag", "poisson mixture of 1 to 3
+// components (c1..cK, K chosen per bag by BIC), rate learned per bag".
+func (p *page) describeModel(r *run) {
+	mc := &r.cfg.Model
+	d := fmt.Sprintf("%s mixture of %d components", r.mix.Family(), r.mix.K())
+	if r.selectsK() {
+		crit := strings.ToUpper(mc.Select)
+		d = fmt.Sprintf("%s mixture of %d to %d components (c1..cK, K chosen per bag by %s)", r.mix.Family(), mc.ComponentsRange[0], mc.ComponentsRange[1], crit)
+		p.SelectsK = &kView{Lo: mc.ComponentsRange[0], Hi: mc.ComponentsRange[1], Criterion: crit}
+	}
+	if learned := r.mix.Learned(); len(learned) > 0 {
+		p.Learned = true
+		where := "per bag"
+		if mc.Scope == pipeline.ScopeShared {
+			where = "shared by all bags"
+		}
+		names := strings.Join(learned, ", ")
+		if n := len(learned); n > 1 {
+			names = strings.Join(learned[:n-1], ", ") + " and " + learned[n-1]
+		}
+		d += fmt.Sprintf(", %s learned %s", names, where)
+	}
+	p.Model = d
 }
 
 // configYAML renders the manifest's config as YAML, keys in the order the
@@ -302,6 +377,10 @@ func (p *page) scanFits(ctx context.Context, r *run, opts Options) error {
 	defer it.close()
 	iters := intHist{}
 	var ll adaptiveHist
+	var ks []int64 // ks[K]: ok bags with K components selected
+	if p.SelectsK != nil {
+		ks = make([]int64, p.SelectsK.Hi+1)
+	}
 	for it.next() {
 		f, err := it.row()
 		if err != nil {
@@ -317,6 +396,13 @@ func (p *page) scanFits(ctx context.Context, r *run, opts Options) error {
 			continue
 		}
 		p.OK++
+		if ks != nil {
+			if f.ncomp < int64(p.SelectsK.Lo) || f.ncomp > int64(p.SelectsK.Hi) {
+				return fmt.Errorf("%s: bag %s: %s is %d, outside model.components_range [%d, %d]",
+					it.path, f.key, nComponents, f.ncomp, p.SelectsK.Lo, p.SelectsK.Hi)
+			}
+			ks[f.ncomp]++
+		}
 		iters[f.iterations]++
 		p.IterStats.add(float64(f.iterations))
 		if v := f.ll / f.total; f.total > 0 && !math.IsNaN(v) && !math.IsInf(v, 0) {
@@ -342,6 +428,24 @@ func (p *page) scanFits(ctx context.Context, r *run, opts Options) error {
 	if p.LLPerObs, err = histImage(ll.bins(), "log-likelihood per observation", "log-likelihood / total count", "bags", palette[2]); err != nil {
 		return err
 	}
+	if kv := p.SelectsK; kv != nil {
+		kv.Bags = p.OK
+		var bins []bin
+		var xs []float64
+		var labels []string
+		for k := kv.Lo; k <= kv.Hi; k++ {
+			kv.Rows = append(kv.Rows, kRow{K: k, Bags: ks[k]})
+			bins = append(bins, bin{Lo: float64(k) - 0.4, Hi: float64(k) + 0.4, Count: float64(ks[k])})
+			xs = append(xs, float64(k))
+			labels = append(labels, strconv.Itoa(k))
+		}
+		pl := histPlot(bins, "components K selected per bag ("+kv.Criterion+")", "K", "bags", palette[4])
+		pl.X.Min, pl.X.Max = float64(kv.Lo)-0.6, float64(kv.Hi)+0.6
+		pl.X.Tick.Marker = labelTicks{x: xs, labels: labels, numeric: true}
+		if kv.Image, err = pictureOf(pl, nil, pl.Title.Text); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -355,7 +459,21 @@ func (p *page) scanWeights(ctx context.Context, r, base *run, opts Options) erro
 		hists[k] = newFixedHist(0, 1, weightBins)
 		p.Weights[k] = componentView{Name: names[k]}
 	}
+	var scalars []string // learned scalar parameters, each a column
+	for _, q := range r.mix.Learned() {
+		// probs are maps, and a multivariate mean or cov a list: their
+		// columns are not summarised here.
+		if q != "probs" && r.mix.Family() != pipeline.MultivariateGaussian {
+			scalars = append(scalars, q)
+		}
+	}
+	params := make([]adaptiveHist, len(scalars))
 	count := func(bw *bagWeights) {
+		for q, vs := range bw.params {
+			for k, v := range vs {
+				params[q].addTo(k, v)
+			}
+		}
 		for k, v := range bw.w {
 			cv := &p.Weights[k]
 			cv.Bags++
@@ -373,7 +491,7 @@ func (p *page) scanWeights(ctx context.Context, r, base *run, opts Options) erro
 			}
 		}
 	}
-	cur, err := r.weightsIter(ctx)
+	cur, err := r.weightsIter(ctx, scalars...)
 	if err != nil {
 		return err
 	}
@@ -400,6 +518,18 @@ func (p *page) scanWeights(ctx context.Context, r, base *run, opts Options) erro
 			return err
 		}
 		cv.Image = img
+	}
+	for q, name := range scalars {
+		pv := paramView{Name: name}
+		for k, st := range params[q].series {
+			if st.N > 0 {
+				pv.Comps = append(pv.Comps, paramStats{Name: names[k], Stats: st})
+			}
+		}
+		if pv.Image, err = paramImage(&params[q], names, name); err != nil {
+			return err
+		}
+		p.Params = append(p.Params, pv)
 	}
 	return nil
 }
@@ -472,9 +602,13 @@ func (p *page) join(ctx context.Context, r, base *run, cur *weightsIter, count f
 		default:
 			bv.Joined++
 			count(a)
-			delta, arg := 0.0, 0
+			delta, arg, both := 0.0, 0, false
 			for i, pr := range pairs {
 				curW[i], oldW[i] = a.w[pr[0]], b.w[pr[1]]
+				if math.IsNaN(curW[i]) && math.IsNaN(oldW[i]) {
+					continue // in neither run (components_range: a K below it)
+				}
+				both = true
 				d := math.Abs(curW[i] - oldW[i])
 				if math.IsNaN(d) {
 					delta = math.NaN()
@@ -483,6 +617,9 @@ func (p *page) join(ctx context.Context, r, base *run, cur *weightsIter, count f
 				if d > delta {
 					delta, arg = d, i
 				}
+			}
+			if !both {
+				delta = math.NaN() // failed in both runs
 			}
 			bands[bandOf(delta)]++
 			if delta > 0 {
@@ -499,7 +636,11 @@ func (p *page) join(ctx context.Context, r, base *run, cur *weightsIter, count f
 		return fmt.Errorf("baseline: %w", err)
 	}
 	for i, n := range bands {
-		bv.Bands = append(bv.Bands, band{Label: bandLabels[i], Bags: n})
+		label := bandLabels[i]
+		if i == len(bands)-1 && (r.selectsK() || base.selectsK()) {
+			label = "a weight in one run only (failed, or another K selected)"
+		}
+		bv.Bands = append(bv.Bands, band{Label: label, Bags: n})
 	}
 	for _, m := range top.sorted() {
 		mv := moverView{Key: m.key.String(), Delta: m.delta, Comp: bv.Names[m.comp]}
@@ -513,7 +654,8 @@ func (p *page) join(ctx context.Context, r, base *run, cur *weightsIter, count f
 }
 
 // Bands of max |Δweight| that the baseline comparison counts bags in; the
-// last is for bags without weights on one side (failed).
+// last is for bags with a component's weight on one side only (failed, or
+// with model.components_range a different K selected).
 var (
 	bandEdges  = []float64{0, 1e-8, 1e-4, 0.01, 0.1, math.Inf(1)}
 	bandLabels = []string{"0 (identical)", "(0, 1e-8]", "(1e-8, 1e-4]", "(1e-4, 0.01]", "(0.01, 0.1]", "over 0.1", "no weights in one run (failed)"}
@@ -536,6 +678,11 @@ func keyKind(k bagKey) string {
 
 // histImage draws a histogram as an inline PNG.
 func histImage(bins []bin, title, xlabel, ylabel string, colour color.Color) (picture, error) {
+	return pictureOf(histPlot(bins, title, xlabel, ylabel, colour), nil, title)
+}
+
+// histPlot is a histogram's plot.
+func histPlot(bins []bin, title, xlabel, ylabel string, colour color.Color) *plot.Plot {
 	p := newPlot(title, xlabel, ylabel)
 	if len(bins) == 0 {
 		bins = []bin{{Lo: 0, Hi: 1}}
@@ -551,11 +698,45 @@ func histImage(bins []bin, title, xlabel, ylabel string, colour color.Color) (pi
 	p.Add(bs)
 	p.X.Min, p.X.Max = bins[0].Lo, bins[len(bins)-1].Hi
 	p.Y.Min, p.Y.Max = 0, math.Max(ymax*1.06, 1)
-	png, err := render(p, nil, histWidth, histHeight, PNG)
+	return p
+}
+
+// paramImage draws a learned parameter's histograms across bags, one
+// outline per component in its colour, over shared bins, as an inline PNG.
+func paramImage(h *adaptiveHist, names []string, param string) (picture, error) {
+	title := param + " across bags, per component"
+	p := newPlot(title, param, "bags")
+	leg := newLegend()
+	all := h.seriesBins()
+	ymax := 0.0
+	for k, bins := range all {
+		st := stairs{Bins: bins, Style: componentStyle(k), Fill: areaColour(palette[k%len(palette)])}
+		if h.series[k].N == 0 {
+			continue
+		}
+		p.Add(st)
+		leg.Add(names[k], st)
+		for _, b := range bins {
+			ymax = max(ymax, b.Count)
+		}
+	}
+	if len(all) > 0 {
+		p.X.Min, p.X.Max = all[0][0].Lo, all[0][len(all[0])-1].Hi
+	} else {
+		p.X.Min, p.X.Max = 0, 1
+	}
+	p.Y.Min, p.Y.Max = 0, math.Max(ymax*1.06, 1)
+	return pictureOf(p, &leg, title)
+}
+
+// pictureOf renders a report plot (and its legend, if any) as an inline
+// PNG of histWidth by histHeight pixels.
+func pictureOf(p *plot.Plot, leg *plot.Legend, alt string) (picture, error) {
+	png, err := render(p, leg, histWidth, histHeight, PNG)
 	if err != nil {
 		return picture{}, err
 	}
 	tag := fmt.Sprintf(`<img src="data:image/png;base64,%s" alt="%s" width="%d" height="%d">`,
-		base64.StdEncoding.EncodeToString(png), html.EscapeString(title), histWidth, histHeight)
+		base64.StdEncoding.EncodeToString(png), html.EscapeString(alt), histWidth, histHeight)
 	return picture{Tag: template.HTML(tag)}, nil
 }

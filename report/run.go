@@ -202,17 +202,23 @@ type fitRow struct {
 	iterations int64
 	converged  bool
 	ll         float64
-	gap        float64
+	gap        float64 // NaN when null (learned components have no certificate)
 	status     string
 	err        string
+	ncomp      int64 // the bag's K with model.components_range; 0 otherwise or when null
 }
 
-// fitsColumns are the fits table's columns after the bag column, as read.
+// fitsColumns are the fits table's columns after the bag column, as read;
+// runs with model.components_range add nComponents.
 var fitsColumns = []string{"n_obs", "total_count", "iterations", "converged", "log_likelihood", "gap", "status", "error"}
+
+// nComponents is the fits column of the components a bag's model has.
+const nComponents = "n_components"
 
 // fitsIter streams the fits table.
 type fitsIter struct {
 	*rowIter
+	ncomp bool // n_components is read, after fitsColumns
 }
 
 func (r *run) fitsIter(ctx context.Context) (*fitsIter, error) {
@@ -221,8 +227,16 @@ func (r *run) fitsIter(ctx context.Context) (*fitsIter, error) {
 		return nil, err
 	}
 	cols := append([]string{r.cfg.Input.Bag}, fitsColumns...)
-	return &fitsIter{newRowIter(ctx, r.mem, parts, cols)}, nil
+	ncomp := r.selectsK()
+	if ncomp {
+		cols = append(cols, nComponents)
+	}
+	return &fitsIter{newRowIter(ctx, r.mem, parts, cols), ncomp}, nil
 }
+
+// selectsK reports whether the run selects each bag's number of
+// components (model.components_range).
+func (r *run) selectsK() bool { return len(r.cfg.Model.ComponentsRange) == 2 }
 
 // row returns the current row; the key's string shares the batch's memory
 // until cloned.
@@ -243,9 +257,18 @@ func (it *fitsIter) row() (fitRow, error) {
 			return f, fmt.Errorf("%s: column %q has type %s", it.path, fitsColumns[j], a[j+1].DataType())
 		}
 	}
+	if a[6].IsNull(i) {
+		f.gap = math.NaN()
+	}
 	f.status = stringAt(a[7], i)
 	if !a[8].IsNull(i) {
 		f.err = stringAt(a[8], i)
+	}
+	if it.ncomp && !a[9].IsNull(i) {
+		var good bool
+		if f.ncomp, good = intAt(a[9], i); !good {
+			return f, fmt.Errorf("%s: column %q has type %s", it.path, nComponents, a[9].DataType())
+		}
 	}
 	return f, nil
 }
@@ -253,28 +276,33 @@ func (it *fitsIter) row() (fitRow, error) {
 // nanWeight stands for a weight the table does not give.
 var nanWeight = math.NaN()
 
-// bagWeights is one bag's weights, in config order; NaN for a component
-// the table has no row for.
+// bagWeights is one bag's weights, in config order, and the learned
+// scalar parameters that the iterator reads; NaN for a component the table
+// has no row (or a null) for.
 type bagWeights struct {
-	key bagKey
-	w   []float64
+	key    bagKey
+	w      []float64
+	params [][]float64 // params[q][k]: learned scalar q of component k
 }
 
 // weightsIter streams the weights table bag by bag. It relies on a bag's
 // rows being adjacent, as mixbatch writes them, and checks that bags come
 // in increasing key order, which the baseline's merge join needs.
 type weightsIter struct {
-	it    *rowIter
-	comp  map[string]int
-	k     int
-	ahead bool // it is on a row not yet consumed
-	cur   bagWeights
-	prev  bagKey
-	seen  bool
-	err   error
+	it      *rowIter
+	comp    map[string]int
+	k       int
+	nparams int  // learned scalar columns read after weight
+	ahead   bool // it is on a row not yet consumed
+	cur     bagWeights
+	prev    bagKey
+	seen    bool
+	err     error
 }
 
-func (r *run) weightsIter(ctx context.Context) (*weightsIter, error) {
+// weightsIter streams the weights table with the learned scalar
+// parameters named in scalars (columns of the table, such as mean and sd).
+func (r *run) weightsIter(ctx context.Context, scalars ...string) (*weightsIter, error) {
 	parts, err := r.parts(pipeline.WeightsTable)
 	if err != nil {
 		return nil, err
@@ -284,8 +312,9 @@ func (r *run) weightsIter(ctx context.Context) (*weightsIter, error) {
 	for i, n := range names {
 		comp[n] = i
 	}
-	it := newRowIter(ctx, r.mem, parts, []string{r.cfg.Input.Bag, "component", "weight"})
-	return &weightsIter{it: it, comp: comp, k: len(names)}, nil
+	cols := append([]string{r.cfg.Input.Bag, "component", "weight"}, scalars...)
+	it := newRowIter(ctx, r.mem, parts, cols)
+	return &weightsIter{it: it, comp: comp, k: len(names), nparams: len(scalars)}, nil
 }
 
 // next advances to the next bag. The returned weights are valid until the
@@ -308,10 +337,19 @@ func (w *weightsIter) next() (*bagWeights, bool) {
 	w.seen, w.prev = true, key
 	if w.cur.w == nil {
 		w.cur.w = make([]float64, w.k)
+		w.cur.params = make([][]float64, w.nparams)
+		for q := range w.cur.params {
+			w.cur.params[q] = make([]float64, w.k)
+		}
 	}
 	w.cur.key = key
 	for j := range w.cur.w {
 		w.cur.w[j] = nanWeight
+	}
+	for _, ps := range w.cur.params {
+		for j := range ps {
+			ps[j] = math.NaN()
+		}
 	}
 	for {
 		a := w.it.arrs
@@ -326,13 +364,20 @@ func (w *weightsIter) next() (*bagWeights, bool) {
 			w.err = fmt.Errorf("%s: bag %s: component %q is not in the run's config", w.it.path, key, name)
 			return nil, false
 		}
-		v, ok := floatAt(a[2], i)
-		if !ok {
-			w.err = fmt.Errorf("%s: column \"weight\" has type %s", w.it.path, a[2].DataType())
-			return nil, false
-		}
-		if !a[2].IsNull(i) {
-			w.cur.w[j] = v
+		for c := 2; c < len(a); c++ {
+			v, ok := floatAt(a[c], i)
+			if !ok {
+				w.err = fmt.Errorf("%s: column %q has type %s", w.it.path, w.it.cols[c], a[c].DataType())
+				return nil, false
+			}
+			if a[c].IsNull(i) {
+				continue
+			}
+			if c == 2 {
+				w.cur.w[j] = v
+			} else {
+				w.cur.params[c-3][j] = v
+			}
 		}
 		if !w.it.next() {
 			break

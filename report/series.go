@@ -40,14 +40,17 @@ const curvePoints = 400
 // the plotted range (its curve is flat there anyway).
 const minShownWeight = 0.005
 
-// computeSeries computes the plotted series of a bag with weights w (NaN
-// when unknown: the bag failed) from its observations.
-func computeSeries(mix *pipeline.Mixture, comps []pipeline.ComponentConfig, w []float64, obs *observations) *series {
+// computeSeries computes the plotted series of a bag, with mixture mix
+// (its K components and their parameters) and weights w (NaN when unknown:
+// the bag failed), from its observations. A component without parameters
+// contributes NaN (nothing is drawn), and the mixture is NaN when some
+// weight is unknown.
+func computeSeries(mix *pipeline.Mixture, w []float64, obs *observations) *series {
 	n := obs.total
 	s := &series{H: 1, Discrete: mix.Family() != pipeline.Gaussian}
 	switch mix.Family() {
 	case pipeline.Gaussian:
-		s.Bins, s.H = histogramBins(obs, comps, w)
+		s.Bins, s.H = histogramBins(obs, mix, w)
 		lo, hi := s.Bins[0].Lo, s.Bins[len(s.Bins)-1].Hi
 		s.X = make([]float64, curvePoints)
 		for i := range s.X {
@@ -70,11 +73,12 @@ func computeSeries(mix *pipeline.Mixture, comps []pipeline.ComponentConfig, w []
 		for v := range obs.counts {
 			lo, hi = min(lo, v), max(hi, v)
 		}
-		for k, c := range comps {
-			if k < len(w) && w[k] >= minShownWeight {
-				sd := math.Sqrt(*c.Rate)
-				lo = min(lo, math.Max(0, math.Floor(*c.Rate-4*sd)))
-				hi = max(hi, math.Ceil(*c.Rate+4*sd))
+		for k := range mix.K() {
+			if mix.Complete(k) && k < len(w) && w[k] >= minShownWeight {
+				rate := mix.Params(k).Scalars["rate"]
+				sd := math.Sqrt(rate)
+				lo = min(lo, math.Max(0, math.Floor(rate-4*sd)))
+				hi = max(hi, math.Ceil(rate+4*sd))
 			}
 		}
 		if lo > hi {
@@ -90,6 +94,11 @@ func computeSeries(mix *pipeline.Mixture, comps []pipeline.ComponentConfig, w []
 	// Contributions at the codes (X), then categorical X become positions.
 	s.Comps = make([][]float64, mix.K())
 	s.Sum = make([]float64, len(s.X))
+	if len(w) == 0 {
+		for i := range s.Sum {
+			s.Sum[i] = math.NaN() // a failed bag of unknown K
+		}
+	}
 	for k := range s.Comps {
 		s.Comps[k] = make([]float64, len(s.X))
 		wk := math.NaN()
@@ -97,6 +106,15 @@ func computeSeries(mix *pipeline.Mixture, comps []pipeline.ComponentConfig, w []
 			wk = w[k]
 		}
 		for i, x := range s.X {
+			if !mix.Complete(k) {
+				// Nothing to draw; of weight 0 (else the bag is refused),
+				// or of unknown weight, which leaves the mixture unknown.
+				s.Comps[k][i] = math.NaN()
+				if math.IsNaN(wk) {
+					s.Sum[i] = math.NaN()
+				}
+				continue
+			}
 			v := n * s.H * wk * mix.Prob(k, x)
 			s.Comps[k][i] = v
 			s.Sum[i] += v
@@ -136,20 +154,26 @@ func displayOrder(labels []string) []int {
 // of a component with weight above minShownWeight, rounded to 1, 2 or 5
 // times a power of ten; the bins extend over the
 // observed range and ±3 sd around each component mean with weight above
-// minShownWeight, so that the curves' tails show.
-func histogramBins(obs *observations, comps []pipeline.ComponentConfig, w []float64) ([]bin, float64) {
+// minShownWeight, so that the curves' tails show. Components without
+// parameters are left out.
+func histogramBins(obs *observations, mix *pipeline.Mixture, w []float64) ([]bin, float64) {
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, v := range obs.values {
 		lo, hi = min(lo, v), max(hi, v)
 	}
 	minSD, shownSD := math.Inf(1), math.Inf(1)
 	plo, phi := lo, hi
-	for k, c := range comps {
-		minSD = min(minSD, *c.SD)
+	for k := range mix.K() {
+		if !mix.Complete(k) {
+			continue
+		}
+		c := mix.Params(k).Scalars
+		mean, sd := c["mean"], c["sd"]
+		minSD = min(minSD, sd)
 		if k < len(w) && w[k] >= minShownWeight {
-			plo = min(plo, *c.Mean-3**c.SD)
-			phi = max(phi, *c.Mean+3**c.SD)
-			shownSD = min(shownSD, *c.SD)
+			plo = min(plo, mean-3*sd)
+			phi = max(phi, mean+3*sd)
+			shownSD = min(shownSD, sd)
 		}
 	}
 	if len(obs.values) == 0 {

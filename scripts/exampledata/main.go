@@ -8,6 +8,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -78,15 +79,64 @@ func run() error {
 			calls.Append(int64(poisson(rng, rates[draw(rng, w)])))
 		}
 	}
-	return write("data/calls/part-00000.parquet", day, calls, "day", "calls")
+	if err := write("data/calls/part-00000.parquet", day, calls, "day", "calls"); err != nil {
+		return err
+	}
+	return clusters(mem)
+}
+
+// clusters writes data/clusters: birds measured at colonies, two
+// measurements per bird (bill length and depth, mm), from two species
+// whose shares vary by colony. Each colony's species differ a little
+// (local populations), so the components' means and covariances are
+// learned per colony (configs/clusters.yaml). It has its own random
+// stream, so the other example files do not depend on it.
+func clusters(mem memory.Allocator) error {
+	rng := rand.New(rand.NewPCG(2026, 12))
+	colony := array.NewInt32Builder(mem)
+	length := array.NewFloat64Builder(mem)
+	depth := array.NewFloat64Builder(mem)
+	defer colony.Release()
+	defer length.Release()
+	defer depth.Release()
+	// Species: mean (length, depth), sds and the correlation.
+	species := []struct{ ml, md, sl, sd, rho float64 }{
+		{39, 18.5, 2.5, 1.2, 0.4}, {48, 15, 3, 1, 0.6},
+	}
+	for c := 0; c < 30; c++ {
+		w := dirichlet(rng, 2)
+		w[0] = 0.15 + 0.7*w[0] // both species at every colony
+		w[1] = 1 - w[0]
+		shift := [2]float64{rng.NormFloat64(), 0.5 * rng.NormFloat64()}
+		n := 40 + rng.IntN(120)
+		for i := 0; i < n; i++ {
+			s := species[draw(rng, w)]
+			z1, z2 := rng.NormFloat64(), rng.NormFloat64()
+			l := s.ml + shift[0] + s.sl*z1
+			d := s.md + shift[1] + s.sd*(s.rho*z1+math.Sqrt(1-s.rho*s.rho)*z2)
+			colony.Append(int32(c + 1))
+			length.Append(math.Round(l*10) / 10)
+			depth.Append(math.Round(d*10) / 10)
+		}
+	}
+	return writeColumns("data/clusters/part-00000.parquet", []string{"colony", "bill_length", "bill_depth"}, colony, length, depth)
 }
 
 func write(path string, kb, vb array.Builder, key, value string) error {
-	k, v := kb.NewArray(), vb.NewArray()
-	defer k.Release()
-	defer v.Release()
-	sc := arrow.NewSchema([]arrow.Field{{Name: key, Type: k.DataType()}, {Name: value, Type: v.DataType()}}, nil)
-	rec := array.NewRecord(sc, []arrow.Array{k, v}, int64(k.Len()))
+	return writeColumns(path, []string{key, value}, kb, vb)
+}
+
+// writeColumns writes the builders' arrays as columns of the given names.
+func writeColumns(path string, names []string, bs ...array.Builder) error {
+	fields := make([]arrow.Field, len(bs))
+	arrs := make([]arrow.Array, len(bs))
+	for i, b := range bs {
+		arrs[i] = b.NewArray()
+		defer arrs[i].Release()
+		fields[i] = arrow.Field{Name: names[i], Type: arrs[i].DataType()}
+	}
+	sc := arrow.NewSchema(fields, nil)
+	rec := array.NewRecord(sc, arrs, int64(arrs[0].Len()))
 	defer rec.Release()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
