@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -544,6 +545,9 @@ const probTol = 1e-9
 
 // Validate checks the config and returns the first problem, naming its field.
 func (c *Config) Validate() error {
+	if err := checkLineBreaks(reflect.ValueOf(c).Elem(), ""); err != nil {
+		return err
+	}
 	in := &c.Input
 	if len(in.Paths) == 0 {
 		return errors.New("input.paths is required (files, directories or globs)")
@@ -954,6 +958,51 @@ func checkOutputDir(dir string, inputs []string) error {
 func within(path, root string) bool {
 	rel, err := filepath.Rel(root, path)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// checkLineBreaks refuses a line break in any string of the config (a
+// path, column, component name or label), naming its key: none is meant,
+// and YAML cannot write every one back (yaml.v3 drops a leading one).
+func checkLineBreaks(v reflect.Value, key string) error {
+	switch v.Kind() {
+	case reflect.String:
+		if strings.ContainsAny(v.String(), "\n\r") {
+			return fmt.Errorf("%s %q holds a line break", key, v.String())
+		}
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			f := v.Type().Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if !f.IsExported() || name == "-" {
+				continue
+			}
+			if key != "" {
+				name = key + "." + name
+			}
+			if err := checkLineBreaks(v.Field(i), name); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice:
+		for i := 0; i < v.Len(); i++ {
+			if err := checkLineBreaks(v.Index(i), fmt.Sprintf("%s[%d]", key, i)); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		keys := v.MapKeys()
+		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
+		for _, k := range keys {
+			if err := checkLineBreaks(k, key+" label"); err != nil {
+				return err
+			}
+		}
+	case reflect.Pointer:
+		if !v.IsNil() {
+			return checkLineBreaks(v.Elem(), key)
+		}
+	}
+	return nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -307,7 +307,10 @@ func readFile(ctx context.Context, cfg *Config, p *plan, m *model, mem memory.Al
 	}
 	defer rr.Release()
 	c = &chunk{}
-	n, dim := int(p.rows[fi]), m.dim
+	// The footer's row count sizes the buffers, but only up to a bound: a
+	// small corrupt (or run-length encoded) file can claim 2^40 rows, and
+	// the buffers then grow with the rows actually read.
+	n, dim := int(min(p.rows[fi], 1<<20)), m.dim
 	c.local = make([]int32, 0, n)
 	c.vals = make([]float64, 0, n*dim)
 	codes := make([]float64, dim) // one row's coded values

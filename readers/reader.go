@@ -46,8 +46,10 @@ type Reader struct {
 	pq *pqarrow.FileReader
 
 	// IPC: the byte range of the stream (all of a stream file; the part
-	// between header and footer of an IPC file).
+	// between header and footer of an IPC file), and whether any batch in
+	// it is compressed (which bounds allocations: see ipcAllocator).
 	streamOff, streamLen int64
+	ipcCompressed        bool
 }
 
 // RecordReader streams record batches; the record returned by Record is
@@ -151,7 +153,9 @@ func (r *Reader) openParquet(head []byte) error {
 		return fmt.Errorf("%s: not a Parquet file: %w", path, err)
 	}
 	// pf is not closed: that would close r.osf, which Close closes.
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{Parallel: false}, r.mem)
+	// Decoder scratch that arrow never frees comes from the Go allocator
+	// too (see scratchAlloc); the arrays come from r.mem.
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{Parallel: false}, scratchAlloc{r.mem})
 	if err != nil {
 		return fmt.Errorf("%s: reading Parquet schema: %w", path, err)
 	}
@@ -163,7 +167,19 @@ func (r *Reader) openParquet(head []byte) error {
 	for i, f := range sc.Fields() {
 		fields[i] = dropNoFieldID(f)
 	}
-	r.pq, r.schema, r.numRows = fr, projectSchema(sc, fields), pf.NumRows()
+	// The footer's row count must be its row groups' (which Records reads).
+	var rows int64
+	for i := 0; i < pf.NumRowGroups(); i++ {
+		n := pf.MetaData().RowGroup(i).NumRows()
+		if n < 0 || rows+n < rows {
+			return fmt.Errorf("%s: corrupt Parquet file: row group %d has %d rows", path, i, n)
+		}
+		rows += n
+	}
+	if rows != pf.NumRows() {
+		return fmt.Errorf("%s: corrupt Parquet file: the footer says %d rows, its row groups hold %d", path, pf.NumRows(), rows)
+	}
+	r.pq, r.schema, r.numRows = fr, projectSchema(sc, fields), rows
 	return nil
 }
 
@@ -242,13 +258,18 @@ func (r *Reader) openIPC(head []byte) error {
 			return fmt.Errorf("%s: not an Arrow IPC file or stream%s: %w", path, lookalike(head), err)
 		}
 	}
+	compressed, err := checkMessages(r.osf, r.streamOff, r.streamLen)
+	if err != nil {
+		return fmt.Errorf("%s: corrupt Arrow IPC file: %w", path, err)
+	}
+	r.ipcCompressed = compressed
 	sr, err := r.newStream()
 	if err != nil {
 		return err
 	}
-	defer sr.Release()
+	defer sr.release()
 	r.schema = sr.Schema()
-	for sr.Next() {
+	for sr.next() {
 		r.numRows += sr.Record().NumRows()
 	}
 	if err := sr.Err(); err != nil {
@@ -282,19 +303,28 @@ func checkStreamHead(head []byte, size int64) error {
 	return nil
 }
 
-// newStream starts an IPC stream reader at the start of the stream.
-func (r *Reader) newStream() (_ *ipc.Reader, err error) {
+// newStream starts an IPC stream reader at the start of the stream. Its
+// allocations are bounded by the stream's size (see ipcAllocator) and
+// freed if a read fails (see streamAlloc).
+func (r *Reader) newStream() (_ *ipcStream, err error) {
+	alloc := newStreamAlloc(ipcAllocator(r.mem, r.streamLen, r.ipcCompressed))
+	alloc.arm()
 	defer func() {
 		if v := recover(); v != nil {
 			err = corrupt(r.file.Path, v)
 		}
+		if err != nil {
+			alloc.freeLive()
+		} else {
+			alloc.disarm()
+		}
 	}()
 	src := bufio.NewReaderSize(io.NewSectionReader(r.osf, r.streamOff, r.streamLen), 1<<16)
-	sr, err := ipc.NewReader(src, ipc.WithAllocator(r.mem))
+	sr, err := ipc.NewReader(src, ipc.WithAllocator(alloc))
 	if err != nil {
 		return nil, fmt.Errorf("%s: not an Arrow IPC file or stream: %w", r.file.Path, err)
 	}
-	return sr, nil
+	return &ipcStream{Reader: sr, alloc: alloc}, nil
 }
 
 // File returns the file being read.

@@ -3,11 +3,13 @@ package readers
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/ipc"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet"
+	"github.com/apache/arrow/go/v17/parquet/metadata"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 )
 
@@ -21,6 +23,12 @@ import (
 // several chunks: pqarrow's own record reader then fails with "not
 // implemented", and array.Concatenate of those chunks gave wrong values
 // (and leaked). Stopping each batch at the end of its row group avoids both.
+//
+// A row group with an INT64 column chunk in DELTA_BINARY_PACKED encoding
+// is read whole, then sliced into batches: arrow v17's decoder for it
+// loses its place when a read of a nullable column stops inside a
+// miniblock (DecodeSpaced has a value receiver), and panics on the next
+// read; reading each page in one call never stops inside one.
 type parquetRecords struct {
 	ctx     context.Context
 	path    string
@@ -29,7 +37,10 @@ type parquetRecords struct {
 	readers []*pqarrow.ColumnReader // one per distinct field
 	outCols []int                   // output column k comes from readers[outCols[k]]
 	batch   int64
-	rgRows  []int64 // rows left in each row group; the current one is first
+	rgRows  []int64       // rows left in each row group; the current one is first
+	rgWhole []bool        // per row group, like rgRows: read it whole (see above)
+	held    []arrow.Array // rgWhole: the current row group's columns, one per reader
+	heldOff int64         // rows of held already returned
 	cur     arrow.Record
 	err     error
 	done    bool
@@ -45,9 +56,15 @@ func (r *Reader) parquetRecords(ctx context.Context, idx []int, batch int64) (_ 
 			p.Release()
 		}
 	}()
+	var leaves []int // the Parquet columns read
+	for _, i := range idx {
+		leaves = appendLeaves(leaves, &r.pq.Manifest.Fields[i])
+	}
 	md := r.pq.ParquetReader().MetaData()
 	for i := 0; i < r.pq.ParquetReader().NumRowGroups(); i++ {
-		p.rgRows = append(p.rgRows, md.RowGroup(i).NumRows())
+		rg := md.RowGroup(i)
+		p.rgRows = append(p.rgRows, rg.NumRows())
+		p.rgWhole = append(p.rgWhole, hasDeltaInt64(rg, leaves))
 	}
 	pos := make(map[int]int) // field index -> position in p.readers
 	var fields []arrow.Field
@@ -67,6 +84,32 @@ func (r *Reader) parquetRecords(ctx context.Context, idx []int, batch int64) (_ 
 	}
 	p.schema = projectSchema(r.schema, fields)
 	return p, nil
+}
+
+// appendLeaves appends the Parquet column indices of the leaves of f.
+func appendLeaves(cols []int, f *pqarrow.SchemaField) []int {
+	if f.IsLeaf() {
+		return append(cols, f.ColIndex)
+	}
+	for i := range f.Children {
+		cols = appendLeaves(cols, &f.Children[i])
+	}
+	return cols
+}
+
+// hasDeltaInt64 reports whether any of the columns of rg is INT64 in
+// DELTA_BINARY_PACKED encoding, by the column chunk metadata.
+func hasDeltaInt64(rg *metadata.RowGroupMetaData, cols []int) bool {
+	for _, c := range cols {
+		cc, err := rg.ColumnChunk(c)
+		if err != nil {
+			continue // reading the column reports it
+		}
+		if cc.Type() == parquet.Types.Int64 && slices.Contains(cc.Encodings(), parquet.Encodings.DeltaBinaryPacked) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *parquetRecords) fail(err error) {
@@ -101,13 +144,45 @@ func (p *parquetRecords) Next() (ok bool) {
 		}
 	}()
 	for len(p.rgRows) > 0 && p.rgRows[0] <= 0 {
-		p.rgRows = p.rgRows[1:]
+		p.rgRows, p.rgWhole = p.rgRows[1:], p.rgWhole[1:]
 	}
 	if len(p.rgRows) == 0 {
 		p.done = true
 		return false
 	}
 	n := min(p.batch, p.rgRows[0])
+	if !p.rgWhole[0] {
+		if !p.read(cols, n) {
+			return false
+		}
+	} else {
+		if p.held == nil {
+			p.held = make([]arrow.Array, len(p.readers))
+			if !p.read(p.held, p.rgRows[0]) {
+				return false
+			}
+			p.heldOff = 0
+		}
+		for i, h := range p.held {
+			cols[i] = array.NewSlice(h, p.heldOff, p.heldOff+n)
+		}
+		p.heldOff += n
+		if p.rgRows[0] == n {
+			p.releaseHeld()
+		}
+	}
+	p.rgRows[0] -= n
+	out := make([]arrow.Array, len(p.outCols))
+	for k, j := range p.outCols {
+		out[k] = cols[j]
+	}
+	p.cur = array.NewRecord(p.schema, out, n)
+	return true
+}
+
+// read reads the next n rows of every column into cols (which the caller
+// releases), or records the error and returns false.
+func (p *parquetRecords) read(cols []arrow.Array, n int64) bool {
 	for i, cr := range p.readers {
 		chunked, err := cr.NextBatch(n)
 		if err != nil {
@@ -125,13 +200,17 @@ func (p *parquetRecords) Next() (ok bool) {
 			return false
 		}
 	}
-	p.rgRows[0] -= n
-	out := make([]arrow.Array, len(p.outCols))
-	for k, j := range p.outCols {
-		out[k] = cols[j]
-	}
-	p.cur = array.NewRecord(p.schema, out, n)
 	return true
+}
+
+// releaseHeld releases the columns of a row group read whole.
+func (p *parquetRecords) releaseHeld() {
+	for _, h := range p.held {
+		if h != nil {
+			h.Release()
+		}
+	}
+	p.held = nil
 }
 
 // single returns the chunks of c as one array, which the caller must release.
@@ -164,6 +243,7 @@ func (p *parquetRecords) Release() {
 		p.cur.Release()
 		p.cur = nil
 	}
+	p.releaseHeld()
 	for _, cr := range p.readers {
 		cr.Release()
 	}
@@ -180,7 +260,7 @@ type ipcRecords struct {
 	idx    []int // output column k is column idx[k] of the file
 	batch  int64
 
-	stream *ipc.Reader
+	stream *ipcStream
 
 	src  arrow.Record // projected source batch being sliced
 	off  int64        // rows of src already returned
@@ -222,6 +302,7 @@ func (p *ipcRecords) Next() (ok bool) {
 		if v := recover(); v != nil {
 			p.err = corrupt(p.path, v)
 			ok = false
+			p.stream.release()
 		}
 	}()
 	for p.src == nil || p.off >= p.src.NumRows() {
@@ -256,13 +337,16 @@ func (p *ipcRecords) Next() (ok bool) {
 // read returns the next source batch projected to the output columns, or
 // nil at the end. The caller releases it.
 func (p *ipcRecords) read() (arrow.Record, error) {
-	if !p.stream.Next() {
+	if !p.stream.next() {
 		return nil, p.stream.Err()
 	}
 	rec := p.stream.Record() // owned by the stream reader
 	cols := make([]arrow.Array, len(p.idx))
 	for k, i := range p.idx {
 		cols[k] = rec.Column(i)
+		if err := validData(cols[k].Data()); err != nil {
+			return nil, fmt.Errorf("corrupt file: column %q: %w", p.schema.Field(k).Name, err)
+		}
 	}
 	return array.NewRecord(p.schema, cols, rec.NumRows()), nil
 }
@@ -284,7 +368,7 @@ func (p *ipcRecords) Release() {
 		p.src = nil
 	}
 	if p.stream != nil {
-		p.stream.Release()
+		p.stream.release()
 		p.stream = nil
 	}
 	p.done = true
