@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,7 +28,28 @@ func TestMain(m *testing.M) {
 // process is mixbatch running as a child process.
 type process struct {
 	cmd            *exec.Cmd
-	stdout, stderr strings.Builder
+	stdout, stderr lockedBuffer
+	done           chan struct{} // closed when the process has exited
+	err            error         // Wait's error, once done
+}
+
+// lockedBuffer collects a child's output; the test may read it while the
+// child is still writing.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func start(t *testing.T, args ...string) *process {
@@ -38,16 +60,31 @@ func start(t *testing.T, args ...string) *process {
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	p.done = make(chan struct{})
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
 	return p
+}
+
+// exited reports whether the process has ended.
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // wait waits for the process and returns its exit status (-1 when killed).
 func (p *process) wait(t *testing.T) int {
 	t.Helper()
-	err := p.cmd.Wait()
+	<-p.done
 	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatal(err)
+	if p.err != nil && !errors.As(p.err, &ee) {
+		t.Fatal(p.err)
 	}
 	return p.cmd.ProcessState.ExitCode()
 }
@@ -137,7 +174,7 @@ func startWriting(t *testing.T, config, out string) *process {
 				return p
 			}
 		}
-		if p.cmd.ProcessState != nil {
+		if p.exited() {
 			break
 		}
 		time.Sleep(2 * time.Millisecond)
