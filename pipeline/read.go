@@ -320,6 +320,7 @@ func readFile(ctx context.Context, cfg *Config, p *plan, m *model, mem memory.Al
 	intIDs := map[int64]int32{}
 	strIDs := map[string]int32{}
 	var row int64
+	lastID := int32(-1) // the previous row's bag, local index
 	skip := cfg.Run.OnError == OnErrorSkip
 	dropNulls := cfg.Input.Nulls == NullsDrop
 	for rr.Next() {
@@ -350,7 +351,9 @@ func readFile(ctx context.Context, cfg *Config, p *plan, m *model, mem memory.Al
 			if p.strKeys {
 				s := stringAt(bag, i)
 				var ok bool
-				if id, ok = strIDs[s]; !ok {
+				if lastID >= 0 && s == c.strs[lastID] {
+					id = lastID // rows of a bag usually come together
+				} else if id, ok = strIDs[s]; !ok {
 					id = int32(len(c.strs))
 					s = strings.Clone(s)
 					strIDs[s] = id
@@ -361,12 +364,15 @@ func readFile(ctx context.Context, cfg *Config, p *plan, m *model, mem memory.Al
 				if !ok {
 					return nil, bad(i, cfg.Input.Bag, bag, "bag keys above 9223372036854775807 are not supported")
 				}
-				if id, ok = intIDs[k]; !ok {
+				if lastID >= 0 && k == c.ints[lastID] {
+					id = lastID
+				} else if id, ok = intIDs[k]; !ok {
 					id = int32(len(c.ints))
 					intIDs[k] = id
 					c.ints = append(c.ints, k)
 				}
 			}
+			lastID = id
 			if dropNulls && (anyNull(vals, i) || cnt != nil && cnt.IsNull(i)) {
 				c.drop(id)
 				continue
@@ -389,7 +395,11 @@ func readFile(ctx context.Context, cfg *Config, p *plan, m *model, mem memory.Al
 				c.counts = append(c.counts, count)
 			}
 			c.local = append(c.local, id)
-			c.vals = append(c.vals, codes...)
+			if len(codes) == 1 {
+				c.vals = append(c.vals, codes[0])
+			} else {
+				c.vals = append(c.vals, codes...)
+			}
 		}
 		row += rec.NumRows()
 		if progress != nil {
