@@ -487,6 +487,22 @@ func (l *Learner) extrapolate(th, f1, f2, q *Params, stepMax float64) (float64, 
 	v1 := l.pack(l.vec[1], f1)
 	v2 := l.pack(l.vec[2], f2)
 	vq := l.vec[3]
+	alpha, atBound := squaremAlpha(v0, v1, v2, stepMax)
+	for try := 0; try < 30 && alpha > 1.01; try++ {
+		squaremPoint(vq, v0, v1, v2, alpha)
+		copyParams(q, f2)
+		if l.unpack(q, vq) {
+			return alpha, atBound
+		}
+		alpha = 1 + (alpha-1)/2
+	}
+	return 1, atBound
+}
+
+// squaremAlpha returns SQUAREM's step length |r|/|v| (r = v1 - v0,
+// v = v2 - 2 v1 + v0) over the coordinates finite in all three points,
+// clamped to [1, stepMax], and whether it is at the bound.
+func squaremAlpha(v0, v1, v2 []float64, stepMax float64) (float64, bool) {
 	var sr2, sv2 float64
 	for i := range v0 {
 		if finite3(v0[i], v1[i], v2[i]) {
@@ -500,24 +516,21 @@ func (l *Learner) extrapolate(th, f1, f2, q *Params, stepMax float64) (float64, 
 	if sv2 > 0 {
 		alpha = math.Min(math.Max(math.Sqrt(sr2/sv2), 1), stepMax)
 	}
-	atBound := alpha == stepMax
-	for try := 0; try < 30 && alpha > 1.01; try++ {
-		for i := range v0 {
-			if !finite3(v0[i], v1[i], v2[i]) {
-				vq[i] = v2[i]
-				continue
-			}
-			r := v1[i] - v0[i]
-			v := v2[i] - 2*v1[i] + v0[i]
-			vq[i] = v0[i] + 2*alpha*r + alpha*alpha*v
+	return alpha, alpha == stepMax
+}
+
+// squaremPoint writes v0 + 2αr + α²v to vq, keeping v2's value where a
+// coordinate is not finite in all three points (a weight at 0, say).
+func squaremPoint(vq, v0, v1, v2 []float64, alpha float64) {
+	for i := range v0 {
+		if !finite3(v0[i], v1[i], v2[i]) {
+			vq[i] = v2[i]
+			continue
 		}
-		copyParams(q, f2)
-		if l.unpack(q, vq) {
-			return alpha, atBound
-		}
-		alpha = 1 + (alpha-1)/2
+		r := v1[i] - v0[i]
+		v := v2[i] - 2*v1[i] + v0[i]
+		vq[i] = v0[i] + 2*alpha*r + alpha*alpha*v
 	}
-	return 1, atBound
 }
 
 func finite3(a, b, c float64) bool {

@@ -381,31 +381,10 @@ func (r *sharedRun) extrapolate(th, f1, f2, q *sharedPoint, stepMax float64) (fl
 	v0, v1, v2 := r.vec[0], r.vec[1], r.vec[2]
 	r.vec[3] = grow(r.vec[3], len(v0))
 	vq := r.vec[3]
-	var sr2, sv2 float64
-	for i := range v0 {
-		if finite3(v0[i], v1[i], v2[i]) {
-			d := v1[i] - v0[i]
-			v := v2[i] - 2*v1[i] + v0[i]
-			sr2 += d * d
-			sv2 += v * v
-		}
-	}
-	alpha := 1.0
-	if sv2 > 0 {
-		alpha = math.Min(math.Max(math.Sqrt(sr2/sv2), 1), stepMax)
-	}
-	atBound := alpha == stepMax
+	alpha, atBound := squaremAlpha(v0, v1, v2, stepMax)
 	k, np := l.m.K, len(v0)-len(th.w)
 	for try := 0; try < 30 && alpha > 1.01; try++ {
-		for i := range v0 {
-			if !finite3(v0[i], v1[i], v2[i]) {
-				vq[i] = v2[i]
-				continue
-			}
-			d := v1[i] - v0[i]
-			v := v2[i] - 2*v1[i] + v0[i]
-			vq[i] = v0[i] + 2*alpha*d + alpha*alpha*v
-		}
+		squaremPoint(vq, v0, v1, v2, alpha)
 		copyParams(&q.p, &f2.p)
 		ok := l.unpack(&q.p, vq[:np])
 		for b := 0; ok && b < len(q.w)/k; b++ {

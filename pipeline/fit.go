@@ -35,13 +35,9 @@ type fits struct {
 // ok reports whether bag i was fitted.
 func (f *fits) ok(i int) bool { return f.errs == nil || f.errs[i] == "" }
 
-// fitBlock is how many bags a worker takes at a time.
-const fitBlock = 256
-
-// fitAll fits every bag with up to workers goroutines. Each bag's result
-// depends only on its own rows, so it is the same for any worker count.
-func fitAll(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, workers int, progress func(int64)) (*fits, error) {
-	nb, k := b.len(), len(m.names)
+// newFits allocates the results of nb bags of model m.
+func newFits(m *model, nb int) *fits {
+	k := len(m.names)
 	f := &fits{
 		k:         k,
 		weights:   make([]float64, nb*k),
@@ -59,6 +55,17 @@ func fitAll(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, worker
 	if m.learn != nil {
 		f.learned = newLearned(m.learn, nb, k, len(m.labels))
 	}
+	return f
+}
+
+// fitBlock is how many bags a worker takes at a time.
+const fitBlock = 256
+
+// fitAll fits every bag with up to workers goroutines. Each bag's result
+// depends only on its own rows, so it is the same for any worker count.
+func fitAll(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, workers int, progress func(int64)) (*fits, error) {
+	nb := b.len()
+	f := newFits(m, nb)
 	skip := cfg.Run.OnError == OnErrorSkip
 	// With skip, each block records its bags' errors in errs; blocks do not
 	// overlap, so no lock is needed.

@@ -42,21 +42,7 @@ type SharedFit struct {
 // fails the run: there is no per-bag result without the components.
 func fitShared(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, workers int, progress func(int64)) (*fits, *SharedFit, error) {
 	nb, k := b.len(), len(m.names)
-	f := &fits{
-		k:         k,
-		weights:   make([]float64, nb*k),
-		nobs:      make([]int64, nb),
-		total:     make([]float64, nb),
-		iters:     make([]int64, nb),
-		converged: make([]bool, nb),
-		ll:        make([]float64, nb),
-		gap:       make([]float64, nb),
-		se:        make([]float64, nb*k),
-		ncomp:     make([]int64, nb),
-		bic:       make([]float64, nb),
-		aic:       make([]float64, nb),
-		learned:   newLearned(m.learn, nb, k, len(m.labels)),
-	}
+	f := newFits(m, nb)
 	skip := cfg.Run.OnError == OnErrorSkip
 	errs := make([]string, nb)
 	var data []em.Bag
