@@ -2,12 +2,13 @@ package pipeline
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/mixbatch/mixbatch/readers"
 )
 
 // logical is the type a column stands for: a dictionary column stands for
@@ -72,46 +73,6 @@ func valueAt(arr arrow.Array, i int) string {
 	return arr.ValueStr(i)
 }
 
-// intAt returns row i of an integer (or dictionary-of-integer) array.
-// ok is false for a uint64 above the int64 range.
-func intAt(arr arrow.Array, i int) (int64, bool) {
-	switch a := arr.(type) {
-	case *array.Int8:
-		return int64(a.Value(i)), true
-	case *array.Int16:
-		return int64(a.Value(i)), true
-	case *array.Int32:
-		return int64(a.Value(i)), true
-	case *array.Int64:
-		return a.Value(i), true
-	case *array.Uint8:
-		return int64(a.Value(i)), true
-	case *array.Uint16:
-		return int64(a.Value(i)), true
-	case *array.Uint32:
-		return int64(a.Value(i)), true
-	case *array.Uint64:
-		v := a.Value(i)
-		return int64(v), v <= math.MaxInt64
-	case *array.Dictionary:
-		return intAt(a.Dictionary(), a.GetValueIndex(i))
-	}
-	panic(fmt.Sprintf("pipeline: intAt on %s", arr.DataType()))
-}
-
-// stringAt returns row i of a string-like array.
-func stringAt(arr arrow.Array, i int) string {
-	switch a := arr.(type) {
-	case *array.String:
-		return a.Value(i)
-	case *array.LargeString:
-		return a.Value(i)
-	case *array.Dictionary:
-		return stringAt(a.Dictionary(), a.GetValueIndex(i))
-	}
-	panic(fmt.Sprintf("pipeline: stringAt on %s", arr.DataType()))
-}
-
 // floatAt returns row i of a numeric (or dictionary-of-numeric) array as
 // float64.
 func floatAt(arr arrow.Array, i int) float64 {
@@ -123,7 +84,7 @@ func floatAt(arr arrow.Array, i int) float64 {
 	case *array.Dictionary:
 		return floatAt(a.Dictionary(), a.GetValueIndex(i))
 	}
-	v, _ := intAt(arr, i)
+	v, _ := readers.Int(arr, i)
 	if u, ok := arr.(*array.Uint64); ok {
 		return float64(u.Value(i))
 	}
@@ -149,10 +110,10 @@ func castTo(mem memory.Allocator, arr arrow.Array, t arrow.DataType) (arrow.Arra
 	var appendAt func(b array.Builder, i int)
 	switch {
 	case t.ID() == arrow.STRING && isString(arr.DataType()):
-		appendAt = func(b array.Builder, i int) { b.(*array.StringBuilder).Append(stringAt(arr, i)) }
+		appendAt = func(b array.Builder, i int) { b.(*array.StringBuilder).Append(readers.String(arr, i)) }
 	case arrow.IsInteger(t.ID()) && isInteger(arr.DataType()):
 		appendAt = func(b array.Builder, i int) {
-			v, _ := intAt(arr, i)
+			v, _ := readers.Int(arr, i)
 			appendInt(b, v)
 		}
 	case t.ID() == arrow.FLOAT64 && isFloat(arr.DataType()):

@@ -240,7 +240,7 @@ func cell(arr arrow.Array, i int) any {
 		return out
 	}
 	if isInteger(arr.DataType()) {
-		v, _ := intAt(arr, i)
+		v, _ := readers.Int(arr, i)
 		return v
 	}
 	return arr.ValueStr(i)

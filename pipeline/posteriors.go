@@ -57,10 +57,10 @@ func (r *runner) writePosteriors(ctx context.Context) error {
 	}
 	lookup := func(bag arrow.Array, i int) (int, bool) {
 		if strIdx != nil {
-			b, ok := strIdx[stringAt(bag, i)]
+			b, ok := strIdx[readers.String(bag, i)]
 			return b, ok
 		}
-		k, _ := intAt(bag, i)
+		k, _ := readers.Int(bag, i)
 		b, ok := intIdx[k]
 		return b, ok
 	}

@@ -349,7 +349,7 @@ func readFile(ctx context.Context, cfg *Config, p *plan, m *model, mem memory.Al
 			}
 			var id int32
 			if p.strKeys {
-				s := stringAt(bag, i)
+				s := readers.String(bag, i)
 				var ok bool
 				if lastID >= 0 && s == c.strs[lastID] {
 					id = lastID // rows of a bag usually come together
@@ -360,7 +360,7 @@ func readFile(ctx context.Context, cfg *Config, p *plan, m *model, mem memory.Al
 					c.strs = append(c.strs, s)
 				}
 			} else {
-				k, ok := intAt(bag, i)
+				k, ok := readers.Int(bag, i)
 				if !ok {
 					return nil, bad(i, cfg.Input.Bag, bag, "bag keys above 9223372036854775807 are not supported")
 				}
@@ -461,7 +461,7 @@ func (m *model) code(arr arrow.Array, i int) (float64, string) {
 				v = 1
 			}
 		} else {
-			k, _ := intAt(arr, i)
+			k, _ := readers.Int(arr, i)
 			if k != 0 && k != 1 {
 				return 0, "a bernoulli value must be 0 or 1 (or a bool)"
 			}
@@ -474,9 +474,9 @@ func (m *model) code(arr arrow.Array, i int) (float64, string) {
 	case Categorical:
 		var label string
 		if isString(arr.DataType()) {
-			label = stringAt(arr, i)
+			label = readers.String(arr, i)
 		} else {
-			k, ok := intAt(arr, i)
+			k, ok := readers.Int(arr, i)
 			if !ok {
 				return 0, "the label is not among any component's probs"
 			}
@@ -514,7 +514,7 @@ func (m *model) code(arr arrow.Array, i int) (float64, string) {
 		}
 		return v, ""
 	case Poisson:
-		k, ok := intAt(arr, i)
+		k, ok := readers.Int(arr, i)
 		if !ok || k < 0 {
 			return 0, "a poisson value must be a non-negative integer"
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 
 	"github.com/mixbatch/mixbatch/pipeline"
+	"github.com/mixbatch/mixbatch/readers"
 )
 
 // observations are one bag's rows as the fit saw them: discrete families
@@ -123,10 +124,10 @@ func (r *run) readBagFile(ctx context.Context, path string, cols []string, key b
 			continue
 		}
 		if key.str {
-			if stringAt(a[0], i) != key.s {
+			if readers.String(a[0], i) != key.s {
 				continue
 			}
-		} else if v, ok := intAt(a[0], i); !ok || v != key.i {
+		} else if v, ok := readers.Int(a[0], i); !ok || v != key.i {
 			continue
 		}
 		if (a[1].IsNull(i) || (len(a) > 2 && a[2].IsNull(i))) && in.Nulls == pipeline.NullsDrop {
@@ -168,8 +169,8 @@ func (obs *observations) add(mix *pipeline.Mixture, a []arrow.Array, i int) erro
 	case pipeline.Categorical:
 		label := ""
 		if isStringType(a[1].DataType()) {
-			label = stringAt(a[1], i)
-		} else if v, ok := intAt(a[1], i); ok {
+			label = readers.String(a[1], i)
+		} else if v, ok := readers.Int(a[1], i); ok {
 			label = strconv.FormatInt(v, 10)
 		} else {
 			return errors.New("value not a label")

@@ -3,11 +3,12 @@ package report
 import (
 	"cmp"
 	"fmt"
-	"math"
 	"strconv"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+
+	"github.com/mixbatch/mixbatch/readers"
 )
 
 // bagKey is a bag's key: an integer or a string, as the run's bag column.
@@ -65,50 +66,10 @@ func parseKey(text string, str bool, column string) (bagKey, error) {
 // keyAt returns row i of a bag column.
 func keyAt(arr arrow.Array, i int) bagKey {
 	if isStringType(arr.DataType()) {
-		return bagKey{str: true, s: stringAt(arr, i)}
+		return bagKey{str: true, s: readers.String(arr, i)}
 	}
-	v, _ := intAt(arr, i)
+	v, _ := readers.Int(arr, i)
 	return bagKey{i: v}
-}
-
-// intAt returns row i of an integer (or dictionary-of-integer) array; ok is
-// false for a uint64 above the int64 range or another type.
-func intAt(arr arrow.Array, i int) (int64, bool) {
-	switch a := arr.(type) {
-	case *array.Int8:
-		return int64(a.Value(i)), true
-	case *array.Int16:
-		return int64(a.Value(i)), true
-	case *array.Int32:
-		return int64(a.Value(i)), true
-	case *array.Int64:
-		return a.Value(i), true
-	case *array.Uint8:
-		return int64(a.Value(i)), true
-	case *array.Uint16:
-		return int64(a.Value(i)), true
-	case *array.Uint32:
-		return int64(a.Value(i)), true
-	case *array.Uint64:
-		v := a.Value(i)
-		return int64(v), v <= math.MaxInt64
-	case *array.Dictionary:
-		return intAt(a.Dictionary(), a.GetValueIndex(i))
-	}
-	return 0, false
-}
-
-// stringAt returns row i of a string-like array ("" for another type).
-func stringAt(arr arrow.Array, i int) string {
-	switch a := arr.(type) {
-	case *array.String:
-		return a.Value(i)
-	case *array.LargeString:
-		return a.Value(i)
-	case *array.Dictionary:
-		return stringAt(a.Dictionary(), a.GetValueIndex(i))
-	}
-	return ""
 }
 
 // floatAt returns row i of a numeric or boolean array as float64; ok is
@@ -129,7 +90,7 @@ func floatAt(arr arrow.Array, i int) (float64, bool) {
 	case *array.Dictionary:
 		return floatAt(a.Dictionary(), a.GetValueIndex(i))
 	}
-	if v, ok := intAt(arr, i); ok {
+	if v, ok := readers.Int(arr, i); ok {
 		return float64(v), true
 	}
 	if u, ok := arr.(*array.Uint64); ok {
@@ -154,9 +115,9 @@ func probsAt(arr arrow.Array, i int) (map[string]float64, error) {
 			return nil, fmt.Errorf("type %s, want map<string, double>", arr.DataType())
 		}
 		if items.IsNull(j) {
-			return nil, fmt.Errorf("label %q has a null probability", stringAt(keys, j))
+			return nil, fmt.Errorf("label %q has a null probability", readers.String(keys, j))
 		}
-		out[stringAt(keys, j)] = v
+		out[readers.String(keys, j)] = v
 	}
 	return out, nil
 }

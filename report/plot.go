@@ -16,6 +16,7 @@ import (
 	"gonum.org/v1/plot"
 
 	"github.com/mixbatch/mixbatch/pipeline"
+	"github.com/mixbatch/mixbatch/readers"
 )
 
 // PlotOptions adjust a bag plot.
@@ -274,7 +275,7 @@ func (r *run) findWeights(ctx context.Context, key bagKey) (*bagRows, error) {
 		} else if c > 0 {
 			break // bags come in key order
 		}
-		name := stringAt(a[1], i)
+		name := readers.String(a[1], i)
 		j, ok := comp[name]
 		if !ok {
 			return nil, fmt.Errorf("%s: bag %s: component %q is not in the run's config", it.path, key, name)

@@ -244,9 +244,9 @@ func (it *fitsIter) row() (fitRow, error) {
 	a, i := it.arrs, it.i
 	f := fitRow{key: keyAt(a[0], i)}
 	var ok [6]bool
-	f.nobs, ok[0] = intAt(a[1], i)
+	f.nobs, ok[0] = readers.Int(a[1], i)
 	f.total, ok[1] = floatAt(a[2], i)
-	f.iterations, ok[2] = intAt(a[3], i)
+	f.iterations, ok[2] = readers.Int(a[3], i)
 	if b, isBool := a[4].(*array.Boolean); isBool {
 		f.converged, ok[3] = b.Value(i), true
 	}
@@ -260,13 +260,13 @@ func (it *fitsIter) row() (fitRow, error) {
 	if a[6].IsNull(i) {
 		f.gap = math.NaN()
 	}
-	f.status = stringAt(a[7], i)
+	f.status = readers.String(a[7], i)
 	if !a[8].IsNull(i) {
-		f.err = stringAt(a[8], i)
+		f.err = readers.String(a[8], i)
 	}
 	if it.ncomp && !a[9].IsNull(i) {
 		var good bool
-		if f.ncomp, good = intAt(a[9], i); !good {
+		if f.ncomp, good = readers.Int(a[9], i); !good {
 			return f, fmt.Errorf("%s: column %q has type %s", it.path, nComponents, a[9].DataType())
 		}
 	}
@@ -358,7 +358,7 @@ func (w *weightsIter) next() (*bagWeights, bool) {
 			w.ahead = true
 			break
 		}
-		name := stringAt(a[1], i)
+		name := readers.String(a[1], i)
 		j, ok := w.comp[name]
 		if !ok {
 			w.err = fmt.Errorf("%s: bag %s: component %q is not in the run's config", w.it.path, key, name)
