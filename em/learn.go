@@ -232,16 +232,22 @@ func (m Model) componentParams() int {
 		p += k * (m.Levels - 1)
 	}
 	if m.Family == MultiGaussian && m.Learn.Has(LearnCov) {
-		switch m.Covariance {
-		case CovFull:
-			p += k * d * (d + 1) / 2
-		case CovDiag:
-			p += k * d
-		default:
-			p += k
-		}
+		p += k * m.Covariance.params(d)
 	}
 	return p
+}
+
+// params returns the free parameters of one d×d covariance matrix of
+// structure c.
+func (c Covariance) params(d int) int {
+	switch c {
+	case CovFull:
+		return d * (d + 1) / 2
+	case CovDiag:
+		return d
+	default:
+		return 1
+	}
 }
 
 // BIC returns the Bayesian information criterion -2 ll + p log N for a

@@ -566,14 +566,7 @@ func (l *Learner) vecLen() int {
 			n += k * d
 		}
 		if m.Learn.Has(LearnCov) {
-			switch m.Covariance {
-			case CovFull:
-				n += k * d * (d + 1) / 2
-			case CovDiag:
-				n += k * d
-			default:
-				n += k
-			}
+			n += k * m.Covariance.params(d)
 		}
 	}
 	return n

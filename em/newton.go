@@ -100,24 +100,12 @@ func (f *Fitter) reference() {
 	f.ref = r
 	f.diff = grow(f.diff, len(f.lik))
 	for i := 0; i < len(f.lik); i += k {
-		lr, fr := f.lg[i+r], f.lik[i+r]
 		for j := 0; j < k; j++ {
-			lj := f.lg[i+j]
-			switch {
-			case j == r:
+			if j == r {
 				f.diff[i+j] = 0
-			case math.IsInf(lr, -1):
-				f.diff[i+j] = f.lik[i+j]
-			case math.IsInf(lj, -1):
-				f.diff[i+j] = -fr
-			case math.Abs(lj-lr) < 0.5:
-				// Nearly alike here: expm1 keeps the difference's precision.
-				f.diff[i+j] = fr * math.Expm1(lj-lr)
-			default:
-				// Apart by a factor of e^0.5 or more: subtraction loses
-				// at most a couple of bits.
-				f.diff[i+j] = f.lik[i+j] - fr
+				continue
 			}
+			f.diff[i+j] = densityDiff(f.lg[i+j], f.lik[i+j], f.lg[i+r], f.lik[i+r])
 		}
 	}
 }
@@ -340,4 +328,22 @@ func growBool(s []bool, n int) []bool {
 		return make([]bool, n)
 	}
 	return s[:n]
+}
+
+// densityDiff returns f_j - f_r from the scaled densities fj, fr and their
+// logarithms lj, lr, accurately also where the two are nearly equal.
+func densityDiff(lj, fj, lr, fr float64) float64 {
+	switch {
+	case math.IsInf(lr, -1):
+		return fj
+	case math.IsInf(lj, -1):
+		return -fr
+	case math.Abs(lj-lr) < 0.5:
+		// Nearly alike here: expm1 keeps the difference's precision.
+		return fr * math.Expm1(lj-lr)
+	default:
+		// Apart by a factor of e^0.5 or more: subtraction loses at most
+		// a couple of bits.
+		return fj - fr
+	}
 }

@@ -487,21 +487,12 @@ func (u *Uncertainty) differences() {
 	k, r := u.k, u.ref
 	u.diff = grow(u.diff, len(u.lik))
 	for i := 0; i < len(u.lik); i += k {
-		lr, fr := u.lg[i+r], u.lik[i+r]
 		for j := 0; j < k; j++ {
-			lj := u.lg[i+j]
-			switch {
-			case j == r || !u.free[j]:
+			if j == r || !u.free[j] {
 				u.diff[i+j] = 0
-			case math.IsInf(lr, -1):
-				u.diff[i+j] = u.lik[i+j]
-			case math.IsInf(lj, -1):
-				u.diff[i+j] = -fr
-			case math.Abs(lj-lr) < 0.5:
-				u.diff[i+j] = fr * math.Expm1(lj-lr)
-			default:
-				u.diff[i+j] = u.lik[i+j] - fr
+				continue
 			}
+			u.diff[i+j] = densityDiff(u.lg[i+j], u.lik[i+j], u.lg[i+r], u.lik[i+r])
 		}
 	}
 }

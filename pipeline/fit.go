@@ -69,12 +69,7 @@ func fitAll(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, worker
 	skip := cfg.Run.OnError == OnErrorSkip
 	// With skip, each block records its bags' errors in errs; blocks do not
 	// overlap, so no lock is needed.
-	errs := make([]string, nb)
-	for i := range nb {
-		if b.failed != nil && b.failed[i] != nil {
-			errs[i] = b.failed[i].Error()
-		}
-	}
+	errs := b.readErrors()
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
 	for lo := 0; lo < nb; lo += fitBlock {
@@ -95,13 +90,7 @@ func fitAll(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, worker
 					return ctx.Err()
 				}
 				if errors.Is(err, em.ErrNoData) {
-					reason := "the bag's counts sum to zero, so it has no weights to estimate"
-					column := cfg.Input.Count
-					if b.start[i+1] == b.start[i] {
-						reason = fmt.Sprintf("every row of the bag (%d) had a null value or count and was dropped", b.dropped[i])
-						column = cfg.Input.Value.String()
-					}
-					err = &InputError{File: p.files[b.first[i]].Path, Column: column, Row: -1, Bag: b.key(i), Reason: reason}
+					err = noDataError(cfg, p, b, i)
 				}
 				if err != nil {
 					if !skip {
@@ -128,6 +117,30 @@ func fitAll(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, worker
 		f.errs = errs
 	}
 	return f, nil
+}
+
+// readErrors returns, per bag, the error of its first bad row found while
+// reading (run.on_error: skip), or "".
+func (b *bags) readErrors() []string {
+	errs := make([]string, b.len())
+	for i, e := range b.failed {
+		if e != nil {
+			errs[i] = e.Error()
+		}
+	}
+	return errs
+}
+
+// noDataError is the error of bag i when it has nothing to fit: its counts
+// sum to zero, or every one of its rows was dropped for a null.
+func noDataError(cfg *Config, p *plan, b *bags, i int) *InputError {
+	e := &InputError{File: p.files[b.first[i]].Path, Column: cfg.Input.Count, Row: -1, Bag: b.key(i),
+		Reason: "the bag's counts sum to zero, so it has no weights to estimate"}
+	if b.start[i+1] == b.start[i] {
+		e.Column = cfg.Input.Value.String()
+		e.Reason = fmt.Sprintf("every row of the bag (%d) had a null value or count and was dropped", b.dropped[i])
+	}
+	return e
 }
 
 // BagError is a bag that could not be fitted.

@@ -44,7 +44,7 @@ func fitShared(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, wor
 	nb, k := b.len(), len(m.names)
 	f := newFits(m, nb)
 	skip := cfg.Run.OnError == OnErrorSkip
-	errs := make([]string, nb)
+	errs := b.readErrors()
 	var data []em.Bag
 	var index []int // data[j] is bag index[j]
 	var w worker
@@ -53,18 +53,13 @@ func fitShared(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, wor
 			return nil, nil, err
 		}
 		f.nobs[i] = int64(b.start[i+1] - b.start[i])
-		if b.failed != nil && b.failed[i] != nil {
-			errs[i] = b.failed[i].Error()
+		if errs[i] != "" {
 			continue
 		}
 		total := w.aggregate(b, m, i)
 		f.total[i] = total
 		if total == 0 {
-			reason := "the bag's counts sum to zero, so it has no weights to estimate"
-			if f.nobs[i] == 0 {
-				reason = fmt.Sprintf("every row of the bag (%d) had a null value or count and was dropped", b.dropped[i])
-			}
-			e := &InputError{File: p.files[b.first[i]].Path, Column: cfg.Input.Count, Row: -1, Bag: b.key(i), Reason: reason}
+			e := noDataError(cfg, p, b, i)
 			if !skip {
 				return nil, nil, e
 			}
