@@ -222,7 +222,7 @@ func (w *worker) learn(b *bags, m *model, f *fits, i int) error {
 		f.weights[i*k+j], f.se[i*k+j] = 0, math.NaN() // components beyond bestK
 	}
 	copy(f.weights[i*k:], p.Weights)
-	get := map[string][]float64{"p": p.P, "mean": p.Mean, "sd": p.SD, "rate": p.Rate}
+	get := scalarParams(p)
 	for _, q := range l.scalars {
 		dst := f.learned.scalars[q][i*k : i*k+k]
 		for j := range dst {
@@ -307,6 +307,11 @@ func (w *worker) stdErrors(m *model, f *fits, i, kused int, p em.Params) {
 	for _, q := range l.scalars {
 		copy(f.learned.se[q][i*k:], got[q])
 	}
+}
+
+// scalarParams maps the names of the scalar parameters to their slices in p.
+func scalarParams(p em.Params) map[string][]float64 {
+	return map[string][]float64{"p": p.P, "mean": p.Mean, "sd": p.SD, "rate": p.Rate}
 }
 
 // learnsParam reports whether component parameter q is learned.

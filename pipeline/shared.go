@@ -101,7 +101,7 @@ func fitShared(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, wor
 
 	// Every bag carries the shared parameters, so that its rows in
 	// weights/ and its posteriors read like a per-bag fit's.
-	get := map[string][]float64{"p": res.Params.P, "mean": res.Params.Mean, "sd": res.Params.SD, "rate": res.Params.Rate}
+	get := scalarParams(res.Params)
 	comps := make([]em.LogProber, 0, k)
 	var unc em.Uncertainty
 	for j, i := range index {
@@ -204,7 +204,7 @@ func (r *runner) writeComponents() error {
 		{Name: "weight", Type: arrow.PrimitiveTypes.Float64},
 	}
 	cols := []array.Builder{array.NewStringBuilder(r.mem), array.NewFloat64Builder(r.mem)}
-	scalars := map[string][]float64{"p": p.P, "mean": p.Mean, "sd": p.SD, "rate": p.Rate}
+	scalars := scalarParams(p)
 	mvn := r.model.learn.mvn
 	if mvn {
 		scalars = nil // mean and cov are lists, below
