@@ -4,12 +4,15 @@ package writers
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/parquet"
 	"github.com/apache/arrow/go/v17/parquet/compress"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
@@ -20,21 +23,127 @@ import (
 // Options.RowGroupRows is zero.
 const DefaultRowGroupRows = 1 << 20
 
+// DefaultRowGroupBytes is the most Arrow bytes of a row group's rows when
+// Options.RowGroupBytes is zero: 64 MiB, which bounds the memory a Parquet
+// holds (it keeps a row group's records until the group is full). Rows
+// narrower than 64 bytes fill DefaultRowGroupRows first.
+const DefaultRowGroupBytes = 64 << 20
+
+// DefaultZstdLevel is the zstd level when Options.CompressionLevel is zero:
+// the fastest. On the pipeline's tables (BenchmarkWrite) level 3 takes up
+// to 40% more time for files within 1.5% of the size (larger for fits),
+// level 7 twice the time for files 1-4% smaller.
+const DefaultZstdLevel = 1
+
 // bufferSize is the size of the buffer between the Parquet encoder and the file.
 const bufferSize = 1 << 20
 
-// Options control how a Parquet file is written.
-type Options struct {
-	RowGroupRows int64 // rows per row group; 0 means 1<<20
+// Compression names a Parquet compression codec.
+type Compression string
+
+// The codecs Options.Compression accepts; DuckDB, Spark, Trino and pyarrow
+// read all three. On the pipeline's tables Snappy takes 25-40% less time
+// than zstd level 1 and makes files 13-32% larger. (arrow-go v17 has no LZ4
+// writer.)
+const (
+	Zstd         Compression = "zstd"
+	Snappy       Compression = "snappy"
+	Uncompressed Compression = "none"
+)
+
+// codec returns the arrow codec of c ("" is Zstd).
+func (c Compression) codec() (compress.Compression, error) {
+	switch c {
+	case "", Zstd:
+		return compress.Codecs.Zstd, nil
+	case Snappy:
+		return compress.Codecs.Snappy, nil
+	case Uncompressed:
+		return compress.Codecs.Uncompressed, nil
+	}
+	return 0, fmt.Errorf("unknown compression %q (want %q, %q or %q)", string(c), Zstd, Snappy, Uncompressed)
 }
 
-// Parquet writes Arrow records to one Parquet file, zstd-compressed, with dictionary encoding
-// disabled for floating-point columns (high-entropy doubles) and enabled for others; statistics on.
+// Options control how a Parquet file is written. The zero value is the
+// best measured choice for the pipeline's tables (BenchmarkWrite).
+type Options struct {
+	// RowGroupRows is the most rows in a row group; 0 means
+	// DefaultRowGroupRows.
+	RowGroupRows int64
+	// RowGroupBytes is the most Arrow (in-memory, uncompressed) bytes of
+	// the rows of a row group: 8 per int64 or double, 4 plus the bytes of
+	// each string, a bit per row for a validity bitmap. A row group ends
+	// at RowGroupRows or RowGroupBytes, whichever comes first, and holds at
+	// least one row; records are split at their average row size, so row
+	// groups of strings of varied length hold about RowGroupBytes. 0 means
+	// DefaultRowGroupBytes.
+	RowGroupBytes int64
+	// Compression is the codec of every column; "" means Zstd.
+	Compression Compression
+	// CompressionLevel is the zstd level, 1 to 22 as for the zstd command
+	// (the Go encoder has four speeds: 1-2, 3-5, 6-9 and 10 up); 0 means
+	// DefaultZstdLevel. Other codecs have no levels: it must be 0 for them.
+	CompressionLevel int
+}
+
+// check returns an error for options out of range.
+func (o Options) check() error {
+	switch {
+	case o.RowGroupRows < 0:
+		return fmt.Errorf("negative RowGroupRows %d", o.RowGroupRows)
+	case o.RowGroupBytes < 0:
+		return fmt.Errorf("negative RowGroupBytes %d", o.RowGroupBytes)
+	}
+	c, err := o.Compression.codec()
+	if err != nil {
+		return err
+	}
+	if o.CompressionLevel != 0 && (c != compress.Codecs.Zstd || o.CompressionLevel < 1 || o.CompressionLevel > 22) {
+		return fmt.Errorf("CompressionLevel %d for compression %q (zstd levels are 1 to 22)", o.CompressionLevel, c)
+	}
+	return nil
+}
+
+// rowGroupRows and rowGroupBytes return the limits with the defaults filled in.
+func (o Options) rowGroupRows() int64 {
+	if o.RowGroupRows == 0 {
+		return DefaultRowGroupRows
+	}
+	return o.RowGroupRows
+}
+
+func (o Options) rowGroupBytes() int64 {
+	if o.RowGroupBytes == 0 {
+		return DefaultRowGroupBytes
+	}
+	return o.RowGroupBytes
+}
+
+// Parquet writes Arrow records to one Parquet file, compressed with
+// Options.Compression (zstd level 1 by default).
 //
-// Records are buffered into row groups of Options.RowGroupRows rows, so
-// many small records still make few row groups; the last row group holds
-// the remainder. The Arrow schema is stored in the file so that types such
-// as large_string, uint32 and dictionaries read back as written.
+// Records are gathered into row groups of Options.RowGroupRows rows or
+// Options.RowGroupBytes bytes, so many small records still make few row
+// groups; the last row group holds the remainder. A Parquet keeps
+// (retains) the records of the current row group until the group is full,
+// and writes it then, column by column.
+//
+// Encodings and statistics are chosen per column from the first row group,
+// for SQL engines to read fast and prune on the bag key:
+//   - Floating-point columns (high-entropy doubles) are written plain.
+//   - Integer, string and binary columns get a dictionary if at most one
+//     value in four is distinct, the dictionary page stays within 1 MiB
+//     and the values do not come in long runs (four runs or more per
+//     distinct value): labels such as component and status, small counts.
+//     Unique or sorted keys are written plain, which zstd compresses as
+//     well. (Parquet builds these dictionaries itself: see dictionary.go.)
+//     Other columns get a dictionary, booleans excepted.
+//   - Statistics (min, max, null count) are written for columns sorted
+//     either way, such as the bag key, and for the types not checked
+//     (booleans, nested, dictionary and other types): see stats.go.
+//
+// The Arrow schema is stored in the file so that types such as
+// large_string, uint32 and dictionaries read back as written.
 // A Parquet is not safe for concurrent use.
 type Parquet struct {
 	path   string
@@ -42,7 +151,15 @@ type Parquet struct {
 	file   io.Closer     // the *os.File under buf
 	sink   *stickyWriter // between buf and file: remembers the first write error
 	buf    *bufio.Writer
-	fw     *pqarrow.FileWriter
+	props  []parquet.WriterProperty // for fw, without the per-column dictionary choices
+	limits rowGroupLimits
+	fw     *pqarrow.FileWriter // made by the first flush, which chooses the dictionaries
+	dict   []dictChoice        // per field, chosen with fw
+
+	pending []arrow.Record // the current row group (retained slices)
+	rows    int64          // rows in pending
+	bytes   float64        // their Arrow size
+
 	err    error // first Write error; Close returns it too
 	closed bool
 	cerr   error // result of the first Close
@@ -53,18 +170,17 @@ func Create(path string, schema *arrow.Schema, opts Options) (*Parquet, error) {
 	if schema == nil {
 		return nil, fmt.Errorf("%s: nil schema", path)
 	}
-	if opts.RowGroupRows < 0 {
-		return nil, fmt.Errorf("%s: negative RowGroupRows %d", path, opts.RowGroupRows)
+	if err := opts.check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	props, err := writerProperties(schema, opts)
-	if err != nil {
+	if _, err := writerProps(schema, opts); err != nil {
 		return nil, fmt.Errorf("%s: schema cannot be written as Parquet: %w", path, err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 	if err != nil {
 		return nil, fmt.Errorf("creating Parquet file: %w", err)
 	}
-	w, err := newParquet(path, f, schema, props)
+	w, err := newParquet(path, f, schema, opts)
 	if err != nil {
 		if cerr := f.Close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("%s: closing: %w", path, cerr))
@@ -78,25 +194,134 @@ func Create(path string, schema *arrow.Schema, opts Options) (*Parquet, error) {
 }
 
 // newParquet starts a Parquet file on sink, which is closed by Close.
-func newParquet(path string, sink io.WriteCloser, sc *arrow.Schema, props *parquet.WriterProperties) (w *Parquet, err error) {
+func newParquet(path string, sink io.WriteCloser, sc *arrow.Schema, opts Options) (*Parquet, error) {
+	props, err := writerProps(sc, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: schema cannot be written as Parquet: %w", path, err)
+	}
+	sw := &stickyWriter{w: sink}
+	return &Parquet{
+		path: path, schema: sc, file: sink, sink: sw,
+		buf:   bufio.NewWriterSize(sw, bufferSize),
+		props: props, limits: opts.limits(),
+	}, nil
+}
+
+// start makes the pqarrow writer, with the dictionary choices for the
+// columns of the first row group (none for an empty file). It returns the
+// dictionary-encoded columns of that row group, nil for the others.
+func (w *Parquet) start(first []arrow.Record) ([][]arrow.Array, error) {
+	props := slices.Clip(w.props) // appending copies
+	w.dict = make([]dictChoice, w.schema.NumFields())
+	encoded := make([][]arrow.Array, w.schema.NumFields())
+	for i, f := range w.schema.Fields() {
+		if len(first) == 0 {
+			break
+		}
+		col, path := column(first, i), parquet.ColumnPath{f.Name}
+		// Integer columns keep their statistics sorted or not: their
+		// min and max bound the values for readers that index by them
+		// (mixbatch's dense bag keys, engines' joins), and cost little.
+		if sorted, checked := sortedColumn(col); checked && !sorted && !arrow.IsInteger(f.Type.ID()) {
+			props = append(props, parquet.WithStatsPath(path, false))
+		}
+		if dictCandidate(f.Type) {
+			// A sorted column has one run per distinct value, so it gets
+			// no dictionary: dictionary arrays are never written with
+			// statistics (which arrow v17 gets wrong for binary ones).
+			w.dict[i], encoded[i] = chooseDictionary(col)
+			if w.dict[i] == dictOff {
+				props = append(props, parquet.WithDictionaryPath(path, false))
+			}
+		}
+	}
+	// w.buf is not an io.Closer, so the FileWriter's Close does not close the file.
+	fw, err := pqarrow.NewFileWriter(withoutStoredSchema(w.schema), w.buf, parquet.NewWriterProperties(props...),
+		pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if err != nil {
+		for _, enc := range encoded {
+			releaseAll(enc)
+		}
+		return nil, fmt.Errorf("%s: starting Parquet file: %w", w.path, err)
+	}
+	w.fw = fw
+	return encoded, nil
+}
+
+// column returns column i of recs.
+func column(recs []arrow.Record, i int) []arrow.Array {
+	cols := make([]arrow.Array, len(recs))
+	for j, rec := range recs {
+		cols[j] = rec.Column(i)
+	}
+	return cols
+}
+
+// flush writes the pending records as one row group (the first one also
+// starts the file) and releases them.
+func (w *Parquet) flush() (err error) {
 	defer func() {
-		if v := recover(); v != nil {
-			w, err = nil, fmt.Errorf("%s: starting Parquet file: panic: %v", path, v)
+		releaseAll(w.pending)
+		w.pending, w.rows, w.bytes = w.pending[:0], 0, 0
+	}()
+	var encoded [][]arrow.Array // dictionary-encoded columns
+	if w.fw == nil {
+		if encoded, err = w.start(w.pending); err != nil {
+			return err
+		}
+	} else {
+		encoded = make([][]arrow.Array, w.schema.NumFields())
+		for i, c := range w.dict {
+			if c == dictOn {
+				encoded[i], _ = dictionaryEncode(column(w.pending, i))
+			}
+		}
+	}
+	defer func() {
+		for _, enc := range encoded {
+			releaseAll(enc)
 		}
 	}()
-	sw := &stickyWriter{w: sink}
-	buf := bufio.NewWriterSize(sw, bufferSize)
-	// buf is not an io.Closer, so the FileWriter's Close does not close sink.
-	fw, err := pqarrow.NewFileWriter(withoutStoredSchema(sc), buf, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
-	if err != nil {
-		return nil, fmt.Errorf("%s: starting Parquet file: %w", path, err)
+	w.fw.NewRowGroup()
+	for i, f := range w.schema.Fields() {
+		chunks, dt := column(w.pending, i), f.Type
+		if enc := encoded[i]; enc != nil && (f.Nullable || !hasNulls(chunks)) {
+			// (arrow writes the values under the nulls of a field declared
+			// not nullable: so must the indices.)
+			chunks, dt = enc, enc[0].DataType()
+		}
+		col := arrow.NewChunked(dt, chunks)
+		err := w.fw.WriteColumnChunked(col, 0, int64(col.Len()))
+		col.Release()
+		if err != nil {
+			return fmt.Errorf("%s: writing Parquet: %w", w.path, err)
+		}
 	}
-	return &Parquet{path: path, schema: sc, file: sink, sink: sw, buf: buf, fw: fw}, nil
+	if w.sink.err != nil {
+		return fmt.Errorf("%s: writing: %w", w.path, w.sink.err)
+	}
+	return nil
+}
+
+// hasNulls reports whether any of chunks has a null.
+func hasNulls(chunks []arrow.Array) bool {
+	for _, c := range chunks {
+		if c.NullN() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func releaseAll[T interface{ Release() }](xs []T) {
+	for _, x := range xs {
+		x.Release()
+	}
 }
 
 // stickyWriter passes writes to w until one fails, then fails them all
 // with that error. pqarrow ignores some write errors (it drops the error
-// of closing a full row group), so Write checks this one after each record.
+// of closing a full row group), so flush checks this one after each row group.
 type stickyWriter struct {
 	w   io.Writer
 	err error
@@ -137,18 +362,26 @@ func withoutStoredSchema(sc *arrow.Schema) *arrow.Schema {
 	return arrow.NewSchema(sc.Fields(), &clean)
 }
 
-// writerProperties returns the Parquet writer properties for schema: zstd,
-// statistics, dictionary encoding except for floating-point leaf columns.
-func writerProperties(sc *arrow.Schema, opts Options) (*parquet.WriterProperties, error) {
-	rows := opts.RowGroupRows
-	if rows == 0 {
-		rows = DefaultRowGroupRows
+// writerProps returns the Parquet writer properties for schema and opts
+// (checked): the codec and level, statistics, no dictionary for
+// floating-point leaf columns. Parquet.start adds the other dictionary
+// choices.
+func writerProps(sc *arrow.Schema, opts Options) ([]parquet.WriterProperty, error) {
+	codec, err := opts.Compression.codec()
+	if err != nil {
+		return nil, err
+	}
+	level := compress.DefaultCompressionLevel
+	if codec == compress.Codecs.Zstd {
+		level = cmp.Or(opts.CompressionLevel, DefaultZstdLevel)
 	}
 	props := []parquet.WriterProperty{
-		parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithCompression(codec),
+		parquet.WithCompressionLevel(level),
 		parquet.WithDictionaryDefault(true),
 		parquet.WithStats(true),
-		parquet.WithMaxRowGroupLength(rows),
+		// Write splits records into row groups itself.
+		parquet.WithMaxRowGroupLength(opts.rowGroupRows()),
 	}
 	// Find the floating-point leaves by converting the schema, so that
 	// floats nested in structs and lists are found by their full path.
@@ -161,7 +394,7 @@ func writerProperties(sc *arrow.Schema, opts Options) (*parquet.WriterProperties
 			props = append(props, parquet.WithDictionaryPath(pq.Column(i).ColumnPath(), false))
 		}
 	}
-	return parquet.NewWriterProperties(props...), nil
+	return props, nil
 }
 
 // isFloat reports whether a Parquet leaf column holds floating-point numbers.
@@ -175,6 +408,8 @@ func isFloat(c *schema.Column) bool {
 }
 
 // Write appends a record (schema must equal the writer's; error otherwise).
+// It keeps (retains) rec until its rows are written, when their row group
+// is full or at Close; the caller may release rec at once.
 // After an error the file is unusable: later Writes fail, and Close still
 // closes the file and returns the error.
 func (w *Parquet) Write(rec arrow.Record) (err error) {
@@ -196,17 +431,127 @@ func (w *Parquet) Write(rec arrow.Record) (err error) {
 			w.err = err
 		}
 	}()
-	if err := w.fw.WriteBuffered(rec); err != nil {
-		return fmt.Errorf("%s: writing Parquet: %w", w.path, err)
-	}
-	if w.sink.err != nil {
-		return fmt.Errorf("%s: writing: %w", w.path, w.sink.err)
+	n := rec.NumRows()
+	rowSize := float64(recordSize(rec)) / float64(n) // Arrow bytes per row, on average
+	for off := int64(0); off < n; {
+		take := min(n-off, w.limits.rows-w.rows, max(w.rowsThatFit(rowSize), 1))
+		w.pending = append(w.pending, rec.NewSlice(off, off+take))
+		w.rows += take
+		w.bytes += float64(take) * rowSize
+		off += take
+		if w.rows >= w.limits.rows || w.rowsThatFit(rowSize) == 0 {
+			if err := w.flush(); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
 
-// Close flushes, syncs (fsync) and closes the file; its error is a write
-// error (file path in it). Safe to call twice.
+// rowsThatFit returns how many rows of rowSize bytes the current row
+// group has room for.
+func (w *Parquet) rowsThatFit(rowSize float64) int64 {
+	room := float64(w.limits.bytes) - w.bytes
+	if rowSize <= 0 {
+		return w.limits.rows
+	}
+	return int64(max(0, min(room/rowSize, float64(w.limits.rows))))
+}
+
+// rowGroupLimits are the most rows and Arrow bytes of a row group.
+type rowGroupLimits struct {
+	rows, bytes int64
+}
+
+func (o Options) limits() rowGroupLimits {
+	return rowGroupLimits{rows: o.rowGroupRows(), bytes: o.rowGroupBytes()}
+}
+
+// recordSize returns the Arrow size of the rows of rec.
+func recordSize(rec arrow.Record) int64 {
+	var n int64
+	for _, col := range rec.Columns() {
+		n += arraySize(col)
+	}
+	return n
+}
+
+// arraySize returns the Arrow size of the values of a, slices included:
+// exact for fixed-width, binary, string, list, map and struct arrays of
+// them; for other types (views, unions, dictionaries' values), the size of
+// all the buffers a references, an upper bound.
+func arraySize(a arrow.Array) int64 {
+	n := int64(a.Len())
+	var size int64
+	if a.NullN() > 0 {
+		size = (n + 7) / 8 // validity bitmap
+	}
+	switch a := a.(type) {
+	case interface {
+		ValueOffsets() []int32
+		ValueBytes() []byte
+	}: // string, binary
+		o := a.ValueOffsets()
+		return size + 4*n + int64(o[len(o)-1]-o[0])
+	case interface {
+		ValueOffsets() []int64
+		ValueBytes() []byte
+	}: // large string, large binary
+		o := a.ValueOffsets()
+		return size + 8*n + o[len(o)-1] - o[0]
+	case *array.Struct:
+		for i := 0; i < a.NumField(); i++ {
+			size += arraySize(a.Field(i))
+		}
+		return size
+	case *array.Dictionary:
+		return size + arraySize(a.Indices())
+	case array.ListLike:
+		var width int64 // of an offset
+		switch a.DataType().ID() {
+		case arrow.LIST, arrow.MAP:
+			width = 4
+		case arrow.LARGE_LIST:
+			width = 8
+		case arrow.FIXED_SIZE_LIST:
+		default:
+			return dataSize(a.Data())
+		}
+		if n == 0 {
+			return size
+		}
+		start, _ := a.ValueOffsets(0)
+		_, end := a.ValueOffsets(int(n) - 1)
+		values := array.NewSlice(a.ListValues(), start, end)
+		defer values.Release()
+		return size + width*n + arraySize(values)
+	}
+	if fw, ok := a.DataType().(arrow.FixedWidthDataType); ok {
+		return size + (n*int64(fw.BitWidth())+7)/8
+	}
+	return dataSize(a.Data())
+}
+
+// dataSize returns the size of all the buffers of d, its children and dictionary.
+func dataSize(d arrow.ArrayData) int64 {
+	var size int64
+	for _, b := range d.Buffers() {
+		if b != nil {
+			size += int64(b.Len())
+		}
+	}
+	for _, c := range d.Children() {
+		size += dataSize(c)
+	}
+	if d.DataType().ID() == arrow.DICTIONARY { // else Dictionary is a typed nil
+		size += dataSize(d.Dictionary())
+	}
+	return size
+}
+
+// Close writes the last row group and the footer, syncs (fsync) and
+// closes the file; its error is a write error (file path in it). Safe to
+// call twice.
 // Later calls return the result of the first.
 func (w *Parquet) Close() error {
 	if w.closed {
@@ -214,15 +559,21 @@ func (w *Parquet) Close() error {
 	}
 	w.closed = true
 	var errs []error
-	if err := w.closeWriter(); err != nil {
-		errs = append(errs, fmt.Errorf("%s: writing Parquet footer: %w", w.path, err))
-	}
-	if err := w.buf.Flush(); err != nil {
-		errs = append(errs, fmt.Errorf("%s: writing: %w", w.path, err))
-	}
 	if w.err != nil {
-		// The footer and flush errors follow from the Write error.
+		// The file is spoilt: write nothing more.
+		releaseAll(w.pending)
+		w.pending = nil
+		if w.fw != nil {
+			_ = w.closeWriter() // frees its buffers; its error follows from w.err
+		}
 		errs = []error{w.err}
+	} else {
+		if err := w.closeWriter(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := w.buf.Flush(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: writing: %w", w.path, err))
+		}
 	}
 	if len(errs) == 0 {
 		// A file that is complete is on disk before anyone publishes it.
@@ -239,15 +590,30 @@ func (w *Parquet) Close() error {
 	return w.cerr
 }
 
-// closeWriter closes the pqarrow writer, which writes the last row group
-// and the footer into w.buf.
+// closeWriter writes the last row group, then the footer into w.buf
+// (starting the file if no row was written), and closes the pqarrow writer.
 func (w *Parquet) closeWriter() (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = fmt.Errorf("panic: %v", v)
+			err = fmt.Errorf("%s: writing Parquet: panic: %v", w.path, v)
 		}
 	}()
-	return w.fw.Close()
+	if w.err == nil {
+		if w.rows > 0 {
+			if err := w.flush(); err != nil {
+				return err
+			}
+		}
+		if w.fw == nil {
+			if _, err := w.start(nil); err != nil {
+				return err
+			}
+		}
+	}
+	if err := w.fw.Close(); err != nil {
+		return fmt.Errorf("%s: writing Parquet footer: %w", w.path, err)
+	}
+	return nil
 }
 
 // WriteFile is Create + Write(each) + Close; on any error removes the partial file.

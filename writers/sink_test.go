@@ -63,11 +63,7 @@ func TestCloseReportsWriteError(t *testing.T) {
 	defer rec.Release()
 	for _, limit := range []int{0, 2, 100, 5000} {
 		sink := &failingSink{limit: limit}
-		props, err := writerProperties(sc, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, err := newParquet("/out/x.parquet", sink, sc, props)
+		w, err := newParquet("/out/x.parquet", sink, sc, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,11 +92,7 @@ func TestCloseReportsCloseError(t *testing.T) {
 	defer rec.Release()
 	errClose := errors.New("injected: close failed")
 	sink := &failingSink{limit: 1 << 30, closeErr: errClose}
-	props, err := writerProperties(sc, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := newParquet("/out/y.parquet", sink, sc, props)
+	w, err := newParquet("/out/y.parquet", sink, sc, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,11 +117,7 @@ func TestWriteReportsSinkError(t *testing.T) {
 	sc, rec := testRecord(mem, 200_000)
 	defer rec.Release()
 	sink := &failingSink{limit: 1000}
-	props, err := writerProperties(sc, Options{RowGroupRows: 50_000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := newParquet("/out/z.parquet", sink, sc, props)
+	w, err := newParquet("/out/z.parquet", sink, sc, Options{RowGroupRows: 50_000})
 	if err != nil {
 		t.Fatal(err)
 	}

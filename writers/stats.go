@@ -1,0 +1,122 @@
+package writers
+
+import (
+	"cmp"
+	"unsafe"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+)
+
+// Row group statistics (min, max, null count) let SQL engines skip row
+// groups, which only works for a column whose values are clustered by row
+// group: a sorted one, such as the bag key. For the others (doubles,
+// labels, counts in no order) every row group spans about the whole range,
+// and computing them took a fifth of the time to write the fits table. So
+// Parquet keeps statistics for the columns that are sorted in the first row
+// group, for integer columns (whose min and max bound the values, which
+// readers use: mixbatch indexes bag keys by them), and for the types it
+// does not check.
+
+// sortedness tells whether a column's values, in order, never decrease or
+// never increase.
+type sortedness[T cmp.Ordered] struct {
+	prev     T
+	have     bool
+	up, down bool // still possibly non-decreasing, non-increasing
+}
+
+// push adds the next value and reports whether the values may still be sorted.
+func (s *sortedness[T]) push(v T) bool {
+	if s.have {
+		// NaNs compare false both ways, so they end both.
+		s.up = s.up && v >= s.prev
+		s.down = s.down && v <= s.prev
+	}
+	s.prev, s.have = v, true
+	return s.up || s.down
+}
+
+// checkSorted reports whether the non-null values of chunks, which have
+// type A and are read by value, are sorted.
+func checkSorted[T cmp.Ordered, A arrow.Array](chunks []arrow.Array, value func(A, int) T) bool {
+	s := sortedness[T]{up: true, down: true}
+	for _, c := range chunks {
+		a, nulls := c.(A), c.NullN() > 0
+		for i := 0; i < a.Len(); i++ {
+			if nulls && a.IsNull(i) {
+				continue
+			}
+			if !s.push(value(a, i)) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// checkSortedValues is checkSorted for arrays whose values are a slice.
+func checkSortedValues[T cmp.Ordered, A arrow.Array](chunks []arrow.Array, values func(A) []T) bool {
+	s := sortedness[T]{up: true, down: true}
+	for _, c := range chunks {
+		nulls := c.NullN() > 0
+		for i, v := range values(c.(A)) {
+			if nulls && c.IsNull(i) {
+				continue
+			}
+			if !s.push(v) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// bytesView returns b as a string without a copy: only to compare.
+func bytesView(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// sortedColumn reports whether the values of chunks (one column, in
+// order) are sorted either way; checked is false for the types it does not
+// check: booleans, dictionaries, nested and other types.
+func sortedColumn(chunks []arrow.Array) (sorted, checked bool) {
+	if len(chunks) == 0 {
+		return false, false
+	}
+	switch chunks[0].DataType().ID() {
+	case arrow.INT8:
+		return checkSortedValues(chunks, (*array.Int8).Int8Values), true
+	case arrow.INT16:
+		return checkSortedValues(chunks, (*array.Int16).Int16Values), true
+	case arrow.INT32:
+		return checkSortedValues(chunks, (*array.Int32).Int32Values), true
+	case arrow.INT64:
+		return checkSortedValues(chunks, (*array.Int64).Int64Values), true
+	case arrow.UINT8:
+		return checkSortedValues(chunks, (*array.Uint8).Uint8Values), true
+	case arrow.UINT16:
+		return checkSortedValues(chunks, (*array.Uint16).Uint16Values), true
+	case arrow.UINT32:
+		return checkSortedValues(chunks, (*array.Uint32).Uint32Values), true
+	case arrow.UINT64:
+		return checkSortedValues(chunks, (*array.Uint64).Uint64Values), true
+	case arrow.FLOAT32:
+		return checkSortedValues(chunks, (*array.Float32).Float32Values), true
+	case arrow.FLOAT64:
+		return checkSortedValues(chunks, (*array.Float64).Float64Values), true
+	case arrow.DATE32:
+		return checkSortedValues(chunks, (*array.Date32).Date32Values), true
+	case arrow.DATE64:
+		return checkSortedValues(chunks, (*array.Date64).Date64Values), true
+	case arrow.TIMESTAMP:
+		return checkSortedValues(chunks, (*array.Timestamp).TimestampValues), true
+	case arrow.STRING:
+		return checkSorted(chunks, (*array.String).Value), true
+	case arrow.LARGE_STRING:
+		return checkSorted(chunks, (*array.LargeString).Value), true
+	case arrow.BINARY:
+		return checkSorted(chunks, func(a *array.Binary, i int) string { return bytesView(a.Value(i)) }), true
+	case arrow.LARGE_BINARY:
+		return checkSorted(chunks, func(a *array.LargeBinary, i int) string { return bytesView(a.Value(i)) }), true
+	}
+	return false, false
+}
