@@ -30,9 +30,11 @@ import (
 // fuzzes (without -fuzzminimizetime, shrinking each new input for up to
 // 60s takes most of the time).
 
-// FuzzParquet reads arbitrary bytes as x.parquet: Open, then every column
-// to the end. It must never panic or hang; an error must name the file;
-// every Arrow buffer must be released whether or not it errors.
+// FuzzParquet reads arbitrary bytes as x.parquet: Open, IntRange of every
+// column, then every column to the end, with Records and again unit by
+// unit. It must never panic or hang; an error must name the file; every
+// Arrow buffer must be released whether or not it errors; the units must
+// hold the rows Records reads.
 func FuzzParquet(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte("PAR1"))
@@ -71,9 +73,9 @@ func fuzzRead(t *testing.T, name string, data []byte) {
 }
 
 // fuzzReadAll opens path and reads every top-level column to the end in
-// small batches, releasing everything. It returns the rows read (-1 when
-// the file has no columns to read), what NumRows said, and the first
-// error.
+// small batches, with Records and then with UnitRecords of every unit,
+// releasing everything. It returns the rows Records read (-1 when the file
+// has no columns to read), what NumRows said, and the first error.
 func fuzzReadAll(path string, mem memory.Allocator) (rows, numRows int64, err error) {
 	ctx := context.Background()
 	r, err := readers.Open(ctx, readers.File{Path: path}, mem)
@@ -94,19 +96,49 @@ func fuzzReadAll(path string, mem memory.Allocator) (rows, numRows int64, err er
 	for i, fl := range sc.Fields() {
 		names[i] = fl.Name
 	}
-	rr, err := r.Records(ctx, names, 5)
+	for _, name := range names {
+		r.IntRange(name) // must not panic
+	}
+	drain := func(rr readers.RecordReader, err error) (int64, error) {
+		return drainBatches(rr, err, len(names))
+	}
+	rows, err = drain(r.Records(ctx, names, 5))
 	if err != nil {
-		return 0, numRows, err
+		return rows, numRows, err
+	}
+	// The units, read one by one, are the file.
+	var unitRows int64
+	for u := 0; u < r.NumUnits(); u++ {
+		n, err := drain(r.UnitRecords(ctx, names, 7, u))
+		if err != nil {
+			return rows, numRows, err
+		}
+		if n != r.UnitRows(u) {
+			panic("unit rows differ from UnitRows") // reported by the fuzz engine as a failure
+		}
+		unitRows += n
+	}
+	if unitRows != rows {
+		panic("units differ from Records")
+	}
+	return rows, numRows, nil
+}
+
+// drainBatches reads rr to the end, checking that every batch has rows
+// and ncols columns, and returns the rows read and rr's error.
+func drainBatches(rr readers.RecordReader, err error, ncols int) (rows int64, _ error) {
+	if err != nil {
+		return 0, err
 	}
 	defer rr.Release()
 	for rr.Next() {
 		rec := rr.Record()
-		if rec.NumRows() < 1 || int(rec.NumCols()) != len(names) {
+		if rec.NumRows() < 1 || int(rec.NumCols()) != ncols {
 			panic("bad batch") // reported by the fuzz engine as a failure
 		}
 		rows += rec.NumRows()
 	}
-	return rows, numRows, rr.Err()
+	return rows, rr.Err()
 }
 
 // Regression cases found by fuzzing, by name.

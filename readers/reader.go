@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/apache/arrow/go/v17/parquet"
 	"github.com/apache/arrow/go/v17/parquet/file"
+	"github.com/apache/arrow/go/v17/parquet/metadata"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 )
 
@@ -42,8 +43,12 @@ type Reader struct {
 	size    int64 // from Stat at Open
 	closed  bool
 
-	// Parquet.
-	pq *pqarrow.FileReader
+	// Parquet: the arrow reader, and the footer (which outlives Close:
+	// NumUnits, UnitRows and IntRange read only it).
+	pq       *pqarrow.FileReader
+	meta     *metadata.FileMetaData
+	manifest *pqarrow.SchemaManifest
+	rgRows   []int64 // rows of each row group
 
 	// IPC: the byte range of the stream (all of a stream file; the part
 	// between header and footer of an IPC file), and whether any batch in
@@ -148,10 +153,14 @@ func (r *Reader) openParquet(head []byte) error {
 	// Page buffers come from the Go allocator: file.Reader pools them and
 	// frees them by finalizer, which a checked allocator would see as leaks.
 	props := parquet.NewReaderProperties(memory.DefaultAllocator)
+	// Column chunks are read through a buffer (see streamBuffer), not
+	// each whole into a new slice.
+	props.BufferedStreamEnabled = true
 	pf, err := file.NewParquetReader(r.osf, file.WithReadProps(props))
 	if err != nil {
 		return fmt.Errorf("%s: not a Parquet file: %w", path, err)
 	}
+	props.BufferSize = streamBufferSize(pf.MetaData())
 	// pf is not closed: that would close r.osf, which Close closes.
 	// Decoder scratch that arrow never frees comes from the Go allocator
 	// too (see scratchAlloc); the arrays come from r.mem.
@@ -169,17 +178,20 @@ func (r *Reader) openParquet(head []byte) error {
 	}
 	// The footer's row count must be its row groups' (which Records reads).
 	var rows int64
-	for i := 0; i < pf.NumRowGroups(); i++ {
+	rgRows := make([]int64, pf.NumRowGroups())
+	for i := range rgRows {
 		n := pf.MetaData().RowGroup(i).NumRows()
 		if n < 0 || rows+n < rows {
 			return fmt.Errorf("%s: corrupt Parquet file: row group %d has %d rows", path, i, n)
 		}
+		rgRows[i] = n
 		rows += n
 	}
 	if rows != pf.NumRows() {
 		return fmt.Errorf("%s: corrupt Parquet file: the footer says %d rows, its row groups hold %d", path, pf.NumRows(), rows)
 	}
-	r.pq, r.schema, r.numRows = fr, projectSchema(sc, fields), rows
+	r.pq, r.meta, r.manifest, r.rgRows = fr, pf.MetaData(), fr.Manifest, rgRows
+	r.schema, r.numRows = projectSchema(sc, fields), rows
 	return nil
 }
 
@@ -342,8 +354,14 @@ func (r *Reader) NumRows() int64 { return r.numRows }
 //
 // A name may be given more than once; a name that more than one column of
 // the file has is an error. At least one column must be named. Batches
-// have at least one row.
+// have at least one row, and never span two units (see NumUnits): Records
+// is UnitRecords of every unit in turn.
 func (r *Reader) Records(ctx context.Context, columns []string, batchSize int) (RecordReader, error) {
+	return r.records(ctx, columns, batchSize, -1)
+}
+
+// records is Records of unit u, or of every unit if u < 0.
+func (r *Reader) records(ctx context.Context, columns []string, batchSize int, u int) (RecordReader, error) {
 	path := r.file.Path
 	if r.closed {
 		return nil, fmt.Errorf("%s: reader is closed", path)
@@ -370,7 +388,16 @@ func (r *Reader) Records(ctx context.Context, columns []string, batchSize int) (
 		}
 	}
 	if r.pq != nil {
-		return r.parquetRecords(ctx, idx, int64(batchSize))
+		var rowGroups []int
+		if u >= 0 {
+			rowGroups = []int{u}
+		} else {
+			rowGroups = make([]int, len(r.rgRows))
+			for i := range rowGroups {
+				rowGroups[i] = i
+			}
+		}
+		return r.parquetRecords(ctx, idx, int64(batchSize), rowGroups)
 	}
 	return r.ipcRecords(ctx, idx, int64(batchSize))
 }

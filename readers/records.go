@@ -2,6 +2,7 @@ package readers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -13,10 +14,14 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 )
 
-// parquetRecords streams columns of a Parquet file. It reads each distinct
-// requested top-level field with its own pqarrow column reader, in the
-// calling goroutine, so that a panicking decoder can be recovered, and
-// assembles the output columns in the requested order.
+// parquetRecords streams columns of some row groups of a Parquet file, in
+// the order given. It reads each distinct requested top-level field with
+// its own pqarrow column reader, made for this stream and reading only
+// those row groups, in the calling goroutine, so that a panicking decoder
+// can be recovered, and assembles the output columns in the requested
+// order. Streams share nothing but the file.Reader (its footer, its
+// io.ReaderAt and its pool of page buffers, all safe for concurrent use),
+// so any number may run at the same time.
 //
 // Batches never span row groups. In arrow v17 a dictionary column read
 // across a row-group boundary (where the dictionary changes) comes back in
@@ -46,7 +51,7 @@ type parquetRecords struct {
 	done    bool
 }
 
-func (r *Reader) parquetRecords(ctx context.Context, idx []int, batch int64) (_ RecordReader, err error) {
+func (r *Reader) parquetRecords(ctx context.Context, idx []int, batch int64, rowGroups []int) (_ RecordReader, err error) {
 	p := &parquetRecords{ctx: ctx, path: r.file.Path, mem: r.mem, batch: batch, outCols: make([]int, len(idx))}
 	defer func() {
 		if v := recover(); v != nil {
@@ -60,9 +65,8 @@ func (r *Reader) parquetRecords(ctx context.Context, idx []int, batch int64) (_ 
 	for _, i := range idx {
 		leaves = appendLeaves(leaves, &r.pq.Manifest.Fields[i])
 	}
-	md := r.pq.ParquetReader().MetaData()
-	for i := 0; i < r.pq.ParquetReader().NumRowGroups(); i++ {
-		rg := md.RowGroup(i)
+	for _, i := range rowGroups {
+		rg := r.meta.RowGroup(i)
 		p.rgRows = append(p.rgRows, rg.NumRows())
 		p.rgWhole = append(p.rgWhole, hasDeltaInt64(rg, leaves))
 	}
@@ -71,7 +75,16 @@ func (r *Reader) parquetRecords(ctx context.Context, idx []int, batch int64) (_ 
 	for k, i := range idx {
 		j, ok := pos[i]
 		if !ok {
-			cr, err := r.pq.GetColumn(ctx, i)
+			own := make(map[int]bool)
+			for _, c := range appendLeaves(nil, &r.pq.Manifest.Fields[i]) {
+				own[c] = true
+			}
+			// All the field's leaves, of these row groups only. Each
+			// leaf gets a read buffer (see streamBufferSize).
+			cr, err := r.pq.GetFieldReader(ctx, i, own, rowGroups)
+			if err == nil && cr == nil {
+				err = errors.New("no Parquet leaf columns")
+			}
 			if err != nil {
 				return nil, fmt.Errorf("%s: column %q: %w", p.path, r.schema.Field(i).Name, err)
 			}
@@ -87,9 +100,14 @@ func (r *Reader) parquetRecords(ctx context.Context, idx []int, batch int64) (_ 
 }
 
 // appendLeaves appends the Parquet column indices of the leaves of f.
+// (A field with children is not a leaf, though in arrow v17 its ColIndex
+// is 0, not -1, so that IsLeaf says it is.)
 func appendLeaves(cols []int, f *pqarrow.SchemaField) []int {
-	if f.IsLeaf() {
-		return append(cols, f.ColIndex)
+	if len(f.Children) == 0 {
+		if f.IsLeaf() {
+			cols = append(cols, f.ColIndex)
+		}
+		return cols
 	}
 	for i := range f.Children {
 		cols = appendLeaves(cols, &f.Children[i])
