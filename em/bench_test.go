@@ -2,6 +2,7 @@ package em_test
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -83,4 +84,97 @@ func BenchmarkTable(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n*len(comps)), "ns/entry")
 		})
 	}
+}
+
+// tinyBags returns nb bags of n draws over the codes 0..levels-1 from
+// random mixtures of the K components with code probabilities probs
+// (row-major K×levels), aggregated as the pipeline aggregates them: one
+// table row per code with a positive count, in ascending code order, with
+// its log-density under every component (from em.Table) and its count.
+func tinyBags(nb, n int, probs [][]float64) (tabs, counts [][]float64) {
+	rnd := rand.New(rand.NewPCG(uint64(nb), uint64(n)))
+	k, levels := len(probs), len(probs[0])
+	comps := make([]em.LogProber, k)
+	for j, p := range probs {
+		comps[j] = codeProber(p)
+	}
+	for range nb {
+		w := make([]float64, k)
+		sum := 0.0
+		for j := range w {
+			w[j] = rnd.Float64()
+			sum += w[j]
+		}
+		dense := make([]float64, levels)
+		for range n {
+			j, u := 0, rnd.Float64()*sum
+			for j < k-1 && u >= w[j] {
+				u -= w[j]
+				j++
+			}
+			c, v := 0, rnd.Float64()
+			for c < levels-1 && v >= probs[j][c] {
+				v -= probs[j][c]
+				c++
+			}
+			dense[c]++
+		}
+		var xs, cs []float64
+		for c, v := range dense {
+			if v > 0 {
+				xs = append(xs, float64(c))
+				cs = append(cs, v)
+			}
+		}
+		tabs = append(tabs, em.Table(nil, xs, comps))
+		counts = append(counts, cs)
+	}
+	return tabs, counts
+}
+
+// codeProber is a categorical distribution over codes 0..len-1.
+type codeProber []float64
+
+func (p codeProber) LogProb(x float64) float64 { return math.Log(p[int(x)]) }
+
+// benchTiny fits bag after bag of tinyBags with a reused Fitter and
+// Uncertainty, as a pipeline worker does (Fit, then WeightStdErrors into
+// the caller's row), one bag per op, and reports ns/bag.
+func benchTiny(b *testing.B, n int, probs [][]float64) {
+	const nb = 1024
+	tabs, counts := tinyBags(nb, n, probs)
+	k := len(probs)
+	var f em.Fitter
+	var u em.Uncertainty
+	se := make([]float64, k)
+	i := 0
+	for b.Loop() {
+		tab, cs := tabs[i%nb], counts[i%nb]
+		res, err := f.Fit(tab, cs, k, em.Settings{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if se, err = u.WeightStdErrors(se, tab, cs, k, res.Weights); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(i), "ns/bag")
+}
+
+// BenchmarkFitTinyBernoulli: bags of 100 marbles, aggregated to the two
+// rows (red, count) and (not red, count), K = 2 fixed components (the
+// textbook factories, p = 0.8 and 0.3).
+func BenchmarkFitTinyBernoulli(b *testing.B) {
+	benchTiny(b, 100, [][]float64{{0.2, 0.8}, {0.7, 0.3}})
+}
+
+// BenchmarkFitTinyCategorical: bags of 50 rows with 5 labels, aggregated
+// to at most 5 (label, count) rows, K = 3 fixed components.
+func BenchmarkFitTinyCategorical(b *testing.B) {
+	benchTiny(b, 50, [][]float64{
+		{0.5, 0.2, 0.1, 0.1, 0.1},
+		{0.1, 0.1, 0.5, 0.2, 0.1},
+		{0.1, 0.1, 0.1, 0.2, 0.5},
+	})
 }

@@ -139,6 +139,10 @@ func Fit(logLik, counts []float64, k int, s Settings) (Result, error) {
 
 // Fitter fits bag after bag without allocating in the EM loop. Its zero
 // value is ready to use; a Fitter must not be used by two goroutines at once.
+//
+// Its buffers grow to the largest bag fitted and are reused: a Fit of a
+// bag no larger than one fitted before makes exactly one allocation, the
+// returned Result.Weights, however many E-steps it takes.
 type Fitter struct {
 	k      int
 	lik    []float64 // n×K likelihoods scaled so that each row's maximum is 1
@@ -156,7 +160,7 @@ type Fitter struct {
 	e       []float64 // relative gradient e_k = g_k/N - 1, kept apart from 1
 	h, d, b []float64 // Hessian per observation (K×K), step, model gradient
 	a, eig  []float64 // -H on the free set, then its eigenvectors; eigenvalues
-	work    []float64 // LAPACK workspace
+	syev    symEig    // eigendecomposition work space
 	free    []bool
 	idx     []int
 	tol     float64
@@ -251,7 +255,7 @@ func (f *Fitter) load(logLik, counts []float64, k int) error {
 			return &SupportError{Row: i}
 		}
 		for _, v := range row {
-			f.lik = append(f.lik, math.Exp(v-m))
+			f.lik = append(f.lik, expDiff(v-m))
 			f.lg = append(f.lg, v-m)
 		}
 		f.c = append(f.c, c)
@@ -265,6 +269,16 @@ func (f *Fitter) load(logLik, counts []float64, k int) error {
 		return ErrCountOverflow
 	}
 	return nil
+}
+
+// expDiff returns math.Exp(d) for the difference d of a log-density and
+// its row's largest, skipping the call for the largest itself (d = 0,
+// e^0 = 1 exactly).
+func expDiff(d float64) float64 {
+	if d == 0 {
+		return 1
+	}
+	return math.Exp(d)
 }
 
 // start allocates the work vectors and sets f.w to the starting weights.
@@ -303,14 +317,15 @@ type state struct {
 }
 
 // step evaluates the EM map at w: it writes the EM image of w to next and
-// returns w's log-likelihood and stopping-rule state. A point at which some
-// observation has zero density gets ll = -Inf.
-func (f *Fitter) step(w, next []float64) state {
+// returns w's stopping-rule state and, with wantLL, its log-likelihood
+// (otherwise ll is NaN: the logarithms are most of a small bag's E-step,
+// and the callers need the log-likelihood of only some points). A point at
+// which some observation has zero density gets ll = -Inf.
+func (f *Fitter) step(w, next []float64, wantLL bool) state {
 	k := f.k
 	g, blk := f.g, f.blk
-	for j := range g {
-		g[j], blk[j] = 0, 0
-	}
+	clear(g)
+	clear(blk)
 	llsum, prod := 0.0, 1.0
 	for i, c := range f.c {
 		row := f.lik[i*k : i*k+k]
@@ -318,16 +333,19 @@ func (f *Fitter) step(w, next []float64) state {
 		if !(p > 0) {
 			return state{ll: math.Inf(-1), gap: math.Inf(1)}
 		}
-		// p <= 1 because each row's largest likelihood is 1, so the running
-		// product only shrinks; fold it into the sum before it underflows.
-		if c == 1 && p > 1e-20 {
-			prod *= p
-			if prod < 1e-260 {
-				llsum += math.Log(prod)
-				prod = 1
+		if wantLL {
+			// As in logLikAt. p <= 1 because each row's largest likelihood
+			// is 1, so the running product only shrinks; fold it into the
+			// sum before it underflows.
+			if c == 1 && p > 1e-20 {
+				prod *= p
+				if prod < 1e-260 {
+					llsum += math.Log(prod)
+					prod = 1
+				}
+			} else {
+				llsum += c * math.Log(p)
 			}
-		} else {
-			llsum += c * math.Log(p)
 		}
 		r := c / p
 		for j, l := range row {
@@ -342,8 +360,10 @@ func (f *Fitter) step(w, next []float64) state {
 			}
 		}
 	}
-	llsum += math.Log(prod)
-	st := state{ll: f.base + llsum, gap: math.Inf(-1), ok: true}
+	st := state{ll: math.NaN(), gap: math.Inf(-1), ok: true}
+	if wantLL {
+		st.ll = f.base + endLogLik(llsum, prod)
+	}
 	sum := 0.0
 	for j := range g {
 		gj := (g[j] + blk[j]) / f.n
@@ -363,6 +383,40 @@ func (f *Fitter) step(w, next []float64) state {
 	return st
 }
 
+// endLogLik returns sum + log prod. Log(1) = 0 and the sum is never -0, so
+// skipping the logarithm when prod is 1 (as it is when no row has count 1)
+// changes no bit.
+func endLogLik(sum, prod float64) float64 {
+	if prod == 1 {
+		return sum
+	}
+	return sum + math.Log(prod)
+}
+
+// logLikAt returns the log-likelihood at w exactly as step computes it
+// with wantLL (the same operations in the same order), without the
+// E-step.
+func (f *Fitter) logLikAt(w []float64) float64 {
+	k := f.k
+	llsum, prod := 0.0, 1.0
+	for i, c := range f.c {
+		p := dot(w, f.lik[i*k:i*k+k])
+		if !(p > 0) {
+			return math.Inf(-1)
+		}
+		if c == 1 && p > 1e-20 {
+			prod *= p
+			if prod < 1e-260 {
+				llsum += math.Log(prod)
+				prod = 1
+			}
+		} else {
+			llsum += c * math.Log(p)
+		}
+	}
+	return f.base + endLogLik(llsum, prod)
+}
+
 func (f *Fitter) result(w []float64, st state, evals int) Result {
 	return Result{
 		Weights:       append([]float64(nil), w...),
@@ -373,17 +427,25 @@ func (f *Fitter) result(w []float64, st state, evals int) Result {
 	}
 }
 
-// plain runs the textbook EM loop.
+// plain runs the textbook EM loop. Only the last point's log-likelihood
+// is reported, so it is computed once, at the end.
 func (f *Fitter) plain() Result {
-	st := f.step(f.w, f.f1)
+	st := f.step(f.w, f.f1, false)
 	evals := 1
 	for !st.ok && evals-1 < f.maxIter && !f.stopped() {
 		f.w, f.f1 = f.f1, f.w
-		st = f.step(f.w, f.f1)
+		st = f.step(f.w, f.f1, false)
 		evals++
 	}
+	st.ll = f.logLikAt(f.w)
 	return f.result(f.w, st, evals)
 }
+
+// lazyLLRows is the number of table rows up to which SQUAREM computes the
+// log-likelihood of F(w) only when it compares it with an extrapolated
+// point's, in a separate pass; on larger tables it is computed in the
+// E-step, which is cheaper when, as nearly always, it is needed.
+const lazyLLRows = 64
 
 // squarem runs safeguarded SQUAREM (scheme S3).
 func (f *Fitter) squarem() Result {
@@ -391,13 +453,16 @@ func (f *Fitter) squarem() Result {
 		shrink = 1e-3 // a weight may shrink to no less than this share of its EM value
 		mstep  = 4.0  // factor by which the step bound grows or shrinks
 	)
-	st := f.step(f.w, f.f1)
+	// Only the log-likelihoods of F(w) and of the extrapolated point are
+	// compared; Newton's method recomputes the final point's.
+	lazy := len(f.c) <= lazyLLRows
+	st := f.step(f.w, f.f1, false)
 	evals := 1
 	stepMax := 1.0
 	budget := min(f.maxIter, newtonAfter)
 	for !st.ok && evals-1 < budget && !f.stopped() {
 		// f.f1 holds F(w); evaluate it to get F(F(w)).
-		st1 := f.step(f.f1, f.f2)
+		st1 := f.step(f.f1, f.f2, !lazy)
 		evals++
 		if st1.ok || evals-1 >= budget {
 			f.w, f.f1, f.f2 = f.f1, f.f2, f.w
@@ -413,7 +478,15 @@ func (f *Fitter) squarem() Result {
 		}
 		alpha := 1.0
 		if sv2 > 0 {
-			alpha = math.Min(math.Max(math.Sqrt(sr2/sv2), 1), stepMax)
+			// math.Min(math.Max(√(sr2/sv2), 1), stepMax) for stepMax in
+			// [1, +Inf), NaN included, without their assembly calls.
+			alpha = math.Sqrt(sr2 / sv2)
+			if alpha < 1 {
+				alpha = 1
+			}
+			if alpha > stepMax {
+				alpha = stepMax
+			}
 		}
 		// The step bound grows while steps reach it and shrinks when one
 		// that reached it fails (R's SQUAREM: step.max0 = 1, mstep = 4).
@@ -425,7 +498,10 @@ func (f *Fitter) squarem() Result {
 			alpha = 1 + (alpha-1)/2
 		}
 		if alpha > 1.01 {
-			stq := f.step(f.q, f.fq)
+			if lazy {
+				st1.ll = f.logLikAt(f.f1)
+			}
+			stq := f.step(f.q, f.fq, true)
 			evals++
 			if stq.ll >= st1.ll {
 				f.w, f.q = f.q, f.w
@@ -449,10 +525,10 @@ func (f *Fitter) squarem() Result {
 			break
 		}
 		f.w, f.f2 = f.f2, f.w
-		st = f.step(f.w, f.f1)
+		st = f.step(f.w, f.f1, false)
 		evals++
 	}
-	st, evals = f.newton(st, evals)
+	st, evals = f.newton(evals)
 	return f.result(f.w, st, evals)
 }
 

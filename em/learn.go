@@ -147,13 +147,19 @@ type Params struct {
 	Cov []float64
 }
 
-// Clone returns a deep copy of p.
+// Clone returns a deep copy of p. The copy's slices share one newly
+// allocated array (one allocation per result of Learn), each capped at its
+// length, so appending to one never writes into another; nil slices stay
+// nil.
 func (p Params) Clone() Params {
+	all := make([]float64, 0, len(p.Weights)+len(p.P)+len(p.Probs)+len(p.Mean)+len(p.SD)+len(p.Rate)+len(p.Cov))
 	c := func(s []float64) []float64 {
 		if s == nil {
 			return nil
 		}
-		return slices.Clone(s)
+		n := len(all)
+		all = append(all, s...)
+		return all[n:len(all):len(all)]
 	}
 	return Params{Weights: c(p.Weights), P: c(p.P), Probs: c(p.Probs), Mean: c(p.Mean),
 		SD: c(p.SD), Rate: c(p.Rate), Cov: c(p.Cov)}
@@ -392,6 +398,11 @@ func Learn(bag Bag, m Model, s LearnSettings) (LearnResult, error) {
 
 // Learner fits bag after bag of one Model, reusing its buffers. A Learner
 // must not be used by two goroutines at once; make one per worker.
+//
+// The buffers grow to the largest bag learned and are reused: a Learn of a
+// bag no larger than one learned before makes exactly one allocation, the
+// array behind the returned LearnResult.Params (see Params.Clone),
+// however many starts and E-steps it runs. Errors are allocated too.
 type Learner struct {
 	m   Model
 	d   int // values per row: Dim for MultiGaussian, else 1
@@ -419,7 +430,13 @@ type Learner struct {
 	mvn     mvnWork
 	gc      []gcomp
 	newton  gaussNewton
-	exch    bool // components exchangeable: results in canonical order
+	exch    bool      // components exchangeable: results in canonical order
+	order   []int     // scratch of sortComponents: the permutation
+	tmp     []float64 // and the permuted values
+	// CheckIdentifiable's verdict on the model for one bag, which depends
+	// on the model alone: computed once, not per bag.
+	perBag    Identifiability
+	perBagWhy string
 }
 
 // NewLearner validates m and returns a Learner for it.
@@ -445,6 +462,7 @@ func NewLearner(m Model) (*Learner, error) {
 	l.rng = rand.New(l.pcg)
 	l.scratch = make([]float64, 3*m.K)
 	l.exch = exchangeable(m)
+	l.perBag, l.perBagWhy = CheckIdentifiable(m, PerBag)
 	if m.Family == MultiGaussian {
 		l.mvn.init(m.K, m.Dim)
 	}

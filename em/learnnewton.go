@@ -1,10 +1,6 @@
 package em
 
-import (
-	"math"
-
-	"gonum.org/v1/gonum/mat"
-)
+import "math"
 
 // newtonAfterLearn is how many E-steps SQUAREM gets before Newton's method
 // takes over a univariate Gaussian start. Most starts converge before; the
@@ -21,10 +17,9 @@ type gaussNewton struct {
 	r0, r1, r2, r3, r4 []float64 // per component sums of c r z^p
 	z, rr, lw          []float64
 	step               []float64
-	sym                *mat.SymDense
-	eig                mat.EigenSym
-	vals               []float64
-	vecs               mat.Dense
+	vecs               []float64 // P×P: -H's upper triangle, then its eigenvectors (columns)
+	vals               []float64 // and eigenvalues, ascending
+	syev               symEig
 }
 
 // Coordinate kinds: log-weight ratio to the reference component, mean,
@@ -96,19 +91,20 @@ func (l *Learner) newtonGauss(th, trial *Params, ll float64, tol float64, evals 
 		*evals++
 		l.newtonDerivatives(th)
 		// Step: maximise the quadratic model with -H's eigenvalues floored.
+		// The eigendecomposition reads the upper triangle, and the lower
+		// one is zero, as in the copy mat.EigenSym makes.
 		for a := range p {
-			for b := a; b < p; b++ {
-				nw.sym.SetSym(a, b, -nw.h[a*p+b])
+			for b := range p {
+				v := 0.0
+				if b >= a {
+					v = -nw.h[a*p+b]
+				}
+				nw.vecs[a*p+b] = v
 			}
 		}
-		if !nw.eig.Factorize(nw.sym, true) {
+		if !nw.syev.factorize(nw.vecs, p, nw.vals) {
 			return ll, newtonFailed
 		}
-		nw.vals = nw.eig.Values(grow(nw.vals, p))
-		if r, _ := nw.vecs.Dims(); r != p {
-			nw.vecs.Reset()
-		}
-		nw.eig.VectorsTo(&nw.vecs)
 		top := 0.0
 		for _, v := range nw.vals {
 			top = math.Max(top, math.Abs(v))
@@ -119,12 +115,12 @@ func (l *Learner) newtonGauss(th, trial *Params, ll float64, tol float64, evals 
 		for i, v := range nw.vals {
 			proj := 0.0
 			for a := range p {
-				proj += nw.vecs.At(a, i) * nw.g[a]
+				proj += nw.vecs[a*p+i] * nw.g[a]
 			}
 			lam := math.Max(math.Abs(v), floor)
 			pred += proj * proj / lam
 			for a := range p {
-				nw.step[a] += proj / lam * nw.vecs.At(a, i)
+				nw.step[a] += proj / lam * nw.vecs[a*p+i]
 			}
 		}
 		if 0.5*pred <= 1e-3*tol*math.Abs(ll) && ll-start <= tol*math.Abs(ll) {
@@ -200,9 +196,8 @@ func (l *Learner) newtonFree(th *Params) (int, bool) {
 		*b = grow(*b, p)
 	}
 	nw.h = grow(nw.h, p*p)
-	if p > 0 && (nw.sym == nil || nw.sym.SymmetricDim() != p) {
-		nw.sym = mat.NewSymDense(p, nil)
-	}
+	nw.vecs = grow(nw.vecs, p*p)
+	nw.vals = grow(nw.vals, p)
 	return ref, collapsed
 }
 

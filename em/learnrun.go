@@ -73,8 +73,8 @@ import (
 // neither on their order nor on how counts are split across rows. Learn
 // panics if the lengths of bag.X and bag.Counts do not match the model.
 func (l *Learner) Learn(bag Bag, s LearnSettings) (LearnResult, error) {
-	if v, why := CheckIdentifiable(l.m, PerBag); v == NotIdentifiable {
-		return LearnResult{}, &IdentifiabilityError{Scope: PerBag, Reason: why}
+	if l.perBag == NotIdentifiable {
+		return LearnResult{}, &IdentifiabilityError{Scope: PerBag, Reason: l.perBagWhy}
 	}
 	s = s.withDefaults()
 	if err := l.load(bag, true); err != nil {
@@ -281,7 +281,9 @@ const dupTol = 1e-2
 // grow appends room for one packed point to l.found and returns that
 // room.
 func (l *Learner) grow(n int) []float64 {
-	l.found = append(l.found, make([]float64, l.vecLen())...)
+	v := l.vecLen()
+	l.found = slices.Grow(l.found, v)
+	l.found = l.found[:len(l.found)+v]
 	return l.found[n:]
 }
 
@@ -623,10 +625,10 @@ func (l *Learner) pack(dst []float64, p *Params) []float64 {
 					}
 					continue
 				}
-				u := l.mvn.u[j].RawTriangular()
+				u := l.mvn.u[j*d*d : (j+1)*d*d]
 				for a := range d {
 					for b := a; b < d; b++ {
-						v := u.Data[a*u.Stride+b]
+						v := u[a*d+b]
 						if a == b {
 							v = math.Log(v)
 						}
@@ -721,7 +723,9 @@ func (l *Learner) unpack(p *Params, v []float64) bool {
 			cov := p.Cov[j*d*d : (j+1)*d*d]
 			switch m.Covariance {
 			case CovFull:
-				u := l.mvn.u[j] // scratch: the E-step factors again
+				// Uᵀ, lower triangular, then UᵀU.
+				ut := l.mvn.ut
+				clear(ut)
 				for a := range d {
 					for b := a; b < d; b++ {
 						x := check(get())
@@ -729,14 +733,14 @@ func (l *Learner) unpack(p *Params, v []float64) bool {
 							x = math.Exp(x)
 							ok = ok && x > 0
 						}
-						u.SetTri(a, b, x)
+						ut[b*d+a] = x
 					}
 				}
+				l.mvn.outerUT(d)
 				s := l.mvn.outer
-				s.SymOuterK(1, u.T())
 				for a := range d {
 					for b := range d {
-						cov[a*d+b] = check(s.At(a, b))
+						cov[a*d+b] = check(s[min(a, b)*d+max(a, b)])
 					}
 				}
 			case CovDiag:
@@ -819,20 +823,29 @@ func (l *Learner) sortComponents(p *Params, bagWeights []float64) {
 		s []float64
 		w int
 	}
+	var buf [2]block
 	var keys []block
 	switch m.Family {
 	case Bernoulli:
-		keys = []block{{p.P, 1}}
+		buf[0] = block{p.P, 1}
+		keys = buf[:1]
 	case Categorical:
-		keys = []block{{p.Probs, m.Levels}}
+		buf[0] = block{p.Probs, m.Levels}
+		keys = buf[:1]
 	case Gaussian:
-		keys = []block{{p.Mean, 1}, {p.SD, 1}}
+		buf[0], buf[1] = block{p.Mean, 1}, block{p.SD, 1}
+		keys = buf[:2]
 	case Poisson:
-		keys = []block{{p.Rate, 1}}
+		buf[0] = block{p.Rate, 1}
+		keys = buf[:1]
 	case MultiGaussian:
-		keys = []block{{p.Mean, m.Dim}, {p.Cov, m.Dim * m.Dim}}
+		buf[0], buf[1] = block{p.Mean, m.Dim}, block{p.Cov, m.Dim * m.Dim}
+		keys = buf[:2]
 	}
-	perm := make([]int, k)
+	// l.order and l.tmp are scratch: this runs at every iteration that
+	// checks for a maximum found before (see near).
+	l.order = growInt(l.order, k)
+	perm := l.order
 	for j := range perm {
 		perm[j] = j
 	}
@@ -858,7 +871,8 @@ func (l *Learner) sortComponents(p *Params, bagWeights []float64) {
 	if slices.IsSorted(perm) {
 		return
 	}
-	tmp := make([]float64, 0, len(p.Cov)+len(p.Probs)+k)
+	l.tmp = slices.Grow(l.tmp[:0], len(p.Cov)+len(p.Probs)+k)
+	tmp := l.tmp
 	apply := func(s []float64, w int) {
 		if s == nil {
 			return

@@ -1,53 +1,77 @@
 package em
 
 import (
-	"errors"
 	"math"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
-	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/gonum/lapack/lapack64"
 )
 
-// mvnWork holds the MultiGaussian buffers: a Cholesky factorisation per
-// component (Σ = UᵀU), and n×D and n×K work matrices.
+// mvnWork holds the MultiGaussian buffers: the upper Cholesky factor U of
+// each component's covariance (Σ = UᵀU), R = U⁻¹, and n×K work space.
+//
+// The factorisations are LAPACK's (gonum's Dpotrf and Dtrtri) on buffers
+// owned here, so that an E-step allocates nothing: mat.Cholesky and
+// TriDense.InverseTri compute the same factors, bit for bit, but also
+// condition numbers that are not used here, with pooled work slices that
+// allocate on every call.
 type mvnWork struct {
-	chol   []mat.Cholesky
-	u      []*mat.TriDense
-	sym    mat.SymDense  // wraps a covariance to factor it
-	outer  *mat.SymDense // UᵀU when unpacking
+	u      []float64 // K×D×D: the factors U, upper triangles (row-major, strict lower triangles zero)
+	fac    []float64 // D×D: a factorisation in progress
 	logdet []float64
-	isd    []float64     // K×D inverse standard deviations (diag, spherical)
-	rinv   *mat.TriDense // R = U⁻¹ of one component
-	r      []float64     // K×D×D: the upper triangles of the R
-	t      []float64     // n×K
-	c      []float64     // D scratch
+	isd    []float64 // K×D inverse standard deviations (diag, spherical)
+	r      []float64 // K×D×D: the upper triangles of the R
+	ut     []float64 // D×D: Uᵀ (lower triangular) when unpacking
+	outer  []float64 // D×D: UᵀU (upper triangle) when unpacking
+	t      []float64 // n×K
+	c      []float64 // D scratch
 }
 
 func (w *mvnWork) init(k, d int) {
-	w.chol = make([]mat.Cholesky, k)
-	w.u = make([]*mat.TriDense, k)
-	for j := range w.u {
-		w.u[j] = mat.NewTriDense(d, mat.Upper, nil)
-	}
-	w.outer = mat.NewSymDense(d, nil)
+	w.u = make([]float64, k*d*d)
+	w.fac = make([]float64, d*d)
 	w.logdet = make([]float64, k)
 	w.isd = make([]float64, k*d)
 	w.c = make([]float64, d*d)
-	w.rinv = mat.NewTriDense(d, mat.Upper, nil)
 	w.r = make([]float64, k*d*d)
+	w.ut = make([]float64, d*d)
+	w.outer = make([]float64, d*d)
 }
 
-// factor computes the Cholesky factorisation of the D×D matrix cov into
-// component j's slot, reporting whether cov is positive definite.
+// factor computes the Cholesky factorisation of the D×D matrix cov (its
+// upper triangle) into component j's slot, reporting whether cov is
+// positive definite; if not, the slot keeps its previous factor.
 func (w *mvnWork) factor(j int, cov []float64, d int) bool {
-	w.sym.SetRawSymmetric(blas64.Symmetric{Uplo: blas.Upper, N: d, Stride: d, Data: cov})
-	if !w.chol[j].Factorize(&w.sym) {
+	ld, ok := cholUpper(w.fac, cov, d)
+	if !ok {
 		return false
 	}
-	w.chol[j].UTo(w.u[j])
-	w.logdet[j] = w.chol[j].LogDet()
+	u := w.u[j*d*d : (j+1)*d*d]
+	for a := range d {
+		copy(u[a*d+a:(a+1)*d], w.fac[a*d+a:(a+1)*d])
+	}
+	w.logdet[j] = ld
 	return true
+}
+
+// cholUpper writes the upper Cholesky factor U of the d×d symmetric matrix
+// whose upper triangle is in cov (row-major) to the upper triangle of dst
+// (d×d; its strict lower triangle is not touched), and returns log det =
+// 2 sum log U_aa and whether cov is positive definite. The factor and the
+// determinant are those of mat.Cholesky (Factorize, UTo, LogDet).
+func cholUpper(dst, cov []float64, d int) (float64, bool) {
+	for a := range d {
+		copy(dst[a*d+a:(a+1)*d], cov[a*d+a:(a+1)*d])
+	}
+	if _, ok := lapack64.Potrf(blas64.Symmetric{Uplo: blas.Upper, N: d, Stride: d, Data: dst[:d*d]}); !ok {
+		return 0, false
+	}
+	var ld float64
+	for a := range d {
+		ld += 2 * math.Log(dst[a*d+a])
+	}
+	return ld, true
 }
 
 // prepare factors the covariance matrices of p's components of positive
@@ -63,17 +87,15 @@ func (w *mvnWork) prepare(p *Params, m Model) error {
 			if !w.factor(j, cov, d) {
 				return &SingularCovarianceError{Component: j, RegCovar: m.RegCovar}
 			}
-			if err := w.rinv.InverseTri(w.u[j]); err != nil {
-				var c mat.Condition
-				if !errors.As(err, &c) {
-					return &SingularCovarianceError{Component: j, RegCovar: m.RegCovar}
-				}
-			}
-			raw := w.rinv.RawTriangular()
-			r := w.r[j*d*d : (j+1)*d*d]
+			// R = U⁻¹ in place of a copy of U. Dtrtri fails only for a zero
+			// on the diagonal, which a successful Cholesky factorisation
+			// never leaves (TriDense.InverseTri, used before, left the copy
+			// of U there too, with an error that was ignored).
+			u, r := w.u[j*d*d:(j+1)*d*d], w.r[j*d*d:(j+1)*d*d]
 			for a := range d {
-				copy(r[a*d+a:(a+1)*d], raw.Data[a*raw.Stride+a:a*raw.Stride+d])
+				copy(r[a*d+a:(a+1)*d], u[a*d+a:(a+1)*d])
 			}
+			lapack64.Trtri(blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: d, Stride: d, Data: r})
 			continue
 		}
 		ld := 0.0
@@ -88,6 +110,17 @@ func (w *mvnWork) prepare(p *Params, m Model) error {
 		w.logdet[j] = ld
 	}
 	return nil
+}
+
+// outerUT sets the upper triangle of w.outer to UᵀU for the upper
+// triangular U in w.ut's transpose, as mat.SymDense.SymOuterK(1, U.T())
+// computes it (BLAS Dsyrk on Uᵀ).
+func (w *mvnWork) outerUT(d int) {
+	for a := range d {
+		clear(w.outer[a*d+a : (a+1)*d])
+	}
+	blas64.Syrk(blas.NoTrans, 1, blas64.General{Rows: d, Cols: d, Stride: d, Data: w.ut[:d*d]},
+		1, blas64.Symmetric{Uplo: blas.Upper, N: d, Stride: d, Data: w.outer[:d*d]})
 }
 
 // estepMVN is the MultiGaussian E-step; l.mvn.prepare must have been

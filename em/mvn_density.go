@@ -5,7 +5,6 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
-	"gonum.org/v1/gonum/mat"
 )
 
 // MultiNormal is the density of one MultiGaussian component, for readers
@@ -19,9 +18,7 @@ import (
 type MultiNormal struct {
 	d      int
 	mean   []float64
-	chol   mat.Cholesky
-	u      mat.TriDense
-	sym    mat.SymDense
+	u      []float64 // d×d: the upper Cholesky factor U in the upper triangle (row-major)
 	logdet float64
 	z      []float64
 }
@@ -39,17 +36,12 @@ func (n *MultiNormal) Set(mean, cov []float64) bool {
 	if d == 0 {
 		return false
 	}
-	n.sym.SetRawSymmetric(blas64.Symmetric{Uplo: blas.Upper, N: d, Stride: d, Data: cov})
-	if !n.chol.Factorize(&n.sym) {
-		return false
+	n.u = grow(n.u, d*d)
+	ld, ok := cholUpper(n.u, cov, d)
+	if !ok {
+		return false // n.u is scratch until a Set succeeds
 	}
-	if !n.u.IsEmpty() {
-		if r, _ := n.u.Triangle(); r != d {
-			n.u.Reset() // another dimension: UTo sizes it anew
-		}
-	}
-	n.chol.UTo(&n.u)
-	n.logdet = n.chol.LogDet()
+	n.logdet = ld
 	n.mean = append(n.mean[:0], mean...)
 	n.z = grow(n.z, d)
 	n.d = d
@@ -77,7 +69,8 @@ func (n *MultiNormal) LogProb(x []float64) float64 {
 		z[i] = v - n.mean[i]
 	}
 	// Uᵀz = x - mean: forward substitution with the transposed factor.
-	blas64.Trsv(blas.Trans, n.u.RawTriangular(), blas64.Vector{N: n.d, Inc: 1, Data: z})
+	u := blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: n.d, Stride: n.d, Data: n.u[:n.d*n.d]}
+	blas64.Trsv(blas.Trans, u, blas64.Vector{N: n.d, Inc: 1, Data: z})
 	q := 0.0
 	for _, v := range z {
 		q += v * v

@@ -1,13 +1,6 @@
 package em
 
-import (
-	"math"
-
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
-	"gonum.org/v1/gonum/lapack"
-	"gonum.org/v1/gonum/lapack/lapack64"
-)
+import "math"
 
 // newtonAfter is how many E-steps SQUAREM gets before Newton's method takes
 // over. SQUAREM certifies most bags well within it; the rest are the hard
@@ -47,9 +40,9 @@ const flatTol = 1e-13
 // moves no weight by more than 10*tol, or when the stopping rule holds and
 // the steps have stopped shrinking (floating point's floor).
 //
-// st is the state of f.w; evals counts E-steps so far. It returns the
-// final state and count.
-func (f *Fitter) newton(st state, evals int) (state, int) {
+// evals counts E-steps so far (the last at f.w). It returns the final
+// state, which it computes itself, and count.
+func (f *Fitter) newton(evals int) (state, int) {
 	k := f.k
 	f.h = grow(f.h, k*k)
 	f.d = grow(f.d, k)
@@ -61,7 +54,7 @@ func (f *Fitter) newton(st state, evals int) (state, int) {
 		f.reference()
 		// The pass at the current point; the E-step that evaluated it was
 		// already counted, so only the passes after a move count.
-		st = f.derivatives(f.w)
+		st := f.derivatives(f.w)
 		for j := range f.free {
 			f.free[j] = j == f.ref || !(f.w[j] <= f.tol && f.e[j] < 0)
 		}
@@ -258,11 +251,7 @@ func (f *Fitter) direction() float64 {
 			}
 		}
 		f.eig = grow(f.eig, m)
-		sym := blas64.Symmetric{Uplo: blas.Upper, N: m, Stride: m, Data: f.a}
-		f.work = grow(f.work, max(1, len(f.work)))
-		lapack64.Syev(lapack.EVCompute, sym, f.eig, f.work, -1)
-		f.work = grow(f.work, int(f.work[0]))
-		if !lapack64.Syev(lapack.EVCompute, sym, f.eig, f.work, len(f.work)) {
+		if !f.syev.factorize(f.a, m, f.eig) {
 			return math.Inf(1)
 		}
 		floor := math.Max(1e-12*f.eig[m-1], flatTol)

@@ -177,11 +177,31 @@ type sharedRun struct {
 	pts     []*sharedPoint // SQUAREM's points
 	vec     [4][]float64   // packed points
 	scratch []float64
+	// The point and output of the E-steps that image hands to Parallel,
+	// and the function it hands over, made once (a closure made per call
+	// would be allocated at every iteration).
+	at     sharedArgs
+	partFn func(part int) error
+}
+
+// sharedArgs are image's arguments for its parts.
+type sharedArgs struct {
+	p        *Params
+	bagW, nw []float64
+	learnW   bool
 }
 
 func newSharedRun(l *Learner, bags []Bag) *sharedRun {
-	return &sharedRun{l: l, bags: bags, pooled: l.NewStats(),
+	r := &sharedRun{l: l, bags: bags, pooled: l.NewStats(),
 		bagLL: make([]float64, len(bags)), totals: make([]float64, len(bags))}
+	r.partFn = r.part
+	return r
+}
+
+// part runs the E-steps of one part of the bags at r.at.
+func (r *sharedRun) part(part int) error {
+	lo := part * SharedBlock
+	return r.estep(r.parts[part], lo, min(lo+SharedBlock, len(r.bags)), r.at.p, r.at.bagW, r.at.nw, r.at.learnW)
 }
 
 // SharedBlock is how many bags make one part of FitShared's E-steps.
@@ -233,10 +253,9 @@ func (r *sharedRun) image(run Parallel, p *Params, bagW []float64, np *Params, n
 		}
 		r.parts = append(r.parts, &sharedPart{l: pl, st: pl.NewStats(), pooled: pl.NewStats()})
 	}
-	err := run(nparts, func(part int) error {
-		lo := part * SharedBlock
-		return r.estep(r.parts[part], lo, min(lo+SharedBlock, len(r.bags)), p, bagW, nw, learnW)
-	})
+	r.at = sharedArgs{p: p, bagW: bagW, nw: nw, learnW: learnW}
+	err := run(nparts, r.partFn)
+	r.at = sharedArgs{}
 	if err != nil {
 		return 0, err
 	}

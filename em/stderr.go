@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-
-	"gonum.org/v1/gonum/mat"
 )
 
 // Standard errors from the observed information.
@@ -80,6 +78,11 @@ type ScalarStdErrors struct {
 // Uncertainty computes standard errors bag after bag, reusing its work
 // space. Its zero value is ready to use; an Uncertainty must not be used by
 // two goroutines at once.
+//
+// Once its buffers have grown to a bag's size, WeightStdErrors makes no
+// allocation when dst has room for the K standard errors (one, the
+// returned slice, otherwise), and StdErrors one, the array of the
+// returned slices.
 type Uncertainty struct {
 	k     int
 	w     []float64 // weights, renormalised over the free set
@@ -99,8 +102,8 @@ type Uncertainty struct {
 	// Learned parameters (StdErrors).
 	fam   Family
 	xs    []float64
-	comps *ScalarComponents
-	tab   []float64 // the log-density table built from xs
+	comps ScalarComponents // while StdErrors runs
+	tab   []float64        // the log-density table built from xs
 	slots []seSlot
 	has   []bool    // component has a slot
 	su    []float64 // per component: score of log f_k at the current row (2)
@@ -112,10 +115,9 @@ type Uncertainty struct {
 	g         []float64 // gradient of log p_i
 	sc        []float64 // 1/sqrt of the diagonal, 0 for a flat coordinate
 	flat      []bool
-	sdata     []float64
-	eig       mat.EigenSym
-	vals      []float64
-	vecs      mat.Dense
+	vecs      []float64 // dim×dim: the scaled information, then its eigenvectors (columns)
+	vals      []float64 // its eigenvalues, ascending
+	syev      symEig
 	a, at     []float64
 	weightsSE []float64
 }
@@ -184,7 +186,7 @@ func (u *Uncertainty) WeightStdErrors(dst, logLik, counts []float64, k int, weig
 	if len(weights) != k {
 		panic("em: weights length mismatch")
 	}
-	u.fam, u.xs, u.comps = 0, nil, nil
+	u.fam, u.xs, u.comps = 0, nil, ScalarComponents{}
 	u.slots = u.slots[:0]
 	if err := u.compute(logLik, counts, k, weights); err != nil {
 		return nil, err
@@ -284,25 +286,37 @@ func (u *Uncertainty) StdErrors(fam Family, xs, counts, weights []float64, comps
 			u.tab[i*k+j] = scalarLogDensity(fam, &comps, j, x)
 		}
 	}
-	u.fam, u.xs, u.comps = fam, xs, &comps
-	defer func() { u.xs, u.comps = nil, nil }()
+	// Kept by value, not by pointer: comps would escape to the heap.
+	u.fam, u.xs, u.comps = fam, xs, comps
+	defer func() { u.xs, u.comps = nil, ScalarComponents{} }()
 	// The learned parameters of components with positive weight, except
 	// those on the boundary of their range.
 	u.slots = u.slots[:0]
 	flag := func(f []bool, j int) bool { return f != nil && f[j] }
 	var out ScalarStdErrors
-	out.Weights = make([]float64, k)
+	// The returned slices share one array, each capped at its length.
+	nslice := 2
+	if fam == Gaussian {
+		nslice = 3
+	}
+	all := make([]float64, nslice*k)
+	next := func() []float64 {
+		s := all[:k:k]
+		all = all[k:]
+		return s
+	}
+	out.Weights = next()
 	var params [2][]float64 // SE slices in parameter order
 	var learned [2][]bool
 	switch fam {
 	case Bernoulli:
-		out.P = make([]float64, k)
+		out.P = next()
 		params[0], learned[0] = out.P, comps.LearnedP
 	case Poisson:
-		out.Rate = make([]float64, k)
+		out.Rate = next()
 		params[0], learned[0] = out.Rate, comps.LearnedRate
 	case Gaussian:
-		out.Mean, out.SD = make([]float64, k), make([]float64, k)
+		out.Mean, out.SD = next(), next()
 		params[0], learned[0] = out.Mean, comps.LearnedMean
 		params[1], learned[1] = out.SD, comps.LearnedSD
 	}
@@ -460,7 +474,7 @@ func (u *Uncertainty) load(logLik, counts []float64) error {
 		}
 		for j, v := range row {
 			if u.free[j] {
-				u.lik = append(u.lik, math.Exp(v-mf))
+				u.lik = append(u.lik, expDiff(v-mf))
 				u.lg = append(u.lg, v-mf)
 			} else {
 				u.lik = append(u.lik, 0)
@@ -528,7 +542,7 @@ func (u *Uncertainty) accumulate() error {
 			x := u.xs[u.rows[i]]
 			for j, h := range u.has {
 				if h {
-					scalarScore(u.fam, u.comps, j, x, u.su[2*j:2*j+2], u.sh[3*j:3*j+3])
+					scalarScore(u.fam, &u.comps, j, x, u.su[2*j:2*j+2], u.sh[3*j:3*j+3])
 				}
 			}
 			for s, sl := range u.slots {
@@ -610,18 +624,22 @@ func (u *Uncertainty) factorize() error {
 			u.sc[a] = 1 / math.Sqrt(v)
 		}
 	}
-	u.sdata = grow(u.sdata, d*d)
+	// The upper triangle, as mat.EigenSym copies it (the lower one is not
+	// read).
+	u.vecs = grow(u.vecs, d*d)
 	for a := 0; a < d; a++ {
 		for b := 0; b < d; b++ {
-			u.sdata[a*d+b] = u.info[a*d+b] * u.sc[a] * u.sc[b]
+			v := 0.0
+			if b >= a {
+				v = u.info[a*d+b] * u.sc[a] * u.sc[b]
+			}
+			u.vecs[a*d+b] = v
 		}
 	}
-	if !u.eig.Factorize(mat.NewSymDense(d, u.sdata), true) {
+	u.vals = grow(u.vals, d)
+	if !u.syev.factorize(u.vecs, d, u.vals) {
 		return errors.New("em: eigendecomposition of the observed information failed")
 	}
-	u.vals = u.eig.Values(grow(u.vals, d))
-	u.vecs.Reset()
-	u.eig.VectorsTo(&u.vecs)
 	return nil
 }
 
@@ -645,7 +663,7 @@ func (u *Uncertainty) variance(a []float64) float64 {
 	for i := 0; i < d; i++ {
 		proj := 0.0
 		for j := 0; j < d; j++ {
-			proj += u.at[j] * u.vecs.At(j, i)
+			proj += u.at[j] * u.vecs[j*d+i]
 		}
 		if top > 0 && u.vals[i] > seFlat*top {
 			v += proj * proj / u.vals[i]
