@@ -3,6 +3,8 @@
 # Runs the Go benchmarks of em/ and pipeline/, then an end-to-end CLI run on
 # `mixbatch gen` data (default 50,000 bags x 100 marbles = 5M rows) with
 # peak RSS from /usr/bin/time when it is installed. Writes nothing in the repo.
+# The data-lake scale benchmark (issue 4: 50M-1e8 rows, shuffled input,
+# memory budget, DuckDB comparison) is scripts/bench/run.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${1:-100}
