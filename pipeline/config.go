@@ -320,6 +320,92 @@ type RunConfig struct {
 	// MaxFailedBags, with on_error: skip, turns more failed bags than this
 	// into a failed run. Unset means no limit.
 	MaxFailedBags *Limit `yaml:"max_failed_bags" json:"max_failed_bags,omitempty"`
+	// MemoryLimit is the memory budget of the run, such as 512MiB or 4GiB;
+	// 0 (unset) means no budget. Rows that would not fit are partitioned by
+	// a hash of the bag key into spill files under TempDir and fitted one
+	// partition at a time, and the Go runtime's soft memory limit is set to
+	// it. Per-bag state (keys, counts of discrete values, results) is held
+	// in memory whatever the budget.
+	MemoryLimit ByteSize `yaml:"memory_limit" json:"memory_limit,omitempty"`
+	// TempDir is where spill files go, in a folder of their own that is
+	// removed when the run ends; "" means the system's temporary folder
+	// ($TMPDIR or /tmp).
+	TempDir string `yaml:"temp_dir" json:"temp_dir,omitempty"`
+}
+
+// minMemoryLimit is the smallest run.memory_limit: below it the fixed
+// costs of a run (buffers of the readers and writers, the Go runtime) do
+// not leave room for data.
+const minMemoryLimit = 64 << 20
+
+// ByteSize is a number of bytes, written in a config as a whole number
+// with an optional unit: B, KiB, MiB, GiB, TiB (powers of 1024) or kB, MB,
+// GB, TB (powers of 1000), for example 512MiB.
+type ByteSize int64
+
+var byteUnits = []struct {
+	suffix string
+	size   int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+	{"kB", 1e3}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1},
+}
+
+// parseByteSize reads a ByteSize.
+func parseByteSize(s string) (ByteSize, error) {
+	t := strings.TrimSpace(s)
+	unit := int64(1)
+	for _, u := range byteUnits {
+		if rest, ok := strings.CutSuffix(t, u.suffix); ok {
+			t, unit = strings.TrimSpace(rest), u.size
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/unit {
+		return 0, fmt.Errorf("must be a whole number of bytes with an optional unit (B, KiB, MiB, GiB, TiB, kB, MB, GB, TB), such as 512MiB, got %q", s)
+	}
+	return ByteSize(n * unit), nil
+}
+
+// String renders b with the largest binary unit that divides it.
+func (b ByteSize) String() string {
+	for i := 3; i >= 0; i-- {
+		u := byteUnits[i]
+		if b != 0 && int64(b)%u.size == 0 {
+			return strconv.FormatInt(int64(b)/u.size, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(b), 10) + "B"
+}
+
+// UnmarshalYAML reads a number of bytes with an optional unit.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	v, err := parseByteSize(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		if err == nil {
+			err = errors.New("must be a size such as 512MiB")
+		}
+		return fmt.Errorf("line %d: run.memory_limit %w", n.Line, err)
+	}
+	*b = v
+	return nil
+}
+
+// MarshalYAML writes b as UnmarshalYAML reads it.
+func (b ByteSize) MarshalYAML() (any, error) { return b.String(), nil }
+
+// MarshalJSON writes b as in YAML.
+func (b ByteSize) MarshalJSON() ([]byte, error) { return json.Marshal(b.String()) }
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (b *ByteSize) UnmarshalJSON(data []byte) error {
+	v, err := parseByteSize(strings.Trim(string(data), `"`))
+	if err != nil {
+		return fmt.Errorf("run.memory_limit %w", err)
+	}
+	*b = v
+	return nil
 }
 
 // Policies that input.nulls and run.on_error accept.
@@ -618,6 +704,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Run.Workers < 0 {
 		return fmt.Errorf("run.workers must be >= 0 (0 means one per CPU), got %d", c.Run.Workers)
+	}
+	if c.Run.MemoryLimit != 0 && c.Run.MemoryLimit < minMemoryLimit {
+		return fmt.Errorf("run.memory_limit must be at least %s (or unset for no limit), got %s", ByteSize(minMemoryLimit), c.Run.MemoryLimit)
 	}
 	if c.Run.OnError != OnErrorFail && c.Run.OnError != OnErrorSkip {
 		return fmt.Errorf("run.on_error must be fail or skip, got %q", c.Run.OnError)

@@ -180,13 +180,13 @@ func (panicky) LogProb(x float64) float64 {
 // fitted; with fail the run stops with an error naming the bag, not a crash.
 func TestFitPanicIsBagError(t *testing.T) {
 	j := newJob(t)
-	b := &bags{ints: []int64{10, 20, 30}, start: []int{0, 2, 4, 5}, vals: []float64{1, 2, 3, 4, 5}, first: []int32{0, 0, 0}}
+	b := &bags{ints: []int64{10, 20, 30}, start: []int{0, 2, 4, 5}, vals: []float64{1, 2, 3, 4, 5}, nobs: []int64{2, 2, 1}, first: []int32{0, 0, 0}}
 	p := &plan{files: []readers.File{{Path: "a.parquet"}}}
 	for _, onError := range []string{OnErrorSkip, OnErrorFail} {
 		cfg := j.config(t, gaussianModel, func(c *Config) { c.Run.OnError = onError })
 		m := newModel(cfg)
 		m.comps = []em.LogProber{panicky{}, panicky{}}
-		f, err := fitAll(t.Context(), cfg, p, b, m, 2, nil)
+		f, err := fitAll(t.Context(), cfg, p, b, m, nil, 2, nil)
 		if onError == OnErrorFail {
 			var be *BagError
 			if !errors.As(err, &be) || be.Bag != "20" || !strings.Contains(err.Error(), "internal error: boom") {

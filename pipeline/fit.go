@@ -3,8 +3,10 @@ package pipeline
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"golang.org/x/sync/errgroup"
@@ -61,28 +63,78 @@ func newFits(m *model, nb int) *fits {
 // fitBlock is how many bags a worker takes at a time.
 const fitBlock = 256
 
-// fitAll fits every bag with up to workers goroutines. Each bag's result
-// depends only on its own rows, so it is the same for any worker count.
-func fitAll(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, workers int, progress func(int64)) (*fits, error) {
-	nb := b.len()
-	f := newFits(m, nb)
-	skip := cfg.Run.OnError == OnErrorSkip
+// fitAll fits every bag with up to workers goroutines: all at once when
+// their rows are in b, else partition by partition from sp. Each bag's
+// result depends only on its own rows, so it is the same for any worker
+// count and any partitioning.
+func fitAll(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, sp *spiller, workers int, progress func(int64)) (*fits, error) {
+	f := newFits(m, b.len())
 	// With skip, each block records its bags' errors in errs; blocks do not
 	// overlap, so no lock is needed.
 	errs := b.readErrors()
+	if sp == nil {
+		if err := fitBags(ctx, cfg, p, b, m, f, errs, nil, workers, progress); err != nil {
+			return nil, err
+		}
+	} else {
+		for q := range sp.parts {
+			todo, err := sp.load(ctx, q, b)
+			if err != nil {
+				return nil, err
+			}
+			if err := fitBags(ctx, cfg, p, b, m, f, errs, todo, workers, progress); err != nil {
+				return nil, err
+			}
+		}
+		b.start, b.vals, b.counts = nil, nil, nil
+	}
+	for _, e := range errs {
+		if e != "" {
+			f.failed++
+		}
+	}
+	if f.failed > 0 {
+		f.errs = errs
+	}
+	return f, nil
+}
+
+// fitBags fits the bags todo (all bags when nil), whose rows are in b.
+func fitBags(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, f *fits, errs []string, todo []int32, workers int, progress func(int64)) error {
+	n := b.len()
+	if todo != nil {
+		n = len(todo)
+	}
+	bag := func(j int) int {
+		if todo != nil {
+			return int(todo[j])
+		}
+		return j
+	}
+	skip := cfg.Run.OnError == OnErrorSkip
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
-	for lo := 0; lo < nb; lo += fitBlock {
-		hi := min(lo+fitBlock, nb)
+	// Blocks take a worker's scratch space (and memo) from the pool.
+	pool := make(chan *worker, workers)
+	for range workers {
+		w := &worker{settings: m.settings}
+		w.settings.Done = ctx.Done() // a long fit stops on interrupt
+		pool <- w
+	}
+	for lo := 0; lo < n; lo += fitBlock {
+		hi := min(lo+fitBlock, n)
 		g.Go(func() error {
-			w := worker{settings: m.settings}
-			w.settings.Done = ctx.Done() // a long fit stops on interrupt
-			for i := lo; i < hi; i++ {
+			w := <-pool
+			defer func() { pool <- w }()
+			var rows int64
+			for j := lo; j < hi; j++ {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
+				i := bag(j)
+				rows += b.nobs[i]
+				f.nobs[i] = b.nobs[i]
 				if errs[i] != "" {
-					f.nobs[i] = int64(b.start[i+1] - b.start[i])
 					continue
 				}
 				err := w.fit(b, m, f, i)
@@ -100,23 +152,12 @@ func fitAll(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, worker
 				}
 			}
 			if progress != nil {
-				progress(int64(b.start[hi] - b.start[lo]))
+				progress(rows)
 			}
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	for _, e := range errs {
-		if e != "" {
-			f.failed++
-		}
-	}
-	if f.failed > 0 {
-		f.errs = errs
-	}
-	return f, nil
+	return g.Wait()
 }
 
 // readErrors returns, per bag, the error of its first bad row found while
@@ -136,7 +177,7 @@ func (b *bags) readErrors() []string {
 func noDataError(cfg *Config, p *plan, b *bags, i int) *InputError {
 	e := &InputError{File: p.files[b.first[i]].Path, Column: cfg.Input.Count, Row: -1, Bag: b.key(i),
 		Reason: "the bag's counts sum to zero, so it has no weights to estimate"}
-	if b.start[i+1] == b.start[i] {
+	if b.nobs[i] == 0 {
 		e.Column = cfg.Input.Value.String()
 		e.Reason = fmt.Sprintf("every row of the bag (%d) had a null value or count and was dropped", b.dropped[i])
 	}
@@ -162,7 +203,9 @@ type worker struct {
 	xs, cs   []float64
 	table    []float64
 	unc      em.Uncertainty
-	learners map[int]*em.Learner // by K, for learned components
+	learners map[int]*em.Learner  // by K, for learned components
+	memo     map[string]*fixedFit // discrete fixed fits by aggregated data
+	memoKey  []byte
 }
 
 type pair struct{ x, c float64 }
@@ -176,7 +219,6 @@ func (w *worker) fit(b *bags, m *model, f *fits, i int) (err error) {
 		}
 	}()
 	total := w.aggregate(b, m, i)
-	f.nobs[i] = int64(b.start[i+1] - b.start[i])
 	f.total[i] = total
 	if m.learn != nil {
 		if total == 0 {
@@ -186,6 +228,51 @@ func (w *worker) fit(b *bags, m *model, f *fits, i int) (err error) {
 			return &BagError{Bag: b.key(i), Err: err}
 		}
 		return nil
+	}
+	r, err := w.fitFixed(m)
+	if err != nil {
+		return &BagError{Bag: b.key(i), Err: err}
+	}
+	copy(f.se[i*f.k:], r.se)
+	copy(f.weights[i*f.k:], r.weights)
+	f.ncomp[i] = int64(f.k)
+	f.bic[i] = em.BIC(r.ll, f.k-1, total)
+	f.aic[i] = em.AIC(r.ll, f.k-1)
+	f.iters[i] = int64(r.iters)
+	f.converged[i] = r.converged
+	f.ll[i] = r.ll
+	f.gap[i] = r.gap
+	return nil
+}
+
+// fixedFit is the result of a fit of the weights of fixed components.
+type fixedFit struct {
+	weights, se []float64
+	ll, gap     float64
+	iters       int
+	converged   bool
+}
+
+// memoSize bounds the results a worker remembers.
+const memoSize = 1 << 16
+
+// fitFixed fits the weights of m's fixed components to the worker's
+// aggregated bag (w.xs, w.cs). The fit is a function of those alone, so
+// with discrete values, where many bags share them (a bag of 100 marbles
+// has at most 101), the worker remembers results by them: the same input
+// gives bit for bit the result a new fit would.
+func (w *worker) fitFixed(m *model) (*fixedFit, error) {
+	var key []byte
+	if m.discrete() {
+		key = w.memoKey[:0]
+		for j, x := range w.xs {
+			key = binary.LittleEndian.AppendUint64(key, math.Float64bits(x))
+			key = binary.LittleEndian.AppendUint64(key, math.Float64bits(w.cs[j]))
+		}
+		w.memoKey = key
+		if r, ok := w.memo[string(key)]; ok {
+			return r, nil
+		}
 	}
 	w.table = em.Table(w.table, w.xs, m.comps)
 	res, err := w.fitter.Fit(w.table, w.cs, len(m.comps), w.settings)
@@ -198,22 +285,23 @@ func (w *worker) fit(b *bags, m *model, f *fits, i int) (err error) {
 		case errors.As(err, &ve):
 			err = fmt.Errorf("value %s: %w", m.describe(w.xs[ve.Row]), err)
 		}
-		return &BagError{Bag: b.key(i), Err: err}
+		return nil, err
 	}
-	se, err := w.unc.WeightStdErrors(f.se[i*f.k:i*f.k+f.k], w.table, w.cs, len(m.comps), res.Weights)
+	k := len(m.comps)
+	r := &fixedFit{weights: slices.Clone(res.Weights), se: make([]float64, k),
+		ll: res.LogLikelihood, gap: res.Gap, iters: res.Iterations, converged: res.Converged}
+	se, err := w.unc.WeightStdErrors(r.se, w.table, w.cs, k, res.Weights)
 	if err != nil {
-		return &BagError{Bag: b.key(i), Err: fmt.Errorf("standard errors: %w", err)}
+		return nil, fmt.Errorf("standard errors: %w", err)
 	}
-	copy(f.se[i*f.k:], se)
-	copy(f.weights[i*f.k:], res.Weights)
-	f.ncomp[i] = int64(f.k)
-	f.bic[i] = em.BIC(res.LogLikelihood, f.k-1, total)
-	f.aic[i] = em.AIC(res.LogLikelihood, f.k-1)
-	f.iters[i] = int64(res.Iterations)
-	f.converged[i] = res.Converged
-	f.ll[i] = res.LogLikelihood
-	f.gap[i] = res.Gap
-	return nil
+	copy(r.se, se)
+	if key != nil && len(w.memo) < memoSize {
+		if w.memo == nil {
+			w.memo = map[string]*fixedFit{}
+		}
+		w.memo[string(key)] = r
+	}
+	return r, nil
 }
 
 // aggregate reduces bag i to its distinct values w.xs, in ascending order
@@ -249,6 +337,22 @@ func (w *worker) aggregate(b *bags, m *model, i int) float64 {
 			}
 			total += c
 		}
+	} else if counts == nil {
+		// Every count is 1: sort the values alone (faster than pairs),
+		// then merge equal ones. The result is the pairs' below.
+		w.xs = append(w.xs, vals...)
+		slices.Sort(w.xs)
+		out := w.xs[:0]
+		for _, x := range w.xs {
+			if n := len(out); n > 0 && out[n-1] == x {
+				w.cs[n-1]++
+				continue
+			}
+			out = append(out, x)
+			w.cs = append(w.cs, 1)
+		}
+		w.xs = out
+		total = float64(len(vals))
 	} else {
 		w.pairs = w.pairs[:0]
 		for r, v := range vals {

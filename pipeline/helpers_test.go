@@ -141,21 +141,7 @@ func writeIPC(t testing.TB, path string, cols ...col) {
 	t.Helper()
 	rec := record(cols)
 	defer rec.Release()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := ipc.NewFileWriter(f, ipc.WithSchema(rec.Schema()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
+	if err := writeArrowFile(path, rec); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -274,4 +260,23 @@ func mustRun(t testing.TB, cfg *Config, opts Options) *Summary {
 		t.Fatalf("run: %v", err)
 	}
 	return sum
+}
+
+// writeArrowFile writes rec as an Arrow IPC file at path.
+func writeArrowFile(path string, rec arrow.Record) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w, err := ipc.NewFileWriter(f, ipc.WithSchema(rec.Schema()))
+	if err == nil {
+		err = w.Write(rec)
+		if cerr := w.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

@@ -353,7 +353,7 @@ func (m *model) bagComps(dst []em.LogProber, f *fits, b int) []em.LogProber {
 		case Bernoulli:
 			c = distuv.Bernoulli{P: param("p", m.fixed("p", j))}
 		case Gaussian:
-			c = normal{mu: param("mean", m.fixed("mean", j)), sigma: param("sd", m.fixed("sd", j))}
+			c = newNormal(param("mean", m.fixed("mean", j)), param("sd", m.fixed("sd", j)))
 		case Poisson:
 			c = distuv.Poisson{Lambda: param("rate", m.fixed("rate", j))}
 		case MultivariateGaussian:

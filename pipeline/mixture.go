@@ -157,7 +157,7 @@ func (x *Mixture) component(p Params) (em.LogProber, error) {
 		if !(sd > 0) || math.IsInf(sd, 1) {
 			return nil, fmt.Errorf("sd must be positive and finite, got %v", sd)
 		}
-		return normal{mu: mean, sigma: sd}, nil
+		return newNormal(mean, sd), nil
 	case Poisson:
 		rate, ok := s("rate")
 		if !ok {

@@ -94,7 +94,7 @@ func newModel(cfg *Config) *model {
 		}
 	case Gaussian:
 		for _, c := range comps {
-			m.comps = append(m.comps, normal{mu: val(c.Mean), sigma: val(c.SD)})
+			m.comps = append(m.comps, newNormal(val(c.Mean), val(c.SD)))
 		}
 	case Poisson:
 		for _, c := range comps {
@@ -149,7 +149,11 @@ func (c categorical) LogProb(x float64) float64 {
 // score z = (x-mean)/sd, so that it stays finite wherever z*z does: squaring
 // x-mean and sd first (as distuv.Normal does) overflows to Inf/Inf = NaN for
 // components with means and sds near 1e300.
-type normal struct{ mu, sigma float64 }
+type normal struct{ mu, sigma, logSigma float64 }
+
+// newNormal returns the normal distribution of mean mu and standard
+// deviation sigma.
+func newNormal(mu, sigma float64) normal { return normal{mu, sigma, math.Log(sigma)} }
 
 // logRoot2Pi is log(sqrt(2*pi)).
 var logRoot2Pi = 0.5 * math.Log(2*math.Pi)
@@ -157,5 +161,5 @@ var logRoot2Pi = 0.5 * math.Log(2*math.Pi)
 // LogProb returns the log-density at x.
 func (n normal) LogProb(x float64) float64 {
 	z := (x - n.mu) / n.sigma
-	return -0.5*z*z - math.Log(n.sigma) - logRoot2Pi
+	return -0.5*z*z - n.logSigma - logRoot2Pi
 }

@@ -25,8 +25,10 @@ func (r *runner) posteriorsSchema() *arrow.Schema {
 	}
 	// Rows of failed bags and rows dropped for nulls have null posteriors.
 	nullable := r.cfg.Run.OnError == OnErrorSkip || in.Nulls == NullsDrop || len(r.cfg.Model.ComponentsRange) > 0
+	// A null value is kept by input.nulls: drop, and (as a failed bag's
+	// row) by run.on_error: skip.
 	for i, v := range in.Value {
-		fields = append(fields, arrow.Field{Name: v, Type: r.plan.valueTypes[i], Nullable: in.Nulls == NullsDrop})
+		fields = append(fields, arrow.Field{Name: v, Type: r.plan.valueTypes[i], Nullable: in.Nulls == NullsDrop || r.cfg.Run.OnError == OnErrorSkip})
 	}
 	for _, name := range r.model.names {
 		fields = append(fields, arrow.Field{Name: PosteriorPrefix + name, Type: arrow.PrimitiveTypes.Float64, Nullable: nullable})
@@ -35,47 +37,93 @@ func (r *runner) posteriorsSchema() *arrow.Schema {
 	return arrow.NewSchema(fields, nil)
 }
 
-// writePosteriors reads the input again, file by file in parallel, and
-// writes one posteriors part file per input file, rows in input order.
+// writePosteriors reads the input again, unit by unit (row group by row
+// group) in parallel, and writes one posteriors part file per unit, rows
+// in input order.
 func (r *runner) writePosteriors(ctx context.Context) error {
 	if err := os.Mkdir(r.stage.path(PosteriorsTable, ""), 0o755); err != nil {
 		return err
 	}
-	// Bag key -> bag index, to find each row's weights.
-	var intIdx map[int64]int
-	var strIdx map[string]int
-	if r.bags.strs != nil {
-		strIdx = make(map[string]int, len(r.bags.strs))
-		for i, s := range r.bags.strs {
-			strIdx[s] = i
-		}
-	} else {
-		intIdx = make(map[int64]int, len(r.bags.ints))
-		for i, k := range r.bags.ints {
-			intIdx[k] = i
-		}
-	}
-	lookup := func(bag arrow.Array, i int) (int, bool) {
-		if strIdx != nil {
-			b, ok := strIdx[readers.String(bag, i)]
-			return b, ok
-		}
-		k, _ := readers.Int(bag, i)
-		b, ok := intIdx[k]
-		return b, ok
-	}
 	sc := r.posteriorsSchema()
+	if len(r.plan.units) == 0 {
+		// No rows at all: still one (empty) part, so the folder is a table.
+		return writers.WriteFile(r.stage.path(PosteriorsTable, partName(0)), sc, nil, writers.Options{})
+	}
+	index := newBagIndex(r.plan, r.bags)
+	files := newFileSet(r.plan, r.mem)
 	progress := r.progress("posteriors", r.sum.Rows)
-	g, ctx := errgroup.WithContext(ctx)
+	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.workers)
-	for fi := range r.plan.files {
+	for ui := range r.plan.units {
 		g.Go(func() (err error) {
-			defer recoverAs(&err, r.plan.files[fi].Path)
-			p := &posteriorPass{r: r, sc: sc, lookup: lookup}
-			return p.file(ctx, fi, progress)
+			defer recoverAs(&err, r.plan.files[r.plan.units[ui].file].Path)
+			p := &posteriorPass{r: r, sc: sc, index: index}
+			return p.unit(gctx, files, ui, progress)
 		})
 	}
-	return g.Wait()
+	err := g.Wait()
+	if cerr := files.close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// bagIndex finds a bag's index from its key.
+type bagIndex struct {
+	lo    int64
+	dense []int32 // key-lo -> bag index, or -1; nil unless plan.dense
+	ints  map[int64]int
+	strs  map[string]int
+}
+
+func newBagIndex(p *plan, b *bags) *bagIndex {
+	x := &bagIndex{}
+	switch {
+	case b.strs != nil:
+		x.strs = make(map[string]int, len(b.strs))
+		for i, s := range b.strs {
+			x.strs[s] = i
+		}
+	case p.dense:
+		x.lo = p.keyLo
+		x.dense = make([]int32, p.keyHi-p.keyLo+1)
+		for i := range x.dense {
+			x.dense[i] = -1
+		}
+		x.ints = map[int64]int{}
+		for i, k := range b.ints {
+			if d := uint64(k - x.lo); k >= x.lo && d < uint64(len(x.dense)) {
+				x.dense[d] = int32(i)
+			} else {
+				x.ints[k] = i
+			}
+		}
+	default:
+		x.ints = make(map[int64]int, len(b.ints))
+		for i, k := range b.ints {
+			x.ints[k] = i
+		}
+	}
+	return x
+}
+
+// find returns the index of the bag of row i of bag column arr.
+func (x *bagIndex) find(arr arrow.Array, i int) (int, bool) {
+	if x.strs != nil {
+		b, ok := x.strs[readers.String(arr, i)]
+		return b, ok
+	}
+	k, _ := readers.Int(arr, i)
+	return x.findInt(k)
+}
+
+func (x *bagIndex) findInt(k int64) (int, bool) {
+	if d := uint64(k - x.lo); x.dense != nil && k >= x.lo && d < uint64(len(x.dense)) {
+		b := x.dense[d]
+		return int(b), b >= 0
+	}
+	b, ok := x.ints[k]
+	return b, ok
 }
 
 // recoverAs turns a panic into an error naming what was being worked on,
@@ -89,14 +137,15 @@ func recoverAs(err *error, what string) {
 
 // posteriorPass writes the posteriors of one input file.
 type posteriorPass struct {
-	r      *runner
-	sc     *arrow.Schema
-	lookup func(bag arrow.Array, i int) (int, bool)
+	r     *runner
+	sc    *arrow.Schema
+	index *bagIndex
 
 	k             int
 	ll, post      []float64
 	codeLL, cache []float64 // discrete families: per code, and per (bag, code)
 	codes         []float64
+	fast          []float64      // a batch's coded values
 	comps         []em.LogProber // the current bag's components
 	cached        []bool
 	lastBag       int
@@ -106,32 +155,26 @@ type posteriorPass struct {
 	x   []float64
 }
 
-func (p *posteriorPass) file(ctx context.Context, fi int, progress func(int64)) (err error) {
+// unit writes the posteriors of unit ui as part file ui.
+func (p *posteriorPass) unit(ctx context.Context, files *fileSet, ui int, progress func(int64)) (err error) {
 	r := p.r
-	f := r.plan.files[fi]
+	u := r.plan.units[ui]
+	path := r.plan.files[u.file].Path
 	in := &r.cfg.Input
-	if err := r.plan.unchanged(fi); err != nil {
-		return err
-	}
-	rd, err := readers.Open(ctx, f, r.mem)
+	rd, err := files.reader(ctx, u.file)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if cerr := rd.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("%s: %w", f.Path, cerr)
-		}
-	}()
 	cols := append(append([]string{in.Bag}, in.Keep...), in.Value...)
 	if in.Nulls == NullsDrop && in.Count != "" {
 		cols = append(cols, in.Count) // to tell the rows dropped for a null count
 	}
-	rr, err := rd.Records(ctx, cols, batchRows)
+	rr, err := rd.UnitRecords(ctx, cols, batchRows, u.index)
 	if err != nil {
 		return err
 	}
 	defer rr.Release()
-	w, err := writers.Create(r.stage.path(PosteriorsTable, partName(fi)), p.sc, writers.Options{})
+	w, err := writers.Create(r.stage.path(PosteriorsTable, partName(ui)), p.sc, writers.Options{})
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", PosteriorsTable, err)
 	}
@@ -164,7 +207,7 @@ func (p *posteriorPass) file(ctx context.Context, fi int, progress func(int64)) 
 			return err
 		}
 		rec := rr.Record()
-		out, err := p.batch(rec, f.Path, row)
+		out, err := p.batch(rec, path, u.row+row)
 		if err != nil {
 			return err
 		}
@@ -181,8 +224,8 @@ func (p *posteriorPass) file(ctx context.Context, fi int, progress func(int64)) 
 	if err := rr.Err(); err != nil {
 		return err
 	}
-	if row != r.plan.rows[fi] {
-		return fmt.Errorf("%s: the file changed during the run (%d rows, was %d)", f.Path, row, r.plan.rows[fi])
+	if row != u.rows {
+		return fmt.Errorf("%s: the file changed during the run (row group %d has %d rows, had %d)", path, u.index, row, u.rows)
 	}
 	return nil
 }
@@ -235,12 +278,36 @@ func (p *posteriorPass) batch(rec arrow.Record, path string, row int64) (out arr
 	}
 	best := array.NewStringBuilder(r.mem)
 	defer best.Release()
+	// Fast paths: integer keys looked up only when they change, values
+	// coded in one pass when none is null or bad.
+	var keys []int64
+	if a, ok := bag.(*array.Int64); ok && a.NullN() == 0 {
+		keys = a.Int64Values()
+	}
+	var fast []float64
+	if nv == 1 && vals[0].NullN() == 0 {
+		var ok bool
+		if p.fast, ok = r.model.fastCodes(vals[0], p.fast[:0]); ok {
+			fast = p.fast
+		}
+	}
+	lastKey, lastBag, lastOK := int64(0), 0, false
 	for i := 0; i < n; i++ {
 		changed := func(reason string) error {
 			return &InputError{File: path, Column: in.Bag, Row: row + int64(i), Bag: valueAt(bag, i),
 				Reason: "the file changed during the run: " + reason}
 		}
-		b, ok := p.lookup(bag, i)
+		var b int
+		var ok bool
+		switch {
+		case keys == nil:
+			b, ok = p.index.find(bag, i)
+		case i > 0 && keys[i] == lastKey:
+			b, ok = lastBag, lastOK
+		default:
+			b, ok = p.index.findInt(keys[i])
+			lastKey, lastBag, lastOK = keys[i], b, ok
+		}
 		if !ok {
 			return nil, changed("this bag was not in it when the bags were fitted")
 		}
@@ -255,15 +322,19 @@ func (p *posteriorPass) batch(rec arrow.Record, path string, row int64) (out arr
 			return nil, changed("the value is null")
 		}
 		var code float64
-		for j, val := range vals {
-			c, reason := r.model.code(val, i)
-			if reason != "" {
-				return nil, changed(reason)
+		if fast != nil {
+			code = fast[i]
+		} else {
+			for j, val := range vals {
+				c, reason := r.model.code(val, i)
+				if reason != "" {
+					return nil, changed(reason)
+				}
+				if p.x != nil {
+					p.x[j] = c
+				}
+				code = c
 			}
-			if p.x != nil {
-				p.x[j] = c
-			}
-			code = c
 		}
 		weights := r.fits.weights[b*k : b*k+k]
 		post := p.post

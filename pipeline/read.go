@@ -1,19 +1,16 @@
 package pipeline
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"math"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/mixbatch/mixbatch/readers"
 )
@@ -62,7 +59,21 @@ type plan struct {
 	// valueTypes are the types of the value columns, in input.value order.
 	valueTypes []arrow.DataType
 	keepTypes  []arrow.DataType
-	strKeys    bool // bags are keyed by strings, else by integers
+	countType  arrow.DataType // nil without a count column
+	strKeys    bool           // bags are keyed by strings, else by integers
+	// units are the parts of the files that workers read on their own.
+	units []unit
+	// keyLo and keyHi bound the integer bag keys, from the Parquet column
+	// statistics; dense says they are known and close enough together to
+	// index arrays (see denseFactor).
+	keyLo, keyHi int64
+	dense        bool
+	// sorted says every unit has key statistics and the units' key ranges
+	// follow each other in plan order (touching at most at their ends):
+	// the input is sorted by bag, and can be read window by window.
+	sorted bool
+	// window, when set, restricts reading to the bags of one window.
+	window *window
 }
 
 // columns lists the columns read in the fitting pass.
@@ -97,6 +108,25 @@ func makePlan(ctx context.Context, cfg *Config, mem memory.Allocator) (*plan, er
 		}
 		sc := r.Schema()
 		p.rows[i] = r.NumRows()
+		var row int64
+		for u := range r.NumUnits() {
+			n := r.UnitRows(u)
+			un := unit{file: i, index: u, row: row, rows: n}
+			un.lo, un.hi, un.ranged = r.UnitIntRange(cfg.Input.Bag, u)
+			p.units = append(p.units, un)
+			row += n
+		}
+		lo, hi, ok := r.IntRange(cfg.Input.Bag)
+		if i == 0 {
+			p.keyLo, p.keyHi, p.dense = lo, hi, ok
+		} else {
+			p.keyLo, p.keyHi, p.dense = min(p.keyLo, lo), max(p.keyHi, hi), p.dense && ok
+		}
+		if cfg.Input.Count != "" {
+			if idx := sc.FieldIndices(cfg.Input.Count); len(idx) > 0 && (p.countType == nil || !isInteger(sc.Field(idx[0]).Type)) {
+				p.countType = sc.Field(idx[0]).Type
+			}
+		}
 		if err := r.Close(); err != nil {
 			return nil, fmt.Errorf("%s: %w", f.Path, err)
 		}
@@ -131,7 +161,25 @@ func makePlan(ctx context.Context, cfg *Config, mem memory.Allocator) (*plan, er
 		p.valueTypes[j] = logical(t)
 	}
 	p.strKeys = isString(p.bagType)
+	var rows int64
+	for _, n := range p.rows {
+		rows += n
+	}
+	p.dense = p.dense && !p.strKeys && denseEnough(p.keyLo, p.keyHi, rows)
+	p.sorted = !p.strKeys
+	for i, u := range p.units {
+		if !u.ranged || u.lo > u.hi || i > 0 && u.lo < p.units[i-1].hi {
+			p.sorted = false
+		}
+	}
 	return p, nil
+}
+
+// denseEnough reports whether integer keys in [lo, hi] are close enough
+// together for rows rows to index arrays by key (see denseFactor).
+func denseEnough(lo, hi, rows int64) bool {
+	span := uint64(hi - lo)
+	return hi >= lo && span < denseMax && span < uint64(max(rows*denseFactor, 1<<16))
 }
 
 // unchanged checks that file fi has the size and modification time it had
@@ -243,173 +291,6 @@ func checkValueType(cfg *Config, path, name string, val arrow.DataType) error {
 		}
 	}
 	return nil
-}
-
-// chunk is one file's rows, reduced to what the fit needs.
-type chunk struct {
-	ints   []int64   // distinct bag keys of the file, integer bags
-	strs   []string  // distinct bag keys of the file, string bags
-	local  []int32   // per row: index into ints or strs
-	vals   []float64 // per row: the coded values, model.dim of them
-	counts []float64 // per row: the count; nil without a count column
-	// failed holds, with run.on_error: skip, the first bad row of each bag
-	// (by local index) that has one. The bad rows stay in local and vals
-	// (with a placeholder value) so that n_obs counts them.
-	failed map[int32]*InputError
-	// dropped counts, per local bag index, the rows left out for a null
-	// value or count (input.nulls: drop); nil when there were none.
-	dropped []int64
-}
-
-// drop counts one dropped row of local bag id.
-func (c *chunk) drop(id int32) {
-	if int(id) >= len(c.dropped) {
-		c.dropped = append(c.dropped, make([]int64, int(id)+1-len(c.dropped))...)
-	}
-	c.dropped[id]++
-}
-
-// readAll reads the fitting columns of every file, in parallel.
-func readAll(ctx context.Context, cfg *Config, p *plan, m *model, mem memory.Allocator, workers int, progress func(int64)) ([]*chunk, error) {
-	chunks := make([]*chunk, len(p.files))
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(workers)
-	for i := range p.files {
-		g.Go(func() (err error) {
-			defer recoverAs(&err, p.files[i].Path)
-			chunks[i], err = readFile(ctx, cfg, p, m, mem, i, progress)
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	return chunks, nil
-}
-
-func readFile(ctx context.Context, cfg *Config, p *plan, m *model, mem memory.Allocator, fi int, progress func(int64)) (c *chunk, err error) {
-	f := p.files[fi]
-	if err := p.unchanged(fi); err != nil {
-		return nil, err
-	}
-	r, err := readers.Open(ctx, f, mem)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if cerr := r.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("%s: %w", f.Path, cerr)
-		}
-	}()
-	rr, err := r.Records(ctx, cfg.fitColumns(), batchRows)
-	if err != nil {
-		return nil, err
-	}
-	defer rr.Release()
-	c = &chunk{}
-	// The footer's row count sizes the buffers, but only up to a bound: a
-	// small corrupt (or run-length encoded) file can claim 2^40 rows, and
-	// the buffers then grow with the rows actually read.
-	n, dim := int(min(p.rows[fi], 1<<20)), m.dim
-	c.local = make([]int32, 0, n)
-	c.vals = make([]float64, 0, n*dim)
-	codes := make([]float64, dim) // one row's coded values
-	if cfg.Input.Count != "" {
-		c.counts = make([]float64, 0, n)
-	}
-	intIDs := map[int64]int32{}
-	strIDs := map[string]int32{}
-	var row int64
-	lastID := int32(-1) // the previous row's bag, local index
-	skip := cfg.Run.OnError == OnErrorSkip
-	dropNulls := cfg.Input.Nulls == NullsDrop
-	for rr.Next() {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		rec := rr.Record()
-		bag, vals := rec.Column(0), rec.Columns()[1:1+dim]
-		var cnt arrow.Array
-		if c.counts != nil {
-			cnt = rec.Column(1 + dim)
-		}
-		bad := func(i int, col string, arr arrow.Array, reason string) *InputError {
-			e := &InputError{File: f.Path, Column: col, Row: row + int64(i), Reason: reason}
-			if !bag.IsNull(i) {
-				e.Bag = valueAt(bag, i)
-			}
-			if arr != nil {
-				e.Value = valueAt(arr, i)
-			}
-			return e
-		}
-		for i := 0; i < int(rec.NumRows()); i++ {
-			if bag.IsNull(i) {
-				return nil, bad(i, cfg.Input.Bag, nil, "the bag key is null")
-			}
-			var id int32
-			if p.strKeys {
-				s := readers.String(bag, i)
-				var ok bool
-				if lastID >= 0 && s == c.strs[lastID] {
-					id = lastID // rows of a bag usually come together
-				} else if id, ok = strIDs[s]; !ok {
-					id = int32(len(c.strs))
-					s = strings.Clone(s)
-					strIDs[s] = id
-					c.strs = append(c.strs, s)
-				}
-			} else {
-				k, ok := readers.Int(bag, i)
-				if !ok {
-					return nil, bad(i, cfg.Input.Bag, bag, "bag keys above 9223372036854775807 are not supported")
-				}
-				if lastID >= 0 && k == c.ints[lastID] {
-					id = lastID
-				} else if id, ok = intIDs[k]; !ok {
-					id = int32(len(c.ints))
-					intIDs[k] = id
-					c.ints = append(c.ints, k)
-				}
-			}
-			lastID = id
-			if dropNulls && (anyNull(vals, i) || cnt != nil && cnt.IsNull(i)) {
-				c.drop(id)
-				continue
-			}
-			count, e := m.row(cfg, vals, cnt, i, bad, codes)
-			if e != nil {
-				if !skip {
-					return nil, e
-				}
-				if c.failed == nil {
-					c.failed = map[int32]*InputError{}
-				}
-				if _, seen := c.failed[id]; !seen {
-					c.failed[id] = e
-				}
-				clear(codes)
-				count = 0
-			}
-			if c.counts != nil {
-				c.counts = append(c.counts, count)
-			}
-			c.local = append(c.local, id)
-			if len(codes) == 1 {
-				c.vals = append(c.vals, codes[0])
-			} else {
-				c.vals = append(c.vals, codes...)
-			}
-		}
-		row += rec.NumRows()
-		if progress != nil {
-			progress(rec.NumRows())
-		}
-	}
-	if err := rr.Err(); err != nil {
-		return nil, err
-	}
-	return c, nil
 }
 
 // anyNull reports whether row i is null in any of arrs.
@@ -535,16 +416,29 @@ type bags struct {
 	// are vals[r*dim : (r+1)*dim].
 	dim    int
 	vals   []float64
-	counts []float64 // nil without a count column
+	counts []float64 // nil without a count column (and rows not aggregated)
+	nobs   []int64   // per bag: its rows, bad ones included, dropped ones not
 	first  []int32   // per bag: the first file it has rows in
 	// failed holds, per bag, the first bad row found (file order, then row
 	// order) with run.on_error: skip; nil when no bag failed in reading.
 	failed []*InputError
 	// dropped counts, per bag, the rows dropped for nulls; nil when none.
 	dropped []int64
+	// part is each bag's spill partition; nil unless rows were spilled,
+	// and then start, vals and counts hold one partition's rows at a time.
+	part []uint16
 }
 
-func (b *bags) len() int { return len(b.start) - 1 }
+func (b *bags) len() int { return len(b.nobs) }
+
+// rows returns the number of rows of every bag.
+func (b *bags) rows() int64 {
+	var n int64
+	for _, k := range b.nobs {
+		n += k
+	}
+	return n
+}
 
 // stride returns the number of values per row.
 func (b *bags) stride() int { return max(1, b.dim) }
@@ -555,112 +449,4 @@ func (b *bags) key(i int) string {
 		return strconv.Quote(b.strs[i])
 	}
 	return strconv.FormatInt(b.ints[i], 10)
-}
-
-// union returns the sorted union of the files' key lists (never nil) and,
-// per file, the index of each of its keys in the union.
-func union[K cmp.Ordered](lists [][]K) ([]K, [][]int32) {
-	set := map[K]struct{}{}
-	for _, l := range lists {
-		for _, k := range l {
-			set[k] = struct{}{}
-		}
-	}
-	keys := make([]K, 0, len(set))
-	for k := range set {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	remap := make([][]int32, len(lists))
-	for i, l := range lists {
-		remap[i] = make([]int32, len(l))
-		for j, k := range l {
-			g, _ := slices.BinarySearch(keys, k)
-			remap[i][j] = int32(g)
-		}
-	}
-	return keys, remap
-}
-
-// group merges the files' chunks into bags sorted by key. A bag's rows keep
-// file order, then row order.
-func group(p *plan, chunks []*chunk) *bags {
-	b := &bags{dim: len(p.valueTypes)}
-	// The sorted union of keys, and each file's local-to-global id map.
-	var remap [][]int32
-	if p.strKeys {
-		lists := make([][]string, len(chunks))
-		for i, c := range chunks {
-			lists[i] = c.strs
-		}
-		b.strs, remap = union(lists)
-	} else {
-		lists := make([][]int64, len(chunks))
-		for i, c := range chunks {
-			lists[i] = c.ints
-		}
-		b.ints, remap = union(lists)
-	}
-	nb := len(b.ints) + len(b.strs)
-	// Counting sort of rows by bag.
-	b.start = make([]int, nb+1)
-	total := 0
-	for i, c := range chunks {
-		for _, l := range c.local {
-			b.start[remap[i][l]+1]++
-		}
-		total += len(c.local)
-	}
-	for j := 0; j < nb; j++ {
-		b.start[j+1] += b.start[j]
-	}
-	next := slices.Clone(b.start[:nb])
-	b.first = make([]int32, nb)
-	for j := range b.first {
-		b.first[j] = -1
-	}
-	for i := len(chunks) - 1; i >= 0; i-- {
-		for _, g := range remap[i] {
-			b.first[g] = int32(i)
-		}
-	}
-	for i, c := range chunks {
-		for l, e := range c.failed {
-			g := remap[i][l]
-			if b.failed == nil {
-				b.failed = make([]*InputError, nb)
-			}
-			if b.failed[g] == nil {
-				b.failed[g] = e // chunks are in file order
-			}
-		}
-		for l, n := range c.dropped {
-			if b.dropped == nil {
-				b.dropped = make([]int64, nb)
-			}
-			b.dropped[remap[i][l]] += n
-		}
-	}
-	d := b.stride()
-	b.vals = make([]float64, total*d)
-	withCounts := len(chunks) > 0 && chunks[0].counts != nil
-	if withCounts {
-		b.counts = make([]float64, total)
-	}
-	for i, c := range chunks {
-		for r, l := range c.local {
-			g := remap[i][l]
-			at := next[g]
-			next[g]++
-			if d == 1 {
-				b.vals[at] = c.vals[r]
-			} else {
-				copy(b.vals[at*d:(at+1)*d], c.vals[r*d:(r+1)*d])
-			}
-			if withCounts {
-				b.counts[at] = c.counts[r]
-			}
-		}
-	}
-	return b
 }

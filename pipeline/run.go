@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -31,23 +32,39 @@ type Options struct {
 	Progress func(stage string, delta, total int64)
 	// Allocator for Arrow buffers; nil means the Go allocator.
 	Allocator memory.Allocator
+	// spillPartitions, when positive, spills rows into that many
+	// partitions whatever their size (tests).
+	spillPartitions int
+	// windowRows, when positive, sets the rows of a window of a sorted
+	// input (tests).
+	windowRows int64
 }
 
 // Summary is what a run did.
 type Summary struct {
-	Output           string        `json:"output,omitempty"`
-	Workers          int           `json:"workers"`
-	Files            int           `json:"files"`
-	Rows             int64         `json:"rows"`
-	Bags             int           `json:"bags"`
-	BagsOK           int           `json:"bags_ok"`
-	BagsFailed       int           `json:"bags_failed"`
-	BagsNotConverged int           `json:"bags_not_converged"`
-	RowsDropped      int64         `json:"rows_dropped"`
-	Read             time.Duration `json:"-"`
-	Fit              time.Duration `json:"-"`
-	Write            time.Duration `json:"-"`
-	Elapsed          time.Duration `json:"-"`
+	Output           string `json:"output,omitempty"`
+	Workers          int    `json:"workers"`
+	Files            int    `json:"files"`
+	Rows             int64  `json:"rows"`
+	Bags             int    `json:"bags"`
+	BagsOK           int    `json:"bags_ok"`
+	BagsFailed       int    `json:"bags_failed"`
+	BagsNotConverged int    `json:"bags_not_converged"`
+	RowsDropped      int64  `json:"rows_dropped"`
+	// PeakMemory is the largest resident set of the process so far, in
+	// bytes, when the run ended (0 where the system does not say).
+	PeakMemory int64 `json:"peak_memory_bytes"`
+	// Spilled is the bytes of rows written to spill files (run.memory_limit),
+	// in SpillPartitions partitions.
+	Spilled         int64 `json:"spilled_bytes"`
+	SpillPartitions int   `json:"spill_partitions,omitempty"`
+	// Windows is how many windows a sorted input was read in (0: all at
+	// once).
+	Windows int           `json:"windows,omitempty"`
+	Read    time.Duration `json:"-"`
+	Fit     time.Duration `json:"-"`
+	Write   time.Duration `json:"-"`
+	Elapsed time.Duration `json:"-"`
 }
 
 // runner holds one run's state as it moves through the stages.
@@ -126,8 +143,13 @@ func (r *runner) planInputs(ctx context.Context) error {
 // in both cases: after a failure it says how far the run got.
 func Run(ctx context.Context, cfg *Config, opts Options) (*Summary, error) {
 	r := newRunner(cfg, opts)
+	if lim := int64(cfg.Run.MemoryLimit); lim > 0 {
+		// The garbage collector works harder as the heap nears the budget.
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(lim))
+	}
 	err := r.run(ctx)
 	r.sum.Elapsed = time.Since(r.started)
+	r.sum.PeakMemory = peakRSS()
 	return &r.sum, err
 }
 
@@ -141,11 +163,33 @@ func (r *runner) run(ctx context.Context) error {
 	r.log.Info("planned", "files", r.sum.Files, "rows", r.sum.Rows, "workers", r.workers)
 
 	t := time.Now()
-	chunks, err := readAll(ctx, r.cfg, r.plan, r.model, r.mem, r.workers, r.progress("read", r.sum.Rows))
+	if rows := r.streams(); rows > 0 {
+		if err := r.stream(ctx, rows); err != nil {
+			return err
+		}
+		r.sum.Bags = r.bags.len()
+		r.log.Info("read and fitted", "windows", r.sum.Windows, "bags", r.sum.Bags,
+			"read_seconds", r.sum.Read.Seconds(), "fit_seconds", r.sum.Fit.Seconds())
+		return r.finish(ctx)
+	}
+	sp, err := r.spiller()
 	if err != nil {
 		return err
 	}
-	r.bags = group(r.plan, chunks)
+	if sp != nil {
+		defer func() {
+			if err := sp.remove(); err != nil {
+				r.log.Warn("removing the spill folder", "path", sp.dir, "err", err)
+			}
+		}()
+	}
+	r.bags, err = scan(ctx, r.cfg, r.plan, r.model, r.mem, r.workers, sp, r.progress("read", r.sum.Rows))
+	if sp != nil {
+		r.sum.Spilled = sp.bytes.Load()
+	}
+	if err != nil {
+		return err
+	}
 	r.sum.Bags = r.bags.len()
 	r.sum.Read = time.Since(t)
 	r.log.Info("read", "bags", r.sum.Bags, "seconds", r.sum.Read.Seconds())
@@ -154,7 +198,7 @@ func (r *runner) run(ctx context.Context) error {
 	if r.cfg.Model.Scope == ScopeShared {
 		r.fits, r.shared, err = fitShared(ctx, r.cfg, r.plan, r.bags, r.model, r.workers, r.progress("fit", r.sum.Rows))
 	} else {
-		r.fits, err = fitAll(ctx, r.cfg, r.plan, r.bags, r.model, r.workers, r.progress("fit", r.sum.Rows))
+		r.fits, err = fitAll(ctx, r.cfg, r.plan, r.bags, r.model, sp, r.workers, r.progress("fit", r.sum.Rows))
 	}
 	if err != nil {
 		return err
@@ -167,6 +211,13 @@ func (r *runner) run(ctx context.Context) error {
 		}
 	}
 	r.sum.Fit = time.Since(t)
+	r.log.Info("fit", "seconds", r.sum.Fit.Seconds())
+	return r.finish(ctx)
+}
+
+// finish counts the fits, applies run.max_failed_bags and writes the
+// output.
+func (r *runner) finish(ctx context.Context) error {
 	for i, c := range r.fits.converged {
 		if !c && r.fits.ok(i) {
 			r.sum.BagsNotConverged++
@@ -177,7 +228,7 @@ func (r *runner) run(ctx context.Context) error {
 	for _, n := range r.bags.dropped {
 		r.sum.RowsDropped += n
 	}
-	r.log.Info("fitted", "bags", r.sum.Bags, "failed", r.sum.BagsFailed, "not_converged", r.sum.BagsNotConverged, "seconds", r.sum.Fit.Seconds())
+	r.log.Info("fitted", "bags", r.sum.Bags, "failed", r.sum.BagsFailed, "not_converged", r.sum.BagsNotConverged)
 	if err := r.reportFailures(); err != nil {
 		r.sum.BagsOK = 0
 		return err
@@ -189,8 +240,7 @@ func (r *runner) run(ctx context.Context) error {
 		r.log.Warn("the input has no rows; writing empty tables")
 	}
 
-	t = time.Now()
-	if err := r.write(ctx, t); err != nil {
+	if err := r.write(ctx, time.Now()); err != nil {
 		r.sum.BagsOK = 0
 		return err
 	}
@@ -239,6 +289,47 @@ func (r *runner) write(ctx context.Context, start time.Time) (err error) {
 	r.stage.release()
 	return err
 }
+
+// spiller returns the spill files for a run whose rows would not fit
+// run.memory_limit, or nil when they fit (or are aggregated as counts).
+//
+// Held in memory, a row costs its bag id (4 bytes), its values and count
+// (8 bytes each), twice: as read, and grouped by bag. When that is more
+// than half the budget, the rows are spilled in partitions of about a
+// quarter of it each, which are loaded (and grouped) one at a time.
+func (r *runner) spiller() (*spiller, error) {
+	lim := int64(r.cfg.Run.MemoryLimit)
+	if lim == 0 && r.opts.spillPartitions == 0 || r.cfg.aggregates(r.model, r.plan) {
+		return nil, nil
+	}
+	perRow := int64(4 + 8*r.model.dim)
+	if r.cfg.Input.Count != "" {
+		perRow += 8
+	}
+	need := 2 * perRow * r.sum.Rows
+	parts := int(min(max((need+lim/4-1)/max(lim/4, 1), 2), maxSpillPartitions))
+	switch {
+	case r.opts.spillPartitions > 0:
+		parts = r.opts.spillPartitions
+	case need <= lim/2:
+		return nil, nil
+	}
+	if r.cfg.Model.Scope == ScopeShared {
+		return nil, fmt.Errorf("model.scope: shared fits every bag at once, so it keeps all rows in memory: about %s here, more than run.memory_limit %s allows; raise the limit or leave it unset",
+			ByteSize(need), r.cfg.Run.MemoryLimit)
+	}
+	workers := max(1, min(r.workers, len(r.plan.units)))
+	sp, err := newSpiller(r.cfg.Run.TempDir, parts, workers, r.model.dim, r.cfg.Input.Count != "", r.mem, r.log)
+	if err != nil {
+		return nil, err
+	}
+	r.sum.SpillPartitions = parts
+	r.log.Info("spilling rows: they would not fit run.memory_limit", "rows", r.sum.Rows, "partitions", parts, "folder", sp.dir)
+	return sp, nil
+}
+
+// maxSpillPartitions bounds the partitions (a uint16 per bag holds one).
+const maxSpillPartitions = 1 << 12
 
 // Manifest describes a finished run; it is written as manifest.json.
 type Manifest struct {

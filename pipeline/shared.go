@@ -52,7 +52,7 @@ func fitShared(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, wor
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		f.nobs[i] = int64(b.start[i+1] - b.start[i])
+		f.nobs[i] = b.nobs[i]
 		if errs[i] != "" {
 			continue
 		}
@@ -88,7 +88,7 @@ func fitShared(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, wor
 		return nil, nil, fmt.Errorf("model.scope: shared: %w", err)
 	}
 	if progress != nil {
-		progress(int64(b.start[nb]))
+		progress(b.rows())
 	}
 	sh := &SharedFit{Params: res.Params, LogLikelihood: res.LogLikelihood, Iterations: res.Iterations,
 		Converged: res.Converged, Starts: res.Starts, Bags: len(data), FreeParams: model.SharedFreeParams(len(data))}

@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,10 +33,14 @@ const (
 const usage = `mixbatch fits finite mixture models by EM, bag by bag, over Parquet/Arrow tables.
 
 Usage:
-  mixbatch run      --config FILE [--workers N]     fit every bag and write the output tables
+  mixbatch run      --config FILE [--workers N] [--cpuprofile FILE] [--memprofile FILE]
+                                                    fit every bag and write the output tables
+                                                    (and pprof CPU and heap profiles of the run)
   mixbatch validate --config FILE                   check the config and the input schemas
-  mixbatch gen marbles --bags N --rows-per-bag M [--seed S] [--counts] --out DIR
+  mixbatch gen marbles --bags N --rows-per-bag M [--seed S] [--counts] [--files N] [--shuffle] --out DIR
                                                     write synthetic textbook data with its truth
+  mixbatch gen readings --bags N --rows-per-bag M [--seed S] [--files N] [--shuffle] --out DIR
+                                                    write synthetic Gaussian sensor readings with their truth
   mixbatch plot     --run OUT_DIR --bag KEY [--out FILE.png|.svg]
                                                     draw a bag's observations and fitted mixture
   mixbatch report   --run OUT_DIR [--out report.html] [--baseline OUT_DIR]
@@ -234,9 +240,11 @@ func loadConfig(path string, log *slog.Logger) (*pipeline.Config, int) {
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var c common
-	fs := newFlags("run", "run --config FILE [--workers N]", stderr, &c)
+	fs := newFlags("run", "run --config FILE [--workers N] [--cpuprofile FILE] [--memprofile FILE]", stderr, &c)
 	config := fs.String("config", "", "run config (YAML)")
 	workers := fs.Int("workers", 0, "parallel workers; overrides run.workers (0: keep the config's)")
+	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the run to this file")
+	memProfile := fs.String("memprofile", "", "write a pprof heap profile to this file at the end of the run")
 	if code := parse(fs, args, &c); code >= 0 {
 		return code
 	}
@@ -250,8 +258,17 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return code
 	}
+	prof, err := startProfiles(*cpuProfile, *memProfile)
+	if err != nil {
+		log.Error("cannot profile the run", "err", err)
+		return exitFailure
+	}
 	sum, err := pipeline.Run(ctx, cfg, pipeline.Options{Workers: *workers, Logger: log, Progress: bar.update})
+	perr := prof.stop()
 	bar.finish()
+	if perr != nil {
+		log.Error("writing the profiles failed", "err", perr)
+	}
 	if err != nil {
 		what := "run failed"
 		if ctx.Err() != nil {
@@ -268,11 +285,95 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	rate := float64(sum.Rows) / sum.Elapsed.Seconds()
 	log.Info("done", "output", sum.Output, "bags_ok", sum.BagsOK, "bags_failed", sum.BagsFailed,
 		"bags_not_converged", sum.BagsNotConverged, "rows", sum.Rows,
-		"rows_per_second", int64(rate), "elapsed", sum.Elapsed.Round(time.Millisecond).String())
-	fmt.Fprintf(stdout, "mixbatch: %d bags ok, %d failed, %d not converged; %d rows in %s (%.0f rows/s) -> %s\n",
+		"rows_per_second", int64(rate), "elapsed", sum.Elapsed.Round(time.Millisecond).String(),
+		"peak_memory_bytes", sum.PeakMemory, "spilled_bytes", sum.Spilled)
+	fmt.Fprintf(stdout, "mixbatch: %d bags ok, %d failed, %d not converged; %d rows in %s (%.0f rows/s); peak memory %s, spilled %s -> %s\n",
 		sum.BagsOK, sum.BagsFailed, sum.BagsNotConverged, sum.Rows,
-		sum.Elapsed.Round(time.Millisecond), rate, sum.Output)
+		sum.Elapsed.Round(time.Millisecond), rate, formatBytes(sum.PeakMemory), formatBytes(sum.Spilled), sum.Output)
+	if perr != nil {
+		return exitFailure
+	}
 	return exitOK
+}
+
+// formatBytes renders a byte count for people: 0 B, 812 KiB, 374 MiB, 1.2 GiB.
+func formatBytes(n int64) string {
+	switch {
+	case n < 1<<10:
+		return fmt.Sprintf("%d B", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
+	case n < 1<<30:
+		return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+}
+
+// profiles are the pprof profiles of a run: CPU from startProfiles to
+// stop, and the heap at stop.
+type profiles struct {
+	cpu, mem *os.File // nil if not asked for
+}
+
+// startProfiles creates the profile files that are asked for (paths not
+// empty) and starts the CPU profile; on error nothing is left running or
+// open.
+func startProfiles(cpuPath, memPath string) (p *profiles, err error) {
+	p = &profiles{}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, p.abandon())
+			p = nil
+		}
+	}()
+	if memPath != "" {
+		if p.mem, err = os.Create(memPath); err != nil {
+			return p, fmt.Errorf("--memprofile: %w", err)
+		}
+	}
+	if cpuPath != "" {
+		if p.cpu, err = os.Create(cpuPath); err != nil {
+			return p, fmt.Errorf("--cpuprofile: %w", err)
+		}
+		if err = pprof.StartCPUProfile(p.cpu); err != nil {
+			return p, fmt.Errorf("--cpuprofile: %w", err)
+		}
+	}
+	return p, nil
+}
+
+// abandon closes and removes the files of a start that failed.
+func (p *profiles) abandon() error {
+	var errs []error
+	for _, f := range []*os.File{p.cpu, p.mem} {
+		if f != nil {
+			errs = append(errs, f.Close(), os.Remove(f.Name()))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// stop ends the CPU profile, writes the heap profile after a garbage
+// collection (its alloc_space samples cover the whole run, inuse_space
+// what the run still held) and closes both files.
+func (p *profiles) stop() error {
+	var errs []error
+	if p.cpu != nil {
+		pprof.StopCPUProfile()
+		if err := p.cpu.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("--cpuprofile: %w", err))
+		}
+	}
+	if p.mem != nil {
+		runtime.GC()
+		if err := pprof.WriteHeapProfile(p.mem); err != nil {
+			errs = append(errs, fmt.Errorf("--memprofile: %w", err))
+		}
+		if err := p.mem.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("--memprofile: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -297,24 +398,35 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	return exitOK
 }
 
+// genSynopsis is the synopsis of each gen command.
+var genSynopsis = map[string]string{
+	"marbles":  "gen marbles --bags N --rows-per-bag M [--seed S] [--counts] [--p1 P] [--p2 P] [--files N] [--shuffle] --out DIR",
+	"readings": "gen readings --bags N --rows-per-bag M [--seed S] [--files N] [--shuffle] --out DIR",
+}
+
 func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "marbles" {
-		fmt.Fprint(stderr, "Usage: mixbatch gen marbles --bags N --rows-per-bag M [--seed S] [--counts] --out DIR\n")
+	if len(args) == 0 || genSynopsis[args[0]] == "" {
+		fmt.Fprintf(stderr, "Usage:\n  mixbatch %s\n  mixbatch %s\n", genSynopsis["marbles"], genSynopsis["readings"])
 		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
 			return exitOK
 		}
 		return exitUsage
 	}
+	kind := args[0]
 	var c common
-	fs := newFlags("gen marbles", "gen marbles --bags N --rows-per-bag M [--seed S] [--counts] --out DIR", stderr, &c)
-	var g pipeline.Marbles
-	fs.IntVar(&g.Bags, "bags", 100, "number of bags")
-	fs.IntVar(&g.RowsPerBag, "rows-per-bag", 100, "marbles per bag")
-	fs.Uint64Var(&g.Seed, "seed", 1, "random seed")
-	fs.BoolVar(&g.Counts, "counts", false, "write (bag, colour, count) rows instead of one row per marble")
-	fs.Float64Var(&g.P1, "p1", 0.8, "P(red) for factory 1")
-	fs.Float64Var(&g.P2, "p2", 0.3, "P(red) for factory 2")
+	fs := newFlags("gen "+kind, genSynopsis[kind], stderr, &c)
+	bags := fs.Int("bags", 100, "number of bags")
+	rows := fs.Int("rows-per-bag", 100, "rows per bag")
+	seed := fs.Uint64("seed", 1, "random seed")
+	files := fs.Int("files", 0, "split the rows over this many part files of about equal size (0: 1<<22 rows per file, in whole bags)")
+	shuffle := fs.Bool("shuffle", false, "write the rows in a pseudo-random order (from --seed), not bag by bag")
 	out := fs.String("out", "", "output folder")
+	var m pipeline.Marbles
+	if kind == "marbles" {
+		fs.BoolVar(&m.Counts, "counts", false, "write (bag, colour, count) rows instead of one row per marble")
+		fs.Float64Var(&m.P1, "p1", 0.8, "P(red) for factory 1")
+		fs.Float64Var(&m.P2, "p2", 0.3, "P(red) for factory 2")
+	}
 	if code := parse(fs, args[1:], &c); code >= 0 {
 		return code
 	}
@@ -323,11 +435,32 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Error("--out is required")
 		return exitUsage
 	}
-	if err := pipeline.GenMarbles(ctx, *out, g); err != nil {
-		log.Error("gen failed", "err", err)
+	start := time.Now()
+	var err error
+	switch kind {
+	case "marbles":
+		m.Bags, m.RowsPerBag, m.Seed, m.Files, m.Shuffle = *bags, *rows, *seed, *files, *shuffle
+		err = pipeline.GenMarbles(ctx, *out, m)
+	case "readings":
+		err = pipeline.GenReadings(ctx, *out, pipeline.Readings{Bags: *bags, RowsPerBag: *rows, Seed: *seed, Files: *files, Shuffle: *shuffle})
+	}
+	if err != nil {
+		if _, ok := errors.AsType[*pipeline.GenOptionsError](err); ok {
+			log.Error("invalid options", "err", err)
+			return exitUsage
+		}
+		msg := "gen failed"
+		if ctx.Err() != nil {
+			msg = "interrupted"
+		}
+		log.Error(msg+"; the files it wrote were removed", "err", err)
 		return exitFailure
 	}
-	fmt.Fprintf(stdout, "mixbatch: wrote %d bags of %d marbles to %s\n", g.Bags, g.RowsPerBag, *out)
+	elapsed := time.Since(start)
+	total := int64(*bags) * int64(*rows)
+	log.Info("generated", "observations", total, "elapsed", elapsed.Round(time.Millisecond).String(),
+		"observations_per_second", int64(float64(total)/elapsed.Seconds()))
+	fmt.Fprintf(stdout, "mixbatch: wrote %d bags of %d %s to %s\n", *bags, *rows, kind, *out)
 	return exitOK
 }
 

@@ -186,7 +186,7 @@ func TestGenThenRun(t *testing.T) {
 		t.Fatalf("gen wrote no truth file: %v", err)
 	}
 	stdout, _ := wantExit(t, exitOK, "run", "--config", path)
-	wantContains(t, "stdout", stdout, "20 bags ok", " 1000 rows", out)
+	wantContains(t, "stdout", stdout, "20 bags ok", " 1000 rows", "; peak memory ", " MiB, spilled 0 B -> ", out)
 	for _, f := range []string{pipeline.SuccessFile, pipeline.ManifestFile, "weights", "fits", "posteriors"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Error(err)
@@ -263,5 +263,17 @@ func TestGlobalFlagsBeforeCommand(t *testing.T) {
 	_, stderr = wantExit(t, exitOK, "--quiet", "validate", "--config", path)
 	if stderr != "" {
 		t.Errorf("--quiet validate logged:\n%s", stderr)
+	}
+}
+
+// TestFormatBytes: the sizes of the summary line, at each unit's edges.
+func TestFormatBytes(t *testing.T) {
+	for n, want := range map[int64]string{
+		0: "0 B", 1023: "1023 B", 1024: "1 KiB", 1536: "2 KiB", 1<<20 - 1: "1024 KiB",
+		1 << 20: "1 MiB", 374 << 20: "374 MiB", 1 << 30: "1.0 GiB", 5<<30 + 1<<29: "5.5 GiB",
+	} {
+		if got := formatBytes(n); got != want {
+			t.Errorf("formatBytes(%d) = %q, want %q", n, got, want)
+		}
 	}
 }

@@ -1,0 +1,863 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/mixbatch/mixbatch/readers"
+)
+
+// unit is one part of the input that a worker reads on its own: a row
+// group of a Parquet file, or a whole Arrow IPC file. Units are numbered in
+// plan order: file order, then row order.
+type unit struct {
+	file  int   // index in plan.files
+	index int   // the unit's number within its file
+	row   int64 // the file's row number of the unit's first row
+	rows  int64
+	// lo and hi bound the unit's integer bag keys, from the Parquet
+	// statistics, when ranged.
+	lo, hi int64
+	ranged bool
+}
+
+// Dense key indexing: integer bag keys whose range (from the Parquet
+// statistics) is at most denseFactor times the rows, and at most
+// denseMax, index each worker's per-bag arrays directly instead of through
+// a hash map. Keys outside the range (statistics can be missing or wrong)
+// fall back to the map.
+const (
+	denseFactor = 4
+	denseMax    = 1 << 26
+)
+
+// scanner is one worker's state while the input is read: its own
+// dictionary of bag keys (the ids are the worker's), per-bag bookkeeping
+// and the rows it read (or, for discrete values, only their counts).
+type scanner struct {
+	cfg *Config
+	p   *plan
+	m   *model
+	dim int
+	// agg: discrete values with whole counts are kept only as summed
+	// counts per (bag, code), which are exact in any order.
+	agg   bool
+	ncode int
+	// Ids below nd are dense: the key is lo+id. Others come from the maps.
+	nd     int32
+	lo     int64
+	intIDs map[int64]int32
+	strIDs map[string]int32
+	ints   []int64  // keys of ids nd, nd+1, ..., integer bags
+	strs   []string // keys by id, string bags
+	// Per id.
+	first   []int32   // the first unit with a row of the bag; -1 for none (dense ids)
+	nobs    []int64   // rows, including bad ones (not dropped ones)
+	dropped []int64   // rows dropped for nulls; nil while there are none
+	counts  []float64 // agg: id*ncode+code -> summed count
+	part    []uint16  // spill: the bag's partition
+	// failed holds each bag's first bad row, with run.on_error: skip.
+	failed map[int32]failure
+	cur    rowChunk   // rows of the unit being read (not agg)
+	chunks []rowChunk // rows of every unit read, when kept in memory
+	spill  *spiller   // nil unless rows are spilled
+	worker int
+	// Scratch, reused across batches.
+	codes, cnts []float64
+	keys        []int64
+	rowCodes    []float64
+}
+
+// failure is a bag's first bad row and the unit it is in.
+type failure struct {
+	unit int
+	err  *InputError
+}
+
+// before reports whether f comes before g in plan order.
+func (f failure) before(g failure) bool {
+	return f.unit < g.unit || f.unit == g.unit && f.err.Row < g.err.Row
+}
+
+// rowChunk holds the rows one unit gave one worker.
+type rowChunk struct {
+	unit   int
+	ids    []int32   // the worker's bag ids
+	vals   []float64 // dim values per row
+	counts []float64 // nil without a count column
+}
+
+func newScanner(cfg *Config, p *plan, m *model, agg bool, sp *spiller, worker int) *scanner {
+	s := &scanner{cfg: cfg, p: p, m: m, dim: m.dim, agg: agg, spill: sp, worker: worker,
+		intIDs: map[int64]int32{}, strIDs: map[string]int32{}, rowCodes: make([]float64, m.dim)}
+	if agg {
+		s.ncode = len(m.possible)
+	}
+	if p.dense {
+		s.nd, s.lo = int32(p.keyHi-p.keyLo+1), p.keyLo
+		s.first = make([]int32, s.nd)
+		for i := range s.first {
+			s.first[i] = -1
+		}
+		s.nobs = make([]int64, s.nd)
+		if agg {
+			s.counts = make([]float64, int(s.nd)*s.ncode)
+		}
+		if sp != nil {
+			s.part = make([]uint16, s.nd)
+		}
+	}
+	return s
+}
+
+// bagCount is the number of ids the scanner has (dense ids included).
+func (s *scanner) bagCount() int { return len(s.first) }
+
+// newID adds the bookkeeping of a new map id, first seen in unit u.
+func (s *scanner) newID(u int, hash uint64) {
+	s.first = append(s.first, int32(u))
+	s.nobs = append(s.nobs, 0)
+	if s.agg {
+		s.counts = append(s.counts, make([]float64, s.ncode)...)
+	}
+	if s.dropped != nil {
+		s.dropped = append(s.dropped, 0)
+	}
+	if s.spill != nil {
+		s.part = append(s.part, s.spill.partition(hash))
+	}
+}
+
+// intID returns the id of integer key k, seen in unit u.
+func (s *scanner) intID(k int64, u int) int32 {
+	if d := uint64(k - s.lo); d < uint64(s.nd) && k >= s.lo {
+		id := int32(d)
+		if s.first[id] < 0 {
+			s.first[id] = int32(u)
+			if s.spill != nil {
+				s.part[id] = s.spill.partition(hashInt(k))
+			}
+		}
+		return id
+	}
+	id, ok := s.intIDs[k]
+	if !ok {
+		id = int32(s.bagCount())
+		s.intIDs[k] = id
+		s.ints = append(s.ints, k)
+		s.newID(u, hashInt(k))
+	}
+	return id
+}
+
+// strID returns the id of string key k, seen in unit u.
+func (s *scanner) strID(k string, u int) int32 {
+	id, ok := s.strIDs[k]
+	if !ok {
+		id = int32(s.bagCount())
+		k = strings.Clone(k)
+		s.strIDs[k] = id
+		s.strs = append(s.strs, k)
+		s.newID(u, hashString(k))
+	}
+	return id
+}
+
+// intKey returns the key of id, integer bags.
+func (s *scanner) intKey(id int32) int64 {
+	if id < s.nd {
+		return s.lo + int64(id)
+	}
+	return s.ints[id-s.nd]
+}
+
+func (s *scanner) drop(id int32) {
+	if s.dropped == nil {
+		s.dropped = make([]int64, s.bagCount())
+	}
+	s.dropped[id]++
+}
+
+// add records one row of bag id with coded values v and count c.
+func (s *scanner) add(id int32, v []float64, c float64) {
+	s.nobs[id]++
+	if s.agg {
+		s.counts[int(id)*s.ncode+int(v[0])] += c
+		return
+	}
+	s.cur.ids = append(s.cur.ids, id)
+	s.cur.vals = append(s.cur.vals, v...)
+	if s.cur.counts != nil {
+		s.cur.counts = append(s.cur.counts, c)
+	}
+}
+
+// readUnit reads unit ui of the plan through rd, the unit's file.
+func (s *scanner) readUnit(ctx context.Context, rd *readers.Reader, ui int, progress func(int64)) error {
+	u := s.p.units[ui]
+	rr, err := rd.UnitRecords(ctx, s.cfg.fitColumns(), batchRows, u.index)
+	if err != nil {
+		return err
+	}
+	defer rr.Release()
+	if !s.agg {
+		n := int(u.rows)
+		s.cur = rowChunk{unit: ui, ids: make([]int32, 0, n), vals: make([]float64, 0, n*s.dim)}
+		if s.cfg.Input.Count != "" {
+			s.cur.counts = make([]float64, 0, n)
+		}
+		if s.spill != nil {
+			s.cur.ids, s.cur.vals, s.cur.counts = s.spill.buffers(s.worker, n, s.dim, s.cfg.Input.Count != "")
+		}
+	}
+	row := u.row
+	for rr.Next() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rec := rr.Record()
+		if err := s.batch(rec, ui, row); err != nil {
+			return err
+		}
+		row += rec.NumRows()
+		if progress != nil {
+			progress(rec.NumRows())
+		}
+	}
+	if err := rr.Err(); err != nil {
+		return err
+	}
+	if s.agg {
+		return nil
+	}
+	if s.spill != nil {
+		return s.spill.write(s, s.cur)
+	}
+	s.chunks = append(s.chunks, s.cur)
+	s.cur = rowChunk{}
+	return nil
+}
+
+// batch reads one record batch of unit u whose first row is the file's
+// row row0.
+func (s *scanner) batch(rec arrow.Record, u int, row0 int64) error {
+	n := int(rec.NumRows())
+	bag, vals := rec.Column(0), rec.Columns()[1:1+s.dim]
+	var cnt arrow.Array
+	if s.cfg.Input.Count != "" {
+		cnt = rec.Column(1 + s.dim)
+	}
+	filter := s.p.window != nil && !s.p.window.contains(s.p.units[u])
+	if s.dim == 1 && bag.NullN() == 0 && vals[0].NullN() == 0 && (cnt == nil || cnt.NullN() == 0) && !(filter && s.p.strKeys) {
+		codes, ok := s.m.fastCodes(vals[0], s.codes[:0])
+		s.codes = codes
+		var cnts []float64
+		if ok && cnt != nil {
+			cnts, ok = fastCounts(cnt, s.cnts[:0])
+			s.cnts = cnts
+		}
+		if ok {
+			if s.p.strKeys {
+				s.strRows(bag, u, codes, cnts)
+				return nil
+			}
+			if keys, ok := s.intKeys(bag); ok {
+				if filter {
+					s.windowRows(keys, u, codes, cnts)
+				} else {
+					s.intRows(keys, u, codes, cnts, n)
+				}
+				return nil
+			}
+		}
+	}
+	return s.slowRows(rec, bag, vals, cnt, u, row0)
+}
+
+// intKeys returns the keys of an integer bag column without nulls, or
+// false when one does not fit an int64.
+func (s *scanner) intKeys(bag arrow.Array) ([]int64, bool) {
+	if a, ok := bag.(*array.Int64); ok {
+		return a.Int64Values(), true
+	}
+	s.keys = s.keys[:0]
+	for i := range bag.Len() {
+		k, ok := readers.Int(bag, i)
+		if !ok {
+			return nil, false
+		}
+		s.keys = append(s.keys, k)
+	}
+	return s.keys, true
+}
+
+// intRows adds rows of integer keys whose values and counts are known to
+// be valid. Rows of a bag usually come together: the id is looked up only
+// when the key changes.
+func (s *scanner) intRows(keys []int64, u int, codes, cnts []float64, n int) {
+	id := s.intID(keys[0], u)
+	last := keys[0]
+	if s.agg {
+		nc := s.ncode
+		for i, k := range keys[:n] {
+			if k != last {
+				id, last = s.intID(k, u), k
+			}
+			c := 1.0
+			if cnts != nil {
+				c = cnts[i]
+			}
+			s.counts[int(id)*nc+int(codes[i])] += c
+			s.nobs[id]++
+		}
+		return
+	}
+	for _, k := range keys[:n] {
+		if k != last {
+			id, last = s.intID(k, u), k
+		}
+		s.nobs[id]++
+		s.cur.ids = append(s.cur.ids, id)
+	}
+	s.cur.vals = append(s.cur.vals, codes...)
+	if cnts != nil {
+		s.cur.counts = append(s.cur.counts, cnts...)
+	}
+}
+
+// windowRows is intRows for a unit that reaches beyond the keys of the
+// window being read: rows of other windows' bags are left to them.
+func (s *scanner) windowRows(keys []int64, u int, codes, cnts []float64) {
+	v := s.rowCodes[:1]
+	w := s.p.window
+	for i, k := range keys {
+		if k < w.lo || k > w.hi {
+			continue
+		}
+		c := 1.0
+		if cnts != nil {
+			c = cnts[i]
+		}
+		v[0] = codes[i]
+		s.add(s.intID(k, u), v, c)
+	}
+}
+
+// strRows is intRows for string keys.
+func (s *scanner) strRows(bag arrow.Array, u int, codes, cnts []float64) {
+	var last string
+	id := int32(-1)
+	v := s.rowCodes[:1]
+	for i := range bag.Len() {
+		k := readers.String(bag, i)
+		if id < 0 || k != last {
+			id = s.strID(k, u)
+			last = s.strs[id]
+		}
+		c := 1.0
+		if cnts != nil {
+			c = cnts[i]
+		}
+		v[0] = codes[i]
+		s.add(id, v, c)
+	}
+}
+
+// slowRows reads a batch row by row, checking every value, with the
+// input.nulls and run.on_error policies.
+func (s *scanner) slowRows(rec arrow.Record, bag arrow.Array, vals []arrow.Array, cnt arrow.Array, u int, row0 int64) error {
+	cfg := s.cfg
+	path := s.p.files[s.p.units[u].file].Path
+	bad := func(i int, col string, arr arrow.Array, reason string) *InputError {
+		e := &InputError{File: path, Column: col, Row: row0 + int64(i), Reason: reason}
+		if !bag.IsNull(i) {
+			e.Bag = valueAt(bag, i)
+		}
+		if arr != nil {
+			e.Value = valueAt(arr, i)
+		}
+		return e
+	}
+	skip := cfg.Run.OnError == OnErrorSkip
+	dropNulls := cfg.Input.Nulls == NullsDrop
+	for i := range int(rec.NumRows()) {
+		if bag.IsNull(i) {
+			return bad(i, cfg.Input.Bag, nil, "the bag key is null")
+		}
+		var id int32
+		if s.p.strKeys {
+			id = s.strID(readers.String(bag, i), u)
+		} else {
+			k, ok := readers.Int(bag, i)
+			if !ok {
+				return bad(i, cfg.Input.Bag, bag, "bag keys above 9223372036854775807 are not supported")
+			}
+			if w := s.p.window; w != nil && (k < w.lo || k > w.hi) {
+				continue // another window's bag
+			}
+			id = s.intID(k, u)
+		}
+		if dropNulls && (anyNull(vals, i) || cnt != nil && cnt.IsNull(i)) {
+			s.drop(id)
+			continue
+		}
+		count, e := s.m.row(cfg, vals, cnt, i, bad, s.rowCodes)
+		if e != nil {
+			if !skip {
+				return e
+			}
+			if s.failed == nil {
+				s.failed = map[int32]failure{}
+			}
+			// A worker reads its units in plan order, so the first
+			// bad row it sees of a bag is its first in the plan.
+			if _, seen := s.failed[id]; !seen {
+				s.failed[id] = failure{u, e}
+			}
+			s.nobs[id]++
+			continue
+		}
+		s.add(id, s.rowCodes, count)
+	}
+	return nil
+}
+
+// fastCodes codes a value column without nulls in one pass, for the common
+// column types, and reports false when it cannot: another type, or a value
+// the family refuses (the row-by-row path then finds and reports it).
+func (m *model) fastCodes(arr arrow.Array, dst []float64) ([]float64, bool) {
+	n := arr.Len()
+	switch m.family {
+	case Bernoulli:
+		switch a := arr.(type) {
+		case *array.Boolean:
+			// Straight from the bitmap: Value(i) costs more than the rest
+			// of a row's work.
+			bits, off := a.Data().Buffers()[1].Bytes(), a.Data().Offset()
+			dst = slices.Grow(dst, n)[:n]
+			for i := range dst {
+				j := off + i
+				dst[i] = float64(bits[j>>3] >> (j & 7) & 1)
+			}
+		case *array.Int64:
+			for _, k := range a.Int64Values() {
+				if k != 0 && k != 1 {
+					return dst, false
+				}
+				dst = append(dst, float64(k))
+			}
+		default:
+			return dst, false
+		}
+		for c, ok := range m.possible {
+			if !ok && slices.Contains(dst, float64(c)) {
+				return dst, false
+			}
+		}
+		return dst, true
+	case Gaussian:
+		var vs []float64
+		switch a := arr.(type) {
+		case *array.Float64:
+			vs = a.Float64Values()
+		default:
+			return dst, false
+		}
+		// Finite, and not so far out that the densities could vanish
+		// (see model.code); only finite when the components are learned.
+		c := m.comps[0].(normal)
+		mu, far := c.mu, 1e150*c.sigma
+		if math.IsNaN(mu) || math.IsNaN(far) {
+			mu, far = 0, math.MaxFloat64
+		}
+		for _, v := range vs {
+			if !(math.Abs(v-mu) <= far) {
+				return dst, false
+			}
+		}
+		return append(dst, vs...), true
+	case Poisson:
+		a, ok := arr.(*array.Int64)
+		if !ok {
+			return dst, false
+		}
+		for _, k := range a.Int64Values() {
+			if k < 0 || k > 1<<53 {
+				return dst, false
+			}
+			dst = append(dst, float64(k))
+		}
+		return dst, true
+	}
+	return dst, false
+}
+
+// fastCounts reads a count column without nulls of the common types, and
+// reports false for another type or a count that is not finite and
+// non-negative.
+func fastCounts(arr arrow.Array, dst []float64) ([]float64, bool) {
+	switch a := arr.(type) {
+	case *array.Int64:
+		for _, k := range a.Int64Values() {
+			if k < 0 {
+				return dst, false
+			}
+			dst = append(dst, float64(k))
+		}
+	case *array.Float64:
+		for _, v := range a.Float64Values() {
+			if !(v >= 0) || math.IsInf(v, 1) {
+				return dst, false
+			}
+			dst = append(dst, v)
+		}
+	default:
+		return dst, false
+	}
+	return dst, true
+}
+
+// aggregates reports whether a run keeps only counts per (bag, code): the
+// values are discrete codes and the counts whole numbers (no count column,
+// or an integer one), whose sums do not depend on the order they are
+// added in.
+func (c *Config) aggregates(m *model, p *plan) bool {
+	return m.discrete() && m.dim == 1 && (c.Input.Count == "" || isInteger(p.countType))
+}
+
+// scan reads every unit of the plan with up to workers goroutines and
+// returns the bags, with their rows unless they were spilled to sp.
+func scan(ctx context.Context, cfg *Config, p *plan, m *model, mem memory.Allocator, workers int, sp *spiller, progress func(int64)) (*bags, error) {
+	agg := cfg.aggregates(m, p)
+	workers = max(1, min(workers, len(p.units)))
+	scanners := make([]*scanner, workers)
+	files := newFileSet(p, mem)
+	var next atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	for w := range workers {
+		s := newScanner(cfg, p, m, agg, sp, w)
+		scanners[w] = s
+		g.Go(func() (err error) {
+			for {
+				ui := int(next.Add(1) - 1)
+				if ui >= len(p.units) {
+					return nil
+				}
+				path := p.files[p.units[ui].file].Path
+				if err := func() (err error) {
+					defer recoverAs(&err, path)
+					rd, err := files.reader(gctx, p.units[ui].file)
+					if err != nil {
+						return err
+					}
+					return s.readUnit(gctx, rd, ui, progress)
+				}(); err != nil {
+					return err
+				}
+			}
+		})
+	}
+	err := g.Wait()
+	if cerr := files.close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	if sp != nil {
+		if err := sp.finish(); err != nil {
+			return nil, err
+		}
+	}
+	b, remap := merge(p, m, scanners, agg, sp != nil)
+	if sp != nil {
+		sp.remap = remap
+	}
+	return b, nil
+}
+
+// fileSet opens each input file once, when a worker first needs it, and
+// shares the reader among the workers.
+type fileSet struct {
+	p    *plan
+	mem  memory.Allocator
+	mu   sync.Mutex
+	open []*readers.Reader
+	errs []error
+}
+
+func newFileSet(p *plan, mem memory.Allocator) *fileSet {
+	return &fileSet{p: p, mem: mem, open: make([]*readers.Reader, len(p.files)), errs: make([]error, len(p.files))}
+}
+
+// reader returns file fi's reader, opening it (and checking it has not
+// changed since planning) on first use.
+func (fs *fileSet) reader(ctx context.Context, fi int) (*readers.Reader, error) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.open[fi] != nil || fs.errs[fi] != nil {
+		return fs.open[fi], fs.errs[fi]
+	}
+	if err := fs.p.unchanged(fi); err != nil {
+		fs.errs[fi] = err
+		return nil, err
+	}
+	rd, err := readers.Open(ctx, fs.p.files[fi], fs.mem)
+	fs.open[fi], fs.errs[fi] = rd, err
+	return rd, err
+}
+
+// close closes every open reader.
+func (fs *fileSet) close() error {
+	var first error
+	for i, rd := range fs.open {
+		if rd == nil {
+			continue
+		}
+		if err := rd.Close(); err != nil && first == nil {
+			first = fmt.Errorf("%s: %w", fs.p.files[i].Path, err)
+		}
+		fs.open[i] = nil
+	}
+	return first
+}
+
+// hashInt and hashString spread bag keys over the spill partitions
+// (splitmix64's finaliser; FNV-1a then the finaliser for strings).
+func hashInt(k int64) uint64 {
+	z := uint64(k) + 0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+func hashString(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return hashInt(int64(h))
+}
+
+// merge joins the workers' dictionaries into bags sorted by key, adds up
+// their bookkeeping, and groups their rows (unless spilled) by bag, a bag's
+// rows in plan order.
+func merge(p *plan, m *model, ss []*scanner, agg, spilled bool) (*bags, [][]int32) {
+	b := &bags{dim: len(p.valueTypes)}
+	remap := make([][]int32, len(ss))
+	if p.strKeys {
+		var all []string
+		for _, s := range ss {
+			all = append(all, s.strs...)
+		}
+		slices.Sort(all)
+		b.strs = slices.Compact(all)
+		if b.strs == nil {
+			b.strs = []string{}
+		}
+		for w, s := range ss {
+			remap[w] = make([]int32, len(s.strs))
+			for id, k := range s.strs {
+				g, _ := slices.BinarySearch(b.strs, k)
+				remap[w][id] = int32(g)
+			}
+		}
+	} else {
+		b.ints, remap = mergeInts(ss)
+	}
+	nb := len(b.ints) + len(b.strs)
+	b.nobs = make([]int64, nb)
+	b.first = make([]int32, nb)
+	for i := range b.first {
+		b.first[i] = math.MaxInt32 // units, until the end
+	}
+	fails := map[int32]failure{}
+	for w, s := range ss {
+		for id, g := range remap[w] {
+			if g < 0 {
+				continue
+			}
+			b.nobs[g] += s.nobs[id]
+			b.first[g] = min(b.first[g], s.first[id])
+			if s.dropped != nil && s.dropped[id] > 0 {
+				if b.dropped == nil {
+					b.dropped = make([]int64, nb)
+				}
+				b.dropped[g] += s.dropped[id]
+			}
+		}
+		for id, f := range s.failed {
+			g := remap[w][id]
+			if old, ok := fails[g]; !ok || f.before(old) {
+				fails[g] = f
+			}
+		}
+	}
+	for i, u := range b.first {
+		b.first[i] = int32(p.units[u].file)
+	}
+	if len(fails) > 0 {
+		b.failed = make([]*InputError, nb)
+		for g, f := range fails {
+			b.failed[g] = f.err
+		}
+	}
+	switch {
+	case agg:
+		b.groupCounts(ss, remap, len(m.possible))
+	case spilled:
+		b.part = make([]uint16, nb)
+		for w, s := range ss {
+			for id, g := range remap[w] {
+				if g >= 0 {
+					b.part[g] = s.part[id]
+				}
+			}
+		}
+		b.start = make([]int, nb+1)
+	default:
+		b.groupRows(ss, remap)
+	}
+	return b, remap
+}
+
+// mergeInts returns the sorted union of the workers' integer keys (never
+// nil) and, per worker, the index of each of its ids in it (-1 for a dense
+// id the worker never saw).
+func mergeInts(ss []*scanner) ([]int64, [][]int32) {
+	remap := make([][]int32, len(ss))
+	var all []int64
+	for _, s := range ss {
+		for id := range int32(s.bagCount()) {
+			if s.first[id] >= 0 {
+				all = append(all, s.intKey(id))
+			}
+		}
+	}
+	slices.Sort(all)
+	keys := slices.Compact(all)
+	if keys == nil {
+		keys = []int64{}
+	}
+	for w, s := range ss {
+		remap[w] = make([]int32, s.bagCount())
+		for id := range int32(s.bagCount()) {
+			remap[w][id] = -1
+			if s.first[id] >= 0 {
+				g, _ := slices.BinarySearch(keys, s.intKey(id))
+				remap[w][id] = int32(g)
+			}
+		}
+	}
+	return keys, remap
+}
+
+// groupCounts makes each bag's rows its codes of non-zero summed count, in
+// code order.
+func (b *bags) groupCounts(ss []*scanner, remap [][]int32, nc int) {
+	nb := b.len()
+	sums := make([]float64, nb*nc)
+	for w, s := range ss {
+		for id, g := range remap[w] {
+			if g >= 0 {
+				for c := range nc {
+					sums[int(g)*nc+c] += s.counts[id*nc+c]
+				}
+			}
+		}
+	}
+	b.start = make([]int, nb+1)
+	for g := range nb {
+		b.start[g+1] = b.start[g]
+		for c := range nc {
+			if x := sums[g*nc+c]; x != 0 {
+				b.vals = append(b.vals, float64(c))
+				b.counts = append(b.counts, x)
+				b.start[g+1]++
+			}
+		}
+	}
+}
+
+// groupRows sorts the workers' row chunks into bags, a bag's rows in unit
+// order, then row order. The scanners give up their chunks.
+func (b *bags) groupRows(ss []*scanner, remap [][]int32) {
+	type tagged struct {
+		unit int
+		p    piece
+	}
+	var chunks []tagged
+	withCounts := false
+	for w, s := range ss {
+		for _, c := range s.chunks {
+			chunks = append(chunks, tagged{c.unit, piece{c.ids, remap[w], c.vals, c.counts}})
+			withCounts = withCounts || c.counts != nil
+		}
+		s.chunks = nil
+	}
+	slices.SortFunc(chunks, func(x, y tagged) int { return x.unit - y.unit })
+	pieces := make([]piece, len(chunks))
+	for i, t := range chunks {
+		pieces[i] = t.p
+	}
+	chunks = nil
+	b.fill(pieces, withCounts)
+}
+
+// piece is a run of rows whose bag ids are one worker's, which remap turns
+// into bag indices.
+type piece struct {
+	ids, remap   []int32
+	vals, counts []float64
+}
+
+// fill sets b.start, b.vals and b.counts from pieces of rows in plan order
+// (a counting sort by bag, stable), letting go of each piece once placed.
+func (b *bags) fill(pieces []piece, withCounts bool) {
+	nb := b.len()
+	start := make([]int, nb+1)
+	for _, pc := range pieces {
+		for _, id := range pc.ids {
+			start[pc.remap[id]+1]++
+		}
+	}
+	for g := range nb {
+		start[g+1] += start[g]
+	}
+	d := b.stride()
+	total := start[nb]
+	b.vals = slices.Grow(b.vals[:0], total*d)[:total*d]
+	b.counts = nil
+	if withCounts {
+		b.counts = make([]float64, total)
+	}
+	next := slices.Clone(start[:nb])
+	for i, pc := range pieces {
+		for r, id := range pc.ids {
+			g := pc.remap[id]
+			at := next[g]
+			next[g]++
+			if d == 1 {
+				b.vals[at] = pc.vals[r]
+			} else {
+				copy(b.vals[at*d:(at+1)*d], pc.vals[r*d:(r+1)*d])
+			}
+			if withCounts {
+				b.counts[at] = pc.counts[r]
+			}
+		}
+		pieces[i] = piece{} // the garbage collector may take it now
+	}
+	b.start = start
+}

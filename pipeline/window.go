@@ -1,0 +1,179 @@
+package pipeline
+
+import (
+	"context"
+	"math"
+	"time"
+)
+
+// window is a range [lo, hi] of the bag keys of a sorted input (plan.sorted)
+// and the units that hold them; a run reads and fits one window at a time,
+// so that its rows in memory are those of a window, not of the input.
+// Only the first and last units of a window can hold other windows' bags
+// too: they are read by both windows, each taking its own bags' rows.
+type window struct {
+	lo, hi int64
+	units  []unit
+	rows   int64
+}
+
+// contains reports whether every key of unit u is in the window.
+func (w *window) contains(u unit) bool { return u.lo >= w.lo && u.hi <= w.hi }
+
+// defaultWindowRows is how many rows a window holds when no
+// run.memory_limit says otherwise: some 200 MB of rows in memory.
+const defaultWindowRows = 8 << 20
+
+// windows cuts a sorted plan into windows of about rows rows each,
+// starting each window at a unit whose smallest key is larger than the
+// window before's, so that no bag is in two windows.
+func (p *plan) windows(rows int64) []*window {
+	var ws []*window
+	var cur *window
+	for _, u := range p.units {
+		if cur == nil || cur.rows >= rows && u.lo > cur.lo {
+			if cur != nil {
+				cur.hi = u.lo - 1
+			}
+			cur = &window{lo: u.lo}
+			if len(ws) == 0 {
+				cur.lo = math.MinInt64
+			}
+			ws = append(ws, cur)
+		}
+		cur.rows += u.rows
+	}
+	if cur != nil {
+		cur.hi = math.MaxInt64
+	}
+	for _, w := range ws {
+		w.rows = 0
+		for _, u := range p.units {
+			if u.hi >= w.lo && u.lo <= w.hi {
+				w.units = append(w.units, u)
+				w.rows += u.rows
+			}
+		}
+	}
+	return ws
+}
+
+// streams reports how many rows a window of a sorted input holds, or 0
+// when the run is not read window by window: only row families (discrete
+// values are kept as counts, which take no room) of per-bag scope, with
+// sorted integer keys, and more rows than one window.
+func (r *runner) streams() int64 {
+	if !r.plan.sorted || r.cfg.aggregates(r.model, r.plan) || r.cfg.Model.Scope == ScopeShared || r.opts.spillPartitions > 0 {
+		return 0
+	}
+	rows := int64(defaultWindowRows)
+	if r.opts.windowRows > 0 {
+		rows = r.opts.windowRows
+	}
+	if lim := int64(r.cfg.Run.MemoryLimit); lim > 0 {
+		// As in spiller: a row costs about twice its size while grouped;
+		// a window may take a quarter of the budget.
+		rows = min(rows, max(lim/4/(2*r.rowBytes()), 1))
+	}
+	if r.sum.Rows <= rows {
+		return 0
+	}
+	return rows
+}
+
+// rowBytes is the size of a row held in memory: its bag id, values and
+// count.
+func (r *runner) rowBytes() int64 {
+	n := int64(4 + 8*r.model.dim)
+	if r.cfg.Input.Count != "" {
+		n += 8
+	}
+	return n
+}
+
+// stream reads and fits a sorted input window by window, and puts the
+// bags and their fits together, in key order.
+func (r *runner) stream(ctx context.Context, rows int64) error {
+	ws := r.plan.windows(rows)
+	r.sum.Windows = len(ws)
+	r.log.Info("the input is sorted by bag: reading it window by window", "windows", len(ws), "rows_per_window", rows)
+	all := &bags{dim: len(r.plan.valueTypes), ints: []int64{}}
+	allFits := newFits(r.model, 0)
+	read, fit := r.progress("read", r.sum.Rows), r.progress("fit", r.sum.Rows)
+	for _, w := range ws {
+		sub := *r.plan
+		sub.window, sub.units = w, w.units
+		sub.keyLo, sub.keyHi = max(w.lo, r.plan.keyLo), min(w.hi, r.plan.keyHi)
+		sub.dense = denseEnough(sub.keyLo, sub.keyHi, w.rows)
+		t := time.Now()
+		b, err := scan(ctx, r.cfg, &sub, r.model, r.mem, r.workers, nil, read)
+		if err != nil {
+			return err
+		}
+		r.sum.Read += time.Since(t)
+		t = time.Now()
+		f, err := fitAll(ctx, r.cfg, &sub, b, r.model, nil, r.workers, fit)
+		if err != nil {
+			return err
+		}
+		r.sum.Fit += time.Since(t)
+		all.append(b)
+		allFits.append(f)
+	}
+	r.bags, r.fits = all, allFits
+	return nil
+}
+
+// append adds the bags of c (keys after b's) to b, without their rows.
+func (b *bags) append(c *bags) {
+	n := b.len()
+	b.ints = append(b.ints, c.ints...)
+	b.strs = append(b.strs, c.strs...)
+	b.nobs = append(b.nobs, c.nobs...)
+	b.first = append(b.first, c.first...)
+	b.failed = appendAligned(b.failed, c.failed, n, len(c.nobs))
+	b.dropped = appendAligned(b.dropped, c.dropped, n, len(c.nobs))
+	b.start, b.vals, b.counts = nil, nil, nil
+}
+
+// appendAligned appends the m values of src to the n of dst, where nil
+// stands for as many zero values.
+func appendAligned[T any](dst, src []T, n, m int) []T {
+	if dst == nil && src == nil {
+		return nil
+	}
+	if dst == nil {
+		dst = make([]T, n, n+m)
+	}
+	if src == nil {
+		return append(dst, make([]T, m)...)
+	}
+	return append(dst, src...)
+}
+
+// append adds the fits of g's bags after f's.
+func (f *fits) append(g *fits) {
+	n := len(f.nobs)
+	f.weights = append(f.weights, g.weights...)
+	f.nobs = append(f.nobs, g.nobs...)
+	f.total = append(f.total, g.total...)
+	f.iters = append(f.iters, g.iters...)
+	f.converged = append(f.converged, g.converged...)
+	f.ll = append(f.ll, g.ll...)
+	f.gap = append(f.gap, g.gap...)
+	f.se = append(f.se, g.se...)
+	f.ncomp = append(f.ncomp, g.ncomp...)
+	f.bic = append(f.bic, g.bic...)
+	f.aic = append(f.aic, g.aic...)
+	f.errs = appendAligned(f.errs, g.errs, n, len(g.nobs))
+	f.failed += g.failed
+	if l, m := f.learned, g.learned; l != nil {
+		for q := range l.scalars {
+			l.scalars[q] = append(l.scalars[q], m.scalars[q]...)
+			l.se[q] = append(l.se[q], m.se[q]...)
+		}
+		l.probs = append(l.probs, m.probs...)
+		l.mean = append(l.mean, m.mean...)
+		l.cov = append(l.cov, m.cov...)
+	}
+}
