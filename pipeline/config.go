@@ -21,6 +21,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/mixbatch/mixbatch/em"
+	"github.com/mixbatch/mixbatch/writers"
 )
 
 // Families that model.family accepts.
@@ -307,6 +308,24 @@ type OutputConfig struct {
 	Posteriors bool `yaml:"posteriors" json:"posteriors,omitempty"`
 	// Overwrite allows replacing an existing Dir.
 	Overwrite bool `yaml:"overwrite" json:"overwrite,omitempty"`
+	// Compression is the codec of every output table: snappy (the default,
+	// as Spark's, DuckDB's and pyarrow's), zstd (at its fastest level:
+	// smaller files, slower writes) or none.
+	Compression string `yaml:"compression" json:"compression,omitempty"`
+}
+
+// Output compression codecs.
+const (
+	CompressionSnappy = "snappy"
+	CompressionZstd   = "zstd"
+	CompressionNone   = "none"
+)
+
+// writerOptions returns the options every output table is written with.
+func (o *OutputConfig) writerOptions() writers.Options {
+	return writers.Options{Compression: map[string]writers.Compression{
+		CompressionSnappy: writers.Snappy, CompressionZstd: writers.Zstd, CompressionNone: writers.Uncompressed,
+	}[o.Compression]}
 }
 
 // RunConfig tunes execution and says what failures do.
@@ -510,9 +529,10 @@ func (l *Limit) UnmarshalJSON(b []byte) error {
 
 // DefaultConfig holds the defaults applied before a config file is decoded.
 var DefaultConfig = Config{
-	Input: InputConfig{Nulls: NullsError},
-	Model: ModelConfig{Scope: ScopeBag, RegCovar: 1e-6, Select: SelectBIC},
-	Run:   RunConfig{OnError: OnErrorFail},
+	Input:  InputConfig{Nulls: NullsError},
+	Model:  ModelConfig{Scope: ScopeBag, RegCovar: 1e-6, Select: SelectBIC},
+	Output: OutputConfig{Compression: CompressionSnappy},
+	Run:    RunConfig{OnError: OnErrorFail},
 	EM: EMConfig{
 		MaxIter:    10000,
 		Tol:        1e-10,
@@ -695,6 +715,11 @@ func (c *Config) Validate() error {
 	}
 	if err := c.EM.validate(len(c.Model.Names())); err != nil {
 		return err
+	}
+	switch c.Output.Compression {
+	case CompressionSnappy, CompressionZstd, CompressionNone:
+	default:
+		return fmt.Errorf("output.compression must be snappy, zstd or none, got %q", c.Output.Compression)
 	}
 	if c.Output.Dir == "" {
 		return errors.New("output.dir is required")

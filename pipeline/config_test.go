@@ -84,6 +84,10 @@ var expectedErrors = []struct {
 	{"output_in_input.bad.yml", `output.dir "data/in/results" is inside input.paths[0] "data/in"`},
 	{"output_in_input_glob.bad.yml", `output.dir "data/in/results" is inside input.paths[0] "data/in/*.parquet"`},
 	{"input_in_output.bad.yml", `input.paths[1] "out/run/in" is inside output.dir "out/run"`},
+	{"compression_bogus.bad.yml", `output.compression must be snappy, zstd or none, got "lz4"`},
+	{"memory_limit_unit.bad.yml", `line 12: run.memory_limit must be a whole number of bytes with an optional unit (B, KiB, MiB, GiB, TiB, kB, MB, GB, TB), such as 512MiB, got "512 elephants"`},
+	{"memory_limit_small.bad.yml", "run.memory_limit must be at least 64MiB (or unset for no limit), got 1MiB"},
+	{"memory_limit_negative.bad.yml", `got "-5GiB"`},
 
 	// Multivariate Gaussian components and lists of value columns.
 	{"value_map.bad.yml", "line 4: input.value must be a column name or a list of column names"},
@@ -406,5 +410,33 @@ func TestLimit(t *testing.T) {
 	var none *Limit
 	if none.Exceeded(1<<30, 1<<30) {
 		t.Error("an unset limit was exceeded")
+	}
+}
+
+// TestByteSize checks how run.memory_limit reads and writes sizes.
+func TestByteSize(t *testing.T) {
+	for in, want := range map[string]ByteSize{
+		"0": 0, "512MiB": 512 << 20, "512 MiB": 512 << 20, "4GiB": 4 << 30, "1TiB": 1 << 40, "1KiB": 1024,
+		"1GB": 1e9, "5MB": 5e6, "3kB": 3000, "3KB": 3000, "100B": 100, "123456789": 123456789,
+	} {
+		got, err := parseByteSize(in)
+		if err != nil || got != want {
+			t.Errorf("parseByteSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+		back, err := parseByteSize(got.String())
+		if err != nil || back != got {
+			t.Errorf("%q: String() %q reads back as %d, %v", in, got.String(), back, err)
+		}
+	}
+	for _, in := range []string{"", "MiB", "1.5GiB", "-1", "1 GiB B", "9999999TiB", "1PiB", "1e9"} {
+		if v, err := parseByteSize(in); err == nil {
+			t.Errorf("parseByteSize(%q) = %d, want an error", in, v)
+		}
+	}
+	if got := ByteSize(512 << 20).String(); got != "512MiB" {
+		t.Errorf("String() = %q, want 512MiB", got)
+	}
+	if got := ByteSize(1e9).String(); got != "1000000000B" {
+		t.Errorf("String() = %q, want 1000000000B", got)
 	}
 }

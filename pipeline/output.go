@@ -600,7 +600,7 @@ func (r *runner) writePart(table string, part int, sc *arrow.Schema, cols ...arr
 	rec := array.NewRecord(sc, arrs, int64(arrs[0].Len()))
 	defer rec.Release()
 	path := r.stage.path(table, partName(part))
-	if err := writers.WriteFile(path, sc, []arrow.Record{rec}, writers.Options{}); err != nil {
+	if err := writers.WriteFile(path, sc, []arrow.Record{rec}, r.cfg.Output.writerOptions()); err != nil {
 		return fmt.Errorf("writing %s: %w", table, err)
 	}
 	return nil

@@ -47,7 +47,7 @@ func (r *runner) writePosteriors(ctx context.Context) error {
 	sc := r.posteriorsSchema()
 	if len(r.plan.units) == 0 {
 		// No rows at all: still one (empty) part, so the folder is a table.
-		return writers.WriteFile(r.stage.path(PosteriorsTable, partName(0)), sc, nil, writers.Options{})
+		return writers.WriteFile(r.stage.path(PosteriorsTable, partName(0)), sc, nil, r.cfg.Output.writerOptions())
 	}
 	index := newBagIndex(r.plan, r.bags)
 	files := newFileSet(r.plan, r.mem)
@@ -174,7 +174,7 @@ func (p *posteriorPass) unit(ctx context.Context, files *fileSet, ui int, progre
 		return err
 	}
 	defer rr.Release()
-	w, err := writers.Create(r.stage.path(PosteriorsTable, partName(ui)), p.sc, writers.Options{})
+	w, err := writers.Create(r.stage.path(PosteriorsTable, partName(ui)), p.sc, r.cfg.Output.writerOptions())
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", PosteriorsTable, err)
 	}

@@ -16,7 +16,7 @@ import (
 )
 
 // batchRows is the record batch size the pipeline reads with.
-const batchRows = 64 * 1024
+const batchRows = 1 << 20
 
 // InputError is a problem with the input data, located as precisely as it
 // can be: file, column, row (0-based, within the file), bag and value.

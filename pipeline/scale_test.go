@@ -16,6 +16,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet/compress"
+	"github.com/apache/arrow/go/v17/parquet/file"
 	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/mixbatch/mixbatch/em"
@@ -405,5 +407,49 @@ func TestWindowsMatchInMemory(t *testing.T) {
 				t.Errorf("summaries differ: %+v vs %+v", refSum, sum)
 			}
 		})
+	}
+}
+
+// TestOutputCompression: output.compression is the codec of every column
+// chunk of every output table (snappy when unset).
+func TestOutputCompression(t *testing.T) {
+	sc := genScaleCase(1)
+	root := t.TempDir()
+	in := filepath.Join(root, "in")
+	sc.write(t, in, 1, 100, false)
+	for codec, want := range map[string]compress.Compression{"": compress.Codecs.Snappy, "zstd": compress.Codecs.Zstd, "none": compress.Codecs.Uncompressed} {
+		out := filepath.Join(root, "out-"+codec)
+		cfg := sc.config(t, in, out, false, 2, "")
+		if codec != "" {
+			cfg.Output.Compression = codec
+		}
+		mustRun(t, cfg, Options{})
+		for _, tb := range []string{WeightsTable, FitsTable, PosteriorsTable} {
+			parts, err := filepath.Glob(filepath.Join(out, tb, "*.parquet"))
+			if err != nil || len(parts) == 0 {
+				t.Fatalf("%s: no part files (%v)", tb, err)
+			}
+			for _, part := range parts {
+				f, err := file.OpenParquetFile(part, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				md := f.MetaData()
+				for g := range f.NumRowGroups() {
+					for c := range md.Schema.NumColumns() {
+						cc, err := md.RowGroup(g).ColumnChunk(c)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if cc.Compression() != want {
+							t.Errorf("compression %q: %s column %d is %v, want %v", codec, part, c, cc.Compression(), want)
+						}
+					}
+				}
+				if err := f.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 	}
 }

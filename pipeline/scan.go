@@ -305,6 +305,10 @@ func (s *scanner) intKeys(bag arrow.Array) ([]int64, bool) {
 // be valid. Rows of a bag usually come together: the id is looked up only
 // when the key changes.
 func (s *scanner) intRows(keys []int64, u int, codes, cnts []float64, n int) {
+	if s.agg && cnts == nil {
+		s.countRuns(keys[:n], u, codes)
+		return
+	}
 	id := s.intID(keys[0], u)
 	last := keys[0]
 	if s.agg {
@@ -332,6 +336,42 @@ func (s *scanner) intRows(keys []int64, u int, codes, cnts []float64, n int) {
 	s.cur.vals = append(s.cur.vals, codes...)
 	if cnts != nil {
 		s.cur.counts = append(s.cur.counts, cnts...)
+	}
+}
+
+// countRuns is intRows for counts of discrete values, one per row: it
+// adds up each run of rows of one bag (a sorted or clustered input is all
+// runs) before touching the bag's counters. The sums are whole numbers,
+// the same in any order.
+func (s *scanner) countRuns(keys []int64, u int, codes []float64) {
+	nc, n := s.ncode, len(keys)
+	for i := 0; i < n; {
+		k := keys[i]
+		j := i + 1
+		for j < n && keys[j] == k {
+			j++
+		}
+		var id int
+		if d := uint64(k - s.lo); d < uint64(s.nd) && k >= s.lo && s.nobs[d] > 0 {
+			id = int(d) // seen before: its first unit is set (one memory access fewer)
+		} else {
+			id = int(s.intID(k, u))
+		}
+		s.nobs[id] += int64(j - i)
+		row := s.counts[id*nc : id*nc+nc]
+		if nc == 2 {
+			ones := 0
+			for _, c := range codes[i:j] {
+				ones += int(c)
+			}
+			row[0] += float64(j - i - ones)
+			row[1] += float64(ones)
+		} else {
+			for _, c := range codes[i:j] {
+				row[int(c)]++
+			}
+		}
+		i = j
 	}
 }
 
@@ -685,7 +725,7 @@ func merge(p *plan, m *model, ss []*scanner, agg, spilled bool) (*bags, [][]int3
 	fails := map[int32]failure{}
 	for w, s := range ss {
 		for id, g := range remap[w] {
-			if g < 0 {
+			if g < 0 || s.first[id] < 0 { // a dense id this worker never saw
 				continue
 			}
 			b.nobs[g] += s.nobs[id]
@@ -720,7 +760,7 @@ func merge(p *plan, m *model, ss []*scanner, agg, spilled bool) (*bags, [][]int3
 		b.part = make([]uint16, nb)
 		for w, s := range ss {
 			for id, g := range remap[w] {
-				if g >= 0 {
+				if g >= 0 && s.first[id] >= 0 {
 					b.part[g] = s.part[id]
 				}
 			}
@@ -737,6 +777,9 @@ func merge(p *plan, m *model, ss []*scanner, agg, spilled bool) (*bags, [][]int3
 // id the worker never saw).
 func mergeInts(ss []*scanner) ([]int64, [][]int32) {
 	remap := make([][]int32, len(ss))
+	if keys, ok := mergeDense(ss, remap); ok {
+		return keys, remap
+	}
 	var all []int64
 	for _, s := range ss {
 		for id := range int32(s.bagCount()) {
@@ -761,6 +804,37 @@ func mergeInts(ss []*scanner) ([]int64, [][]int32) {
 		}
 	}
 	return keys, remap
+}
+
+// mergeDense is mergeInts when every scanner has only dense ids over the
+// same range: the keys come in order, without a sort. It reports false
+// otherwise.
+func mergeDense(ss []*scanner, remap [][]int32) ([]int64, bool) {
+	nd, lo := ss[0].nd, ss[0].lo
+	for _, s := range ss {
+		if s.nd != nd || s.lo != lo || s.bagCount() != int(nd) {
+			return nil, false
+		}
+	}
+	for w := range ss {
+		remap[w] = make([]int32, nd)
+	}
+	keys := []int64{}
+	for id := range nd {
+		seen := false
+		for _, s := range ss {
+			seen = seen || s.first[id] >= 0
+		}
+		g := int32(-1)
+		if seen {
+			g = int32(len(keys))
+			keys = append(keys, lo+int64(id))
+		}
+		for w := range ss {
+			remap[w][id] = g
+		}
+	}
+	return keys, true
 }
 
 // groupCounts makes each bag's rows its codes of non-zero summed count, in
