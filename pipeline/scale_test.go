@@ -453,3 +453,65 @@ func TestOutputCompression(t *testing.T) {
 		}
 	}
 }
+
+// TestOnesIn checks the bitmap population count against counting bit by
+// bit, over every range of a random bitmap.
+func TestOnesIn(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	b := make([]byte, 40)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	for lo := 0; lo <= 8*len(b); lo++ {
+		want := 0
+		for hi := lo; hi <= 8*len(b); hi++ {
+			if got := onesIn(b, lo, hi); got != want {
+				t.Fatalf("onesIn(%d, %d) = %d, want %d", lo, hi, got, want)
+			}
+			if hi < 8*len(b) {
+				want += int(b[hi>>3] >> (hi & 7) & 1)
+			}
+		}
+	}
+}
+
+// TestBoolBitsMatchRows: bernoulli values counted straight from a bool
+// column's bitmap (countsBits) give the tables that the same values as
+// integers (the row-by-row coding) give, on clustered and shuffled rows
+// cut into row groups that split bags.
+func TestBoolBitsMatchRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var bags []int64
+	var reds []bool
+	for b := range 400 {
+		for range 1 + rng.IntN(30) {
+			bags = append(bags, int64(b))
+			reds = append(reds, rng.IntN(3) == 0)
+		}
+	}
+	for _, shuffle := range []bool{false, true} {
+		if shuffle {
+			rng.Shuffle(len(bags), func(i, j int) { bags[i], bags[j] = bags[j], bags[i]; reds[i], reds[j] = reds[j], reds[i] })
+		}
+		root := t.TempDir()
+		ints := make([]int64, len(reds))
+		for i, r := range reds {
+			if r {
+				ints[i] = 1
+			}
+		}
+		writeParquet(t, filepath.Join(root, "bool", "a.parquet"), column("bag", bags), column("red", reds))
+		writeParquet(t, filepath.Join(root, "int", "a.parquet"), column("bag", bags), column("red", ints))
+		for _, in := range []string{"bool", "int"} {
+			mustRun(t, mustLoad(t, fmt.Sprintf(`
+input: {paths: [%q], bag: bag, value: red}
+model: {family: bernoulli, components: [{name: f1, p: 0.8}, {name: f2, p: 0.3}]}
+output: {dir: %q}
+run: {workers: 3}
+`, filepath.Join(root, in), filepath.Join(root, "out-"+in))), Options{})
+		}
+		for _, tb := range []string{WeightsTable, FitsTable} {
+			assertSameTables(t, tb, readTable(t, filepath.Join(root, "out-int"), tb), readTable(t, filepath.Join(root, "out-bool"), tb))
+		}
+	}
+}

@@ -2,8 +2,10 @@ package pipeline
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"strings"
 	"sync"
@@ -258,6 +260,9 @@ func (s *scanner) batch(rec arrow.Record, u int, row0 int64) error {
 		cnt = rec.Column(1 + s.dim)
 	}
 	filter := s.p.window != nil && !s.p.window.contains(s.p.units[u])
+	if s.countsBits(bag, vals, cnt, u) {
+		return nil
+	}
 	if s.dim == 1 && bag.NullN() == 0 && vals[0].NullN() == 0 && (cnt == nil || cnt.NullN() == 0) && !(filter && s.p.strKeys) {
 		codes, ok := s.m.fastCodes(vals[0], s.codes[:0])
 		s.codes = codes
@@ -337,6 +342,59 @@ func (s *scanner) intRows(keys []int64, u int, codes, cnts []float64, n int) {
 	if cnts != nil {
 		s.cur.counts = append(s.cur.counts, cnts...)
 	}
+}
+
+// countsBits is the fastest path, for the textbook case: bernoulli values
+// in a bool column without nulls, no count column, int64 keys, either
+// value possible. It counts each run of a bag's rows straight from the
+// bitmap (a population count), and reports whether it could.
+func (s *scanner) countsBits(bag arrow.Array, vals []arrow.Array, cnt arrow.Array, u int) bool {
+	keyArr, ok := bag.(*array.Int64)
+	valArr, isBool := vals[0].(*array.Boolean)
+	if !s.agg || s.m.family != Bernoulli || cnt != nil || !ok || !isBool || bag.NullN() > 0 || valArr.NullN() > 0 ||
+		!s.m.possible[0] || !s.m.possible[1] || s.p.window != nil {
+		return false
+	}
+	keys := keyArr.Int64Values()
+	bits, off := valArr.Data().Buffers()[1].Bytes(), valArr.Data().Offset()
+	n := len(keys)
+	for i := 0; i < n; {
+		k := keys[i]
+		j := i + 1
+		for j < n && keys[j] == k {
+			j++
+		}
+		id := int(s.intID(k, u))
+		ones := onesIn(bits, off+i, off+j)
+		s.nobs[id] += int64(j - i)
+		s.counts[2*id] += float64(j - i - ones)
+		s.counts[2*id+1] += float64(ones)
+		i = j
+	}
+	return true
+}
+
+// onesIn counts the set bits lo..hi-1 of an LSB-first bitmap.
+func onesIn(b []byte, lo, hi int) int {
+	if lo >= hi {
+		return 0
+	}
+	first, last := lo>>3, (hi-1)>>3
+	headMask := byte(0xff << (lo & 7))
+	tailMask := byte(0xff >> (7 - (hi-1)&7))
+	if first == last {
+		return bits.OnesCount8(b[first] & headMask & tailMask)
+	}
+	n := bits.OnesCount8(b[first]&headMask) + bits.OnesCount8(b[last]&tailMask)
+	mid := b[first+1 : last]
+	for len(mid) >= 8 {
+		n += bits.OnesCount64(binary.LittleEndian.Uint64(mid))
+		mid = mid[8:]
+	}
+	for _, x := range mid {
+		n += bits.OnesCount8(x)
+	}
+	return n
 }
 
 // countRuns is intRows for counts of discrete values, one per row: it
