@@ -178,3 +178,75 @@ func BenchmarkFitTinyCategorical(b *testing.B) {
 		{0.1, 0.1, 0.1, 0.2, 0.5},
 	})
 }
+
+// gaussianBag100Bags returns nb bags as the pipeline's readings benchmark
+// (issue 4) fits them: 100 distinct readings each from a mixture of the
+// fixed components N(20,2), N(35,3) and N(60,8) with weights drawn from a
+// flat Dirichlet, as log-density tables (from em.Table).
+func gaussianBag100Bags(nb int) (tabs [][]float64, comps []em.LogProber) {
+	rnd := rand.New(rand.NewPCG(4, 100))
+	norms := []distuv.Normal{{Mu: 20, Sigma: 2}, {Mu: 35, Sigma: 3}, {Mu: 60, Sigma: 8}}
+	for _, c := range norms {
+		comps = append(comps, c)
+	}
+	k := len(norms)
+	w := make([]float64, k)
+	xs := make([]float64, 100)
+	for range nb {
+		sum := 0.0
+		for j := range w {
+			w[j] = rnd.ExpFloat64() // flat Dirichlet: normalised Gamma(1)s
+			sum += w[j]
+		}
+		for i := range xs {
+			j, u := 0, rnd.Float64()*sum
+			for j < k-1 && u >= w[j] {
+				u -= w[j]
+				j++
+			}
+			xs[i] = norms[j].Mu + norms[j].Sigma*rnd.NormFloat64()
+		}
+		tabs = append(tabs, em.Table(nil, xs, comps))
+	}
+	return tabs, comps
+}
+
+// BenchmarkFitGaussianBag100 fits bag after bag of gaussianBag100Bags with
+// a reused Fitter and Uncertainty and the pipeline's settings (default tol,
+// SQUAREM), one bag per op: Fit, then the weights' standard errors, by
+// WeightStdErrors from the table, or by WeightStdErrorsFrom with the
+// Fitter's densities. It reports ns/bag.
+func BenchmarkFitGaussianBag100(b *testing.B) {
+	const nb = 1024
+	tabs, comps := gaussianBag100Bags(nb)
+	k := len(comps)
+	for _, from := range []bool{false, true} {
+		name := "WeightStdErrors"
+		if from {
+			name = "WeightStdErrorsFrom"
+		}
+		b.Run(name, func(b *testing.B) {
+			var f em.Fitter
+			var u em.Uncertainty
+			se := make([]float64, k)
+			i := 0
+			for b.Loop() {
+				tab := tabs[i%nb]
+				res, err := f.Fit(tab, nil, k, em.Settings{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if from {
+					se, err = u.WeightStdErrorsFrom(&f, se, tab, nil, k, res.Weights)
+				} else {
+					se, err = u.WeightStdErrors(se, tab, nil, k, res.Weights)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(i), "ns/bag")
+		})
+	}
+}

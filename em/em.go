@@ -163,6 +163,10 @@ type Fitter struct {
 	syev    symEig    // eigendecomposition work space
 	free    []bool
 	idx     []int
+	// The table that load scaled: its row count, and whether it loaded
+	// (every number checked), for Uncertainty.WeightStdErrorsFrom.
+	rowsIn  int
+	loaded  bool
 	tol     float64
 	maxIter int
 	done    <-chan struct{}
@@ -227,10 +231,14 @@ func (f *Fitter) stopped() bool {
 
 // load scales the table into f.lik and checks every number.
 func (f *Fitter) load(logLik, counts []float64, k int) error {
+	rows := len(logLik) / k
 	f.k = k
-	f.lik, f.lg, f.c = f.lik[:0], f.lg[:0], f.c[:0]
+	f.lik, f.lg, f.c = grow(f.lik, len(logLik)), grow(f.lg, len(logLik)), grow(f.c, rows)
 	f.n, f.base = 0, 0
-	for i := 0; i < len(logLik)/k; i++ {
+	f.rowsIn, f.loaded = rows, false
+	f.ref = -1 // f.diff is stale
+	kept := 0
+	for i := 0; i < rows; i++ {
 		c := 1.0
 		if counts != nil {
 			c = counts[i]
@@ -242,32 +250,46 @@ func (f *Fitter) load(logLik, counts []float64, k int) error {
 			continue
 		}
 		row := logLik[i*k : i*k+k]
-		m := math.Inf(-1)
+		m, top := math.Inf(-1), 0
 		for j, v := range row {
-			if math.IsNaN(v) || math.IsInf(v, 1) {
+			if !(v < math.Inf(1)) { // NaN or +Inf
 				return &ValueError{Row: i, Component: j, Value: v}
 			}
 			if v > m {
-				m = v
+				m, top = v, j
 			}
 		}
 		if math.IsInf(m, -1) {
 			return &SupportError{Row: i}
 		}
-		for _, v := range row {
-			f.lik = append(f.lik, expDiff(v-m))
-			f.lg = append(f.lg, v-m)
+		lik, lg := f.lik[kept*k:kept*k+k], f.lg[kept*k:kept*k+k]
+		if k == 3 {
+			// expDiff without its branch: the largest is e^0 = 1, and
+			// math.Exp(0) is 1 too, for a tie.
+			o1, o2 := other3[top][0], other3[top][1]
+			d1, d2 := row[o1]-m, row[o2]-m
+			lg[top], lik[top] = 0, 1
+			lg[o1], lik[o1] = d1, math.Exp(d1)
+			lg[o2], lik[o2] = d2, math.Exp(d2)
+		} else {
+			for j, v := range row {
+				lik[j] = expDiff(v - m)
+				lg[j] = v - m
+			}
 		}
-		f.c = append(f.c, c)
+		f.c[kept] = c
+		kept++
 		f.n += c
 		f.base += c * m
 	}
+	f.lik, f.lg, f.c = f.lik[:kept*k], f.lg[:kept*k], f.c[:kept]
 	if f.n == 0 {
 		return ErrNoData
 	}
 	if math.IsInf(f.n, 1) {
 		return ErrCountOverflow
 	}
+	f.loaded = true
 	return nil
 }
 
@@ -322,16 +344,55 @@ type state struct {
 // and the callers need the log-likelihood of only some points). A point at
 // which some observation has zero density gets ll = -Inf.
 func (f *Fitter) step(w, next []float64, wantLL bool) state {
+	g, blk := f.g, f.blk
+	var llsum, prod float64
+	var ok bool
+	if f.k == 3 {
+		llsum, prod, ok = f.gradient3(w, wantLL)
+	} else {
+		llsum, prod, ok = f.gradient(w, wantLL)
+	}
+	if !ok {
+		return state{ll: math.Inf(-1), gap: math.Inf(1)}
+	}
+	st := state{ll: math.NaN(), gap: math.Inf(-1), ok: true}
+	if wantLL {
+		st.ll = f.base + endLogLik(llsum, prod)
+	}
+	sum := 0.0
+	for j := range g {
+		gj := (g[j] + blk[j]) / f.n
+		e := gj - 1
+		if e > st.gap {
+			st.gap = e
+		}
+		if !(e <= f.tol) || (!(e >= -f.tol) && !(w[j] <= f.tol)) {
+			st.ok = false
+		}
+		next[j] = w[j] * gj
+		sum += next[j]
+	}
+	for j := range next {
+		next[j] /= sum
+	}
+	return st
+}
+
+// gradient is the pass over the table of step: it leaves the gradient
+// at w in f.g plus f.blk and returns the log-likelihood's running sum and
+// product (with wantLL), or ok = false if some observation has zero
+// density at w.
+func (f *Fitter) gradient(w []float64, wantLL bool) (llsum, prod float64, ok bool) {
 	k := f.k
 	g, blk := f.g, f.blk
 	clear(g)
 	clear(blk)
-	llsum, prod := 0.0, 1.0
+	llsum, prod = 0.0, 1.0
 	for i, c := range f.c {
 		row := f.lik[i*k : i*k+k]
 		p := dot(w, row)
 		if !(p > 0) {
-			return state{ll: math.Inf(-1), gap: math.Inf(1)}
+			return 0, 0, false
 		}
 		if wantLL {
 			// As in logLikAt. p <= 1 because each row's largest likelihood
@@ -360,27 +421,7 @@ func (f *Fitter) step(w, next []float64, wantLL bool) state {
 			}
 		}
 	}
-	st := state{ll: math.NaN(), gap: math.Inf(-1), ok: true}
-	if wantLL {
-		st.ll = f.base + endLogLik(llsum, prod)
-	}
-	sum := 0.0
-	for j := range g {
-		gj := (g[j] + blk[j]) / f.n
-		e := gj - 1
-		if e > st.gap {
-			st.gap = e
-		}
-		if !(e <= f.tol) || (!(e >= -f.tol) && !(w[j] <= f.tol)) {
-			st.ok = false
-		}
-		next[j] = w[j] * gj
-		sum += next[j]
-	}
-	for j := range next {
-		next[j] /= sum
-	}
-	return st
+	return llsum, prod, true
 }
 
 // endLogLik returns sum + log prod. Log(1) = 0 and the sum is never -0, so

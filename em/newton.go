@@ -93,12 +93,28 @@ func (f *Fitter) reference() {
 	f.ref = r
 	f.diff = grow(f.diff, len(f.lik))
 	for i := 0; i < len(f.lik); i += k {
-		for j := 0; j < k; j++ {
-			if j == r {
-				f.diff[i+j] = 0
-				continue
-			}
-			f.diff[i+j] = densityDiff(f.lg[i+j], f.lik[i+j], f.lg[i+r], f.lik[i+r])
+		diffRow(f.diff[i:i+k], f.lik[i:i+k], f.lg[i:i+k], r, nil)
+	}
+}
+
+// diffRow sets d_j = f_j - f_r by densityDiff for one row of scaled
+// densities lik and their logarithms lg, and d_r = 0, and d_j = 0 for the
+// j with free[j] false when free is not nil.
+func diffRow(d, lik, lg []float64, r int, free []bool) {
+	lr, fr := lg[r], lik[r]
+	for j := range d {
+		if j == r || free != nil && !free[j] {
+			d[j] = 0
+			continue
+		}
+		// densityDiff's common case inline (it is too large to be
+		// inlined): apart by a factor e^0.5 or more, f_j not 0. With
+		// lr = -Inf, fj - fr is fj, as densityDiff returns.
+		lj := lg[j]
+		if math.Abs(lj-lr) >= 0.5 && lj > math.Inf(-1) {
+			d[j] = lik[j] - fr
+		} else {
+			d[j] = densityDiff(lj, lik[j], lr, fr)
 		}
 	}
 }
@@ -155,16 +171,54 @@ func (f *Fitter) lineSearch(ll float64) bool {
 // precision near zero) and f.h, the Hessian per observation in tangent
 // coordinates (row-major K×K; the reference's row and column are zero).
 func (f *Fitter) derivatives(w []float64) state {
-	k, r := f.k, f.ref
+	k := f.k
 	f.e = grow(f.e, k)
+	var ll float64
+	var ok bool
+	if k == 3 {
+		ll, ok = f.hessian3(w)
+	} else {
+		ll, ok = f.hessian(w)
+	}
+	if !ok {
+		return state{ll: math.Inf(-1), gap: math.Inf(1)}
+	}
+	// f.g holds the tangent gradient G_j = sum c D_ij/p_i = g_j - g_r; the
+	// relative gradients follow from sum_k w_k e_k = 0.
+	er := 0.0
+	for j := range f.g {
+		f.g[j] = (f.g[j] + f.blk[j]) / f.n
+		er -= w[j] * f.g[j]
+	}
+	st := state{ll: f.base + ll, gap: math.Inf(-1), ok: true}
+	for j := range f.g {
+		e := er + f.g[j]
+		f.e[j] = e
+		st.gap = math.Max(st.gap, e)
+		if !(e <= f.tol) || (!(e >= -f.tol) && !(w[j] <= f.tol)) {
+			st.ok = false
+		}
+		for m := j; m < k; m++ {
+			f.h[j*k+m] /= f.n
+			f.h[m*k+j] = f.h[j*k+m]
+		}
+	}
+	return st
+}
+
+// hessian is the pass over the table of derivatives: it leaves the
+// tangent gradient (times N) in f.g plus f.blk and the Hessian (times N,
+// upper triangle) in f.h, and returns the log-likelihood less f.base, or
+// ok = false if some observation has zero density at w.
+func (f *Fitter) hessian(w []float64) (ll float64, ok bool) {
+	k, r := f.k, f.ref
 	clear(f.g)
 	clear(f.h)
 	clear(f.blk)
-	ll := 0.0
 	for i, c := range f.c {
 		p := f.density(w, i)
 		if !(p > 0) {
-			return state{ll: math.Inf(-1), gap: math.Inf(1)}
+			return 0, false
 		}
 		ll += c * math.Log(p)
 		t := c / p
@@ -188,27 +242,7 @@ func (f *Fitter) derivatives(w []float64) state {
 			}
 		}
 	}
-	// f.g holds the tangent gradient G_j = sum c D_ij/p_i = g_j - g_r; the
-	// relative gradients follow from sum_k w_k e_k = 0.
-	er := 0.0
-	for j := range f.g {
-		f.g[j] = (f.g[j] + f.blk[j]) / f.n
-		er -= w[j] * f.g[j]
-	}
-	st := state{ll: f.base + ll, gap: math.Inf(-1), ok: true}
-	for j := range f.g {
-		e := er + f.g[j]
-		f.e[j] = e
-		st.gap = math.Max(st.gap, e)
-		if !(e <= f.tol) || (!(e >= -f.tol) && !(w[j] <= f.tol)) {
-			st.ok = false
-		}
-		for m := j; m < k; m++ {
-			f.h[j*k+m] /= f.n
-			f.h[m*k+j] = f.h[j*k+m]
-		}
-	}
-	return st
+	return ll, true
 }
 
 // direction sets f.d to the Newton step and returns its largest entry in
@@ -293,6 +327,14 @@ func (f *Fitter) direction() float64 {
 
 // logLik returns the log-likelihood at w.
 func (f *Fitter) logLik(w []float64) float64 {
+	if f.k == 3 {
+		return f.logLik3(w)
+	}
+	return f.logLikRows(w)
+}
+
+// logLikRows is the pass over the table of logLik.
+func (f *Fitter) logLikRows(w []float64) float64 {
 	ll := 0.0
 	for i, c := range f.c {
 		p := f.density(w, i)

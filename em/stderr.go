@@ -79,10 +79,11 @@ type ScalarStdErrors struct {
 // space. Its zero value is ready to use; an Uncertainty must not be used by
 // two goroutines at once.
 //
-// Once its buffers have grown to a bag's size, WeightStdErrors makes no
-// allocation when dst has room for the K standard errors (one, the
-// returned slice, otherwise), and StdErrors one, the array of the
-// returned slices.
+// Once its buffers have grown to a bag's size, WeightStdErrors and
+// WeightStdErrorsFrom make no allocation when dst has room for the K
+// standard errors (one, the returned slice, otherwise), and StdErrors one,
+// the array of the returned slices. After a Fit, WeightStdErrorsFrom gives
+// the same standard errors for less: it borrows the Fitter's densities.
 type Uncertainty struct {
 	k     int
 	w     []float64 // weights, renormalised over the free set
@@ -98,6 +99,7 @@ type Uncertainty struct {
 	lik  []float64 // n×K densities scaled so each row's largest free one is 1 (0 off the free set)
 	lg   []float64 // n×K their logarithms
 	diff []float64 // n×K differences f_j - f_ref (free j), formed stably
+	cnt  []float64 // the counts, while WeightStdErrorsFrom runs (rows is not filled)
 
 	// Learned parameters (StdErrors).
 	fam   Family
@@ -188,7 +190,54 @@ func (u *Uncertainty) WeightStdErrors(dst, logLik, counts []float64, k int, weig
 	}
 	u.fam, u.xs, u.comps = 0, nil, ScalarComponents{}
 	u.slots = u.slots[:0]
-	if err := u.compute(logLik, counts, k, weights); err != nil {
+	if err := u.compute(nil, logLik, counts, k, weights); err != nil {
+		return nil, err
+	}
+	dst = grow(dst, k)
+	copy(dst, u.weightsSE)
+	return dst, nil
+}
+
+// WeightStdErrorsFrom returns what WeightStdErrors(dst, logLik, counts, k,
+// weights) returns, bit for bit, without exponentiating the table again:
+// it borrows the scaled densities (and, for the weights f returned, the
+// density differences of its Newton phase) that the Fitter f formed when
+// it fitted logLik and counts. Only rows where a component on the boundary
+// (weight at most BoundaryWeight) has the largest density are rescaled from
+// logLik. It is meant for a worker that fits a bag and then computes its
+// standard errors:
+//
+//	res, err := f.Fit(tab, counts, k, s)
+//	...
+//	se, err := u.WeightStdErrorsFrom(&f, se, tab, counts, k, res.Weights)
+//
+// logLik and counts must be the slices of f's last Fit, unchanged since;
+// that is the caller's promise, which WeightStdErrorsFrom cannot check
+// beyond the shape. When f's last Fit did not get as far as checking the
+// table (it returned a *ValueError, *SupportError, ErrNoData or
+// ErrCountOverflow), or was of a table of another shape, or f is nil,
+// WeightStdErrorsFrom is WeightStdErrors. weights may be any weights, as
+// for WeightStdErrors; they are normally f's Result.Weights. f is only
+// read, and may be used for the next Fit as soon as this returns.
+func (u *Uncertainty) WeightStdErrorsFrom(f *Fitter, dst, logLik, counts []float64, k int, weights []float64) ([]float64, error) {
+	if k < 1 || len(logLik)%k != 0 {
+		panic("em: table length is not a multiple of the component count")
+	}
+	if counts != nil && len(counts) != len(logLik)/k {
+		panic("em: counts length mismatch")
+	}
+	if len(weights) != k {
+		panic("em: weights length mismatch")
+	}
+	if f == nil || !f.loaded || f.k != k || f.rowsIn != len(logLik)/k {
+		return u.WeightStdErrors(dst, logLik, counts, k, weights)
+	}
+	u.fam, u.xs, u.comps = 0, nil, ScalarComponents{}
+	u.slots = u.slots[:0]
+	u.cnt = counts
+	err := u.compute(f, logLik, counts, k, weights)
+	u.cnt = nil
+	if err != nil {
 		return nil, err
 	}
 	dst = grow(dst, k)
@@ -335,7 +384,7 @@ func (u *Uncertainty) StdErrors(fam Family, xs, counts, weights []float64, comps
 			u.slots = append(u.slots, seSlot{comp: j, par: par})
 		}
 	}
-	if err := u.compute(u.tab, counts, k, weights); err != nil {
+	if err := u.compute(nil, u.tab, counts, k, weights); err != nil {
 		return ScalarStdErrors{}, err
 	}
 	copy(out.Weights, u.weightsSE)
@@ -359,10 +408,11 @@ func (u *Uncertainty) StdErrors(fam Family, xs, counts, weights []float64, comps
 	return out, nil
 }
 
-// compute loads the table, builds the information of the weights in
-// tangent coordinates and of u.slots, and sets u.weightsSE. It leaves the
+// compute loads the table (borrowing f's densities when f is not nil; see
+// WeightStdErrorsFrom), builds the information of the weights in tangent
+// coordinates and of u.slots, and sets u.weightsSE. It leaves the
 // information's eigendecomposition for variance.
-func (u *Uncertainty) compute(logLik, counts []float64, k int, weights []float64) error {
+func (u *Uncertainty) compute(f *Fitter, logLik, counts []float64, k int, weights []float64) error {
 	u.k = k
 	u.w = grow(u.w, k)
 	u.free = growBool(u.free, k)
@@ -400,12 +450,22 @@ func (u *Uncertainty) compute(logLik, counts []float64, k int, weights []float64
 	for _, sl := range u.slots {
 		u.has[sl.comp] = true
 	}
-	if err := u.load(logLik, counts); err != nil {
-		return err
+	var lik, diff, c []float64
+	if f != nil {
+		var err error
+		if lik, diff, err = u.borrow(f, logLik, counts); err != nil {
+			return err
+		}
+		c, u.n = f.c, f.n
+	} else {
+		if err := u.load(logLik, counts); err != nil {
+			return err
+		}
+		u.differences(u.lik, u.lg)
+		lik, diff, c = u.lik, u.diff, u.c
 	}
-	u.differences()
 	u.dim = m + len(u.slots)
-	if err := u.accumulate(); err != nil {
+	if err := u.accumulate(lik, diff, c); err != nil {
 		return err
 	}
 	if err := u.factorize(); err != nil {
@@ -494,44 +554,155 @@ func (u *Uncertainty) load(logLik, counts []float64) error {
 	return nil
 }
 
-// differences forms u.diff, f_j - f_ref for the free components j, as
-// Fitter.reference does: with expm1 where the two are within a factor
-// e^0.5 of each other.
-func (u *Uncertainty) differences() {
-	k, r := u.k, u.ref
-	u.diff = grow(u.diff, len(u.lik))
-	for i := 0; i < len(u.lik); i += k {
-		for j := 0; j < k; j++ {
-			if j == r || !u.free[j] {
-				u.diff[i+j] = 0
-				continue
-			}
-			u.diff[i+j] = densityDiff(u.lg[i+j], u.lik[i+j], u.lg[i+r], u.lik[i+r])
-		}
+// differences forms u.diff, f_j - f_ref for the free components j, from
+// the scaled densities lik and their logarithms lg, as Fitter.reference
+// does: with expm1 where the two are within a factor e^0.5 of each other.
+func (u *Uncertainty) differences(lik, lg []float64) {
+	k := u.k
+	u.diff = grow(u.diff, len(lik))
+	for i := 0; i < len(lik); i += k {
+		diffRow(u.diff[i:i+k], lik[i:i+k], lg[i:i+k], u.ref, u.free)
 	}
 }
 
+// borrow returns the scaled densities and their differences that load and
+// differences would form, built from f's: f's own slices when every weight
+// is free (and f.diff when f's reference is u.ref), else copies with the
+// boundary components masked, and rows whose largest density is a
+// boundary component's rescaled from logLik. The caller sets u.c and u.n.
+func (u *Uncertainty) borrow(f *Fitter, logLik, counts []float64) (lik, diff []float64, err error) {
+	k := u.k
+	u.rows = u.rows[:0]
+	if u.nfree == k {
+		// Every row is scaled by its largest density, as f scaled it.
+		if f.ref != u.ref {
+			u.differences(f.lik, f.lg)
+			return f.lik, u.diff, nil
+		}
+		return f.lik, f.diff, nil
+	}
+	u.lik, u.lg = grow(u.lik, len(f.lik)), grow(u.lg, len(f.lg))
+	u.diff = grow(u.diff, len(f.lik))
+	sameRef := f.ref == u.ref
+	kept := 0
+	for i := 0; i < f.rowsIn; i++ {
+		if counts != nil && counts[i] == 0 {
+			continue
+		}
+		o := kept * k
+		kept++
+		fl, fg := f.lik[o:o+k], f.lg[o:o+k]
+		ul, ug, ud := u.lik[o:o+k], u.lg[o:o+k], u.diff[o:o+k]
+		// f scaled the row by its largest log-density m; a free component
+		// attains it when its scaled logarithm is exactly 0 (v - m = 0
+		// only for v = m), and then load would scale it by m too.
+		top := false
+		for j, v := range fg {
+			if u.free[j] && v == 0 {
+				top = true
+				break
+			}
+		}
+		if top {
+			for j := range ul {
+				ul[j], ug[j] = 0, math.Inf(-1)
+				if u.free[j] {
+					ul[j], ug[j] = fl[j], fg[j]
+				}
+			}
+			if sameRef {
+				for j := range ud {
+					ud[j] = 0
+					if u.free[j] && j != u.ref {
+						ud[j] = f.diff[o+j]
+					}
+				}
+				continue
+			}
+		} else {
+			// As load: scale by the largest free log-density.
+			row := logLik[i*k : i*k+k]
+			mf := math.Inf(-1)
+			for j, v := range row {
+				if v > mf && u.free[j] {
+					mf = v
+				}
+			}
+			if math.IsInf(mf, -1) {
+				return nil, nil, fmt.Errorf("em: observation %d has zero density under every component with positive weight; the weights are not a maximum", i)
+			}
+			for j, v := range row {
+				ul[j], ug[j] = 0, math.Inf(-1)
+				if u.free[j] {
+					ul[j], ug[j] = expDiff(v-mf), v-mf
+				}
+			}
+		}
+		diffRow(ud, ul, ug, u.ref, u.free)
+	}
+	return u.lik, u.diff, nil
+}
+
+// row returns the table row of kept observation i.
+func (u *Uncertainty) row(i int) int {
+	if i < len(u.rows) {
+		return u.rows[i]
+	}
+	for r, c := range u.cnt {
+		if c != 0 {
+			if i == 0 {
+				return r
+			}
+			i--
+		}
+	}
+	return i
+}
+
 // accumulate builds u.info, the observed information per unit count in the
-// coordinates (free non-reference weights, then u.slots).
-func (u *Uncertainty) accumulate() error {
-	k, r, d := u.k, u.ref, u.dim
-	m := d - len(u.slots)
+// coordinates (free non-reference weights, then u.slots), from the scaled
+// densities lik, their differences diff and the counts c of the kept rows.
+func (u *Uncertainty) accumulate(lik, diff, c []float64) error {
+	d := u.dim
 	u.info = grow(u.info, d*d)
 	clear(u.info)
+	var err error
+	if u.k == 3 && d == 2 && len(u.slots) == 0 {
+		err = u.accumulate3(lik, diff, c)
+	} else {
+		err = u.accumulateRows(lik, diff, c)
+	}
+	if err != nil {
+		return err
+	}
+	for a := 0; a < d; a++ {
+		for b := a; b < d; b++ {
+			v := u.info[a*d+b] / u.n
+			u.info[a*d+b], u.info[b*d+a] = v, v
+		}
+	}
+	return nil
+}
+
+// accumulateRows is the pass over the table of accumulate: it adds the
+// information's upper triangle, times N, to u.info.
+func (u *Uncertainty) accumulateRows(lik, diff, c []float64) error {
+	k, r, d := u.k, u.ref, u.dim
+	m := d - len(u.slots)
 	u.g = grow(u.g, d)
 	if len(u.slots) > 0 {
 		u.su = grow(u.su, 2*k)
 		u.sh = grow(u.sh, 3*k)
 	}
-	for i, c := range u.c {
-		li := u.lik[i*k : i*k+k]
-		di := u.diff[i*k : i*k+k]
+	for i, c := range c {
+		li := lik[i*k : i*k+k]
+		di := diff[i*k : i*k+k]
 		p := li[r]
 		for j, dj := range di {
 			p += u.w[j] * dj
 		}
 		if !(p > 0) {
-			return fmt.Errorf("em: observation %d has zero density at the weights; they are not a maximum", u.rows[i])
+			return fmt.Errorf("em: observation %d has zero density at the weights; they are not a maximum", u.row(i))
 		}
 		for j, dj := range di {
 			if a := u.coord[j]; a >= 0 {
@@ -587,12 +758,6 @@ func (u *Uncertainty) accumulate() error {
 				sb := u.su[2*j+sl2.par]
 				u.info[(m+s)*d+m+t] -= rw * (sa*sb + u.sh[3*j+sl.par+sl2.par])
 			}
-		}
-	}
-	for a := 0; a < d; a++ {
-		for b := a; b < d; b++ {
-			v := u.info[a*d+b] / u.n
-			u.info[a*d+b], u.info[b*d+a] = v, v
 		}
 	}
 	return nil

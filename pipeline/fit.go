@@ -290,7 +290,7 @@ func (w *worker) fitFixed(m *model) (*fixedFit, error) {
 	k := len(m.comps)
 	r := &fixedFit{weights: slices.Clone(res.Weights), se: make([]float64, k),
 		ll: res.LogLikelihood, gap: res.Gap, iters: res.Iterations, converged: res.Converged}
-	se, err := w.unc.WeightStdErrors(r.se, w.table, w.cs, k, res.Weights)
+	se, err := w.unc.WeightStdErrorsFrom(&w.fitter, r.se, w.table, w.cs, k, res.Weights)
 	if err != nil {
 		return nil, fmt.Errorf("standard errors: %w", err)
 	}
