@@ -179,23 +179,7 @@ func WeightStdErrors(dst, logLik, counts []float64, k int, weights []float64) ([
 // zero density under every component with positive weight (then the weights
 // are not a maximum of the likelihood).
 func (u *Uncertainty) WeightStdErrors(dst, logLik, counts []float64, k int, weights []float64) ([]float64, error) {
-	if k < 1 || len(logLik)%k != 0 {
-		panic("em: table length is not a multiple of the component count")
-	}
-	if counts != nil && len(counts) != len(logLik)/k {
-		panic("em: counts length mismatch")
-	}
-	if len(weights) != k {
-		panic("em: weights length mismatch")
-	}
-	u.fam, u.xs, u.comps = 0, nil, ScalarComponents{}
-	u.slots = u.slots[:0]
-	if err := u.compute(nil, logLik, counts, k, weights); err != nil {
-		return nil, err
-	}
-	dst = grow(dst, k)
-	copy(dst, u.weightsSE)
-	return dst, nil
+	return u.WeightStdErrorsFrom(nil, dst, logLik, counts, k, weights)
 }
 
 // WeightStdErrorsFrom returns what WeightStdErrors(dst, logLik, counts, k,
@@ -229,12 +213,14 @@ func (u *Uncertainty) WeightStdErrorsFrom(f *Fitter, dst, logLik, counts []float
 	if len(weights) != k {
 		panic("em: weights length mismatch")
 	}
-	if f == nil || !f.loaded || f.k != k || f.rowsIn != len(logLik)/k {
-		return u.WeightStdErrors(dst, logLik, counts, k, weights)
+	if f != nil && (!f.loaded || f.k != k || f.rowsIn != len(logLik)/k) {
+		f = nil // nothing to borrow: compute it all
 	}
 	u.fam, u.xs, u.comps = 0, nil, ScalarComponents{}
 	u.slots = u.slots[:0]
-	u.cnt = counts
+	if f != nil {
+		u.cnt = counts
+	}
 	err := u.compute(f, logLik, counts, k, weights)
 	u.cnt = nil
 	if err != nil {
