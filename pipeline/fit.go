@@ -86,7 +86,7 @@ func fitAll(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, sp *sp
 				return nil, err
 			}
 		}
-		b.start, b.vals, b.counts = nil, nil, nil
+		b.releaseRows()
 	}
 	for _, e := range errs {
 		if e != "" {
@@ -206,6 +206,7 @@ type worker struct {
 	learners map[int]*em.Learner  // by K, for learned components
 	memo     map[string]*fixedFit // discrete fixed fits by aggregated data
 	memoKey  []byte
+	bits     []uint64 // sortFloats' scratch
 }
 
 type pair struct{ x, c float64 }
@@ -341,7 +342,7 @@ func (w *worker) aggregate(b *bags, m *model, i int) float64 {
 		// Every count is 1: sort the values alone (faster than pairs),
 		// then merge equal ones. The result is the pairs' below.
 		w.xs = append(w.xs, vals...)
-		slices.Sort(w.xs)
+		w.sortFloats()
 		out := w.xs[:0]
 		for _, x := range w.xs {
 			if n := len(out); n > 0 && out[n-1] == x {
@@ -382,6 +383,32 @@ func (w *worker) aggregate(b *bags, m *model, i int) float64 {
 		}
 	}
 	return total
+}
+
+// sortFloats sorts w.xs, which are finite, ascending. It sorts their bits
+// as integers, ordered as the floats are (the sign bit flipped, and every
+// bit of a negative one), which is faster than comparing floats; -0 comes
+// before +0, which the float order calls equal.
+func (w *worker) sortFloats() {
+	w.bits = w.bits[:0]
+	for _, x := range w.xs {
+		u := math.Float64bits(x)
+		if u>>63 != 0 {
+			u = ^u
+		} else {
+			u |= 1 << 63
+		}
+		w.bits = append(w.bits, u)
+	}
+	slices.Sort(w.bits)
+	for i, u := range w.bits {
+		if u>>63 != 0 {
+			u &^= 1 << 63
+		} else {
+			u = ^u
+		}
+		w.xs[i] = math.Float64frombits(u)
+	}
 }
 
 // aggregateRows is aggregate for rows of several values: the rows are

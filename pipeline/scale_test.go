@@ -515,3 +515,36 @@ run: {workers: 3}
 		}
 	}
 }
+
+// TestSortFloats checks the sort by bits against slices.Sort on random
+// finite values of every sign and scale, zeros of both signs included
+// (which may come in either order: the float order calls them equal).
+func TestSortFloats(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	var w worker
+	for trial := range 500 {
+		n := rng.IntN(300)
+		xs := make([]float64, n)
+		for i := range xs {
+			switch rng.IntN(6) {
+			case 0:
+				xs[i] = math.Copysign(0, float64(rng.IntN(2)*2-1))
+			case 1:
+				xs[i] = math.Float64frombits(rng.Uint64() & (1<<52 - 1)) // subnormal
+			case 2:
+				xs[i] = (rng.Float64() - 0.5) * 1e300
+			default:
+				xs[i] = rng.NormFloat64() * 10
+			}
+		}
+		want := slices.Clone(xs)
+		slices.Sort(want)
+		w.xs = append(w.xs[:0], xs...)
+		w.sortFloats()
+		for i := range want {
+			if w.xs[i] != want[i] || (w.xs[i] != 0 && math.Signbit(w.xs[i]) != math.Signbit(want[i])) {
+				t.Fatalf("trial %d: sorted[%d] = %v, want %v", trial, i, w.xs[i], want[i])
+			}
+		}
+	}
+}

@@ -117,6 +117,7 @@ func (r *runner) stream(ctx context.Context, rows int64) error {
 			return err
 		}
 		r.sum.Fit += time.Since(t)
+		b.releaseRows()
 		all.append(b)
 		allFits.append(f)
 	}
@@ -133,7 +134,6 @@ func (b *bags) append(c *bags) {
 	b.first = append(b.first, c.first...)
 	b.failed = appendAligned(b.failed, c.failed, n, len(c.nobs))
 	b.dropped = appendAligned(b.dropped, c.dropped, n, len(c.nobs))
-	b.start, b.vals, b.counts = nil, nil, nil
 }
 
 // appendAligned appends the m values of src to the n of dst, where nil
