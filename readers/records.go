@@ -39,7 +39,7 @@ type parquetRecords struct {
 	path    string
 	mem     memory.Allocator
 	schema  *arrow.Schema
-	readers []*pqarrow.ColumnReader // one per distinct field
+	readers []columnReader // one per distinct field
 	outCols []int                   // output column k comes from readers[outCols[k]]
 	batch   int64
 	rgRows  []int64       // rows left in each row group; the current one is first
@@ -81,12 +81,18 @@ func (r *Reader) parquetRecords(ctx context.Context, idx []int, batch int64, row
 			}
 			// All the field's leaves, of these row groups only. Each
 			// leaf gets a read buffer (see streamBufferSize).
-			cr, err := r.pq.GetFieldReader(ctx, i, own, rowGroups)
-			if err == nil && cr == nil {
-				err = errors.New("no Parquet leaf columns")
-			}
-			if err != nil {
-				return nil, fmt.Errorf("%s: column %q: %w", p.path, r.schema.Field(i).Name, err)
+			var cr columnReader
+			if bc := newBoolColumn(r, &r.pq.Manifest.Fields[i], rowGroups); bc != nil {
+				cr = bc
+			} else {
+				pcr, err := r.pq.GetFieldReader(ctx, i, own, rowGroups)
+				if err == nil && pcr == nil {
+					err = errors.New("no Parquet leaf columns")
+				}
+				if err != nil {
+					return nil, fmt.Errorf("%s: column %q: %w", p.path, r.schema.Field(i).Name, err)
+				}
+				cr = pcr
 			}
 			j = len(p.readers)
 			pos[i] = j

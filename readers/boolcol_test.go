@@ -1,0 +1,155 @@
+package readers
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet"
+	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+)
+
+// TestPackBools checks the eight-at-a-time packing against setting bits one
+// by one, for every length up to 70 and random values.
+func TestPackBools(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := range 70 {
+		vals := make([]bool, n)
+		for i := range vals {
+			vals[i] = rng.IntN(2) == 1
+		}
+		got := make([]byte, (n+7)/8)
+		for i := range got {
+			got[i] = 0xa5 // packBools must set every byte it covers
+		}
+		packBools(got, vals)
+		for i, v := range vals {
+			if bit := got[i>>3]>>(i&7)&1 == 1; bit != v {
+				t.Fatalf("n %d: bit %d = %v, want %v", n, i, bit, v)
+			}
+		}
+		if n%8 != 0 && got[n>>3]>>(n&7) != 0 {
+			t.Fatalf("n %d: bits past the end set: %08b", n, got[n>>3])
+		}
+	}
+}
+
+// TestBoolColumn reads required bool columns (PLAIN, and RLE as Parquet
+// v2 writes them) of row groups of odd sizes through the bool path, in
+// batches of several sizes and one row group at a time, and compares every
+// value with what was written; a nullable bool column takes pqarrow's path
+// and must agree too.
+func TestBoolColumn(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rng := rand.New(rand.NewPCG(3, 4))
+	const n = 10007
+	want := make([]bool, n)
+	b := array.NewBooleanBuilder(mem)
+	nb := array.NewBooleanBuilder(mem)
+	for i := range want {
+		want[i] = rng.IntN(3) == 0
+		b.Append(want[i])
+		if i%5 == 0 {
+			nb.AppendNull()
+		} else {
+			nb.Append(want[i])
+		}
+	}
+	req, opt := b.NewArray(), nb.NewArray()
+	b.Release()
+	nb.Release()
+	sc := arrow.NewSchema([]arrow.Field{{Name: "red", Type: arrow.FixedWidthTypes.Boolean}, {Name: "maybe", Type: arrow.FixedWidthTypes.Boolean, Nullable: true}}, nil)
+	rec := array.NewRecord(sc, []arrow.Array{req, opt}, n)
+	req.Release()
+	opt.Release()
+	defer rec.Release()
+	for _, version := range []parquet.Version{parquet.V1_0, parquet.V2_LATEST} {
+		path := filepath.Join(t.TempDir(), "b.parquet")
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := pqarrow.NewFileWriter(sc, f, parquet.NewWriterProperties(
+			parquet.WithMaxRowGroupLength(997), parquet.WithVersion(version), parquet.WithDictionaryDefault(false)), pqarrow.DefaultWriterProps())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Open(context.Background(), File{Path: path, Size: st.Size()}, mem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := r.pq.Manifest.Fields[0].Field.Type.(*arrow.BooleanType); !ok {
+			t.Fatalf("red is %s", r.pq.Manifest.Fields[0].Field.Type)
+		}
+		if newBoolColumn(r, &r.pq.Manifest.Fields[0], []int{0}) == nil || newBoolColumn(r, &r.pq.Manifest.Fields[1], []int{0}) != nil {
+			t.Fatal("the bool path is not taken for the required column, or taken for the nullable one")
+		}
+		check := func(what string, recs []arrow.Record, from int) {
+			t.Helper()
+			i := from
+			for _, rec := range recs {
+				red, maybe := rec.Column(0).(*array.Boolean), rec.Column(1).(*array.Boolean)
+				for j := range red.Len() {
+					if red.Value(j) != want[i] || maybe.IsNull(j) != (i%5 == 0) || !maybe.IsNull(j) && maybe.Value(j) != want[i] {
+						t.Fatalf("%v %s: row %d: red %v, maybe %v; want %v", version, what, i, red.Value(j), maybe.ValueStr(j), want[i])
+					}
+					i++
+				}
+				rec.Release()
+			}
+		}
+		for _, batch := range []int{1, 7, 64, 1000, 1 << 20} {
+			rr, err := r.Records(context.Background(), []string{"red", "maybe"}, batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var recs []arrow.Record
+			for rr.Next() {
+				rr.Record().Retain()
+				recs = append(recs, rr.Record())
+			}
+			if err := rr.Err(); err != nil {
+				t.Fatal(err)
+			}
+			rr.Release()
+			check("records", recs, 0)
+		}
+		from := 0
+		for u := range r.NumUnits() {
+			rr, err := r.UnitRecords(context.Background(), []string{"red", "maybe"}, 333, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var recs []arrow.Record
+			for rr.Next() {
+				rr.Record().Retain()
+				recs = append(recs, rr.Record())
+			}
+			if err := rr.Err(); err != nil {
+				t.Fatal(err)
+			}
+			rr.Release()
+			check("unit", recs, from)
+			from += int(r.UnitRows(u))
+		}
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
