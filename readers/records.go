@@ -40,7 +40,7 @@ type parquetRecords struct {
 	mem     memory.Allocator
 	schema  *arrow.Schema
 	readers []columnReader // one per distinct field
-	outCols []int                   // output column k comes from readers[outCols[k]]
+	outCols []int          // output column k comes from readers[outCols[k]]
 	batch   int64
 	rgRows  []int64       // rows left in each row group; the current one is first
 	rgWhole []bool        // per row group, like rgRows: read it whole (see above)
