@@ -358,7 +358,7 @@ func (s *scanner) intKeys(bag arrow.Array) ([]int64, bool) {
 // when the key changes.
 func (s *scanner) intRows(keys []int64, u int, codes, cnts []float64, n int) {
 	if s.agg && cnts == nil {
-		s.countRuns(keys[:n], u, codes)
+		s.countRuns(keys[:n], u, codes, nil, 0)
 		return
 	}
 	id := s.intID(keys[0], u)
@@ -402,22 +402,7 @@ func (s *scanner) countsBits(bag arrow.Array, vals []arrow.Array, cnt arrow.Arra
 		!s.m.possible[0] || !s.m.possible[1] || s.p.window != nil {
 		return false
 	}
-	keys := keyArr.Int64Values()
-	bits, off := valArr.Data().Buffers()[1].Bytes(), valArr.Data().Offset()
-	n := len(keys)
-	for i := 0; i < n; {
-		k := keys[i]
-		j := i + 1
-		for j < n && keys[j] == k {
-			j++
-		}
-		id := int(s.intID(k, u))
-		ones := onesIn(bits, off+i, off+j)
-		s.nobs[id] += int64(j - i)
-		s.counts[2*id] += float64(j - i - ones)
-		s.counts[2*id+1] += float64(ones)
-		i = j
-	}
+	s.countRuns(keyArr.Int64Values(), u, nil, valArr.Data().Buffers()[1].Bytes(), valArr.Data().Offset())
 	return true
 }
 
@@ -446,9 +431,10 @@ func onesIn(b []byte, lo, hi int) int {
 
 // countRuns is intRows for counts of discrete values, one per row: it
 // adds up each run of rows of one bag (a sorted or clustered input is all
-// runs) before touching the bag's counters. The sums are whole numbers,
-// the same in any order.
-func (s *scanner) countRuns(keys []int64, u int, codes []float64) {
+// runs) before touching the bag's counters. The values are codes, or when
+// bits is set, the bernoulli values as a bool bitmap from bit off. The
+// sums are whole numbers, the same in any order.
+func (s *scanner) countRuns(keys []int64, u int, codes []float64, bits []byte, off int) {
 	nc, n := s.ncode, len(keys)
 	for i := 0; i < n; {
 		k := keys[i]
@@ -464,14 +450,19 @@ func (s *scanner) countRuns(keys []int64, u int, codes []float64) {
 		}
 		s.nobs[id] += int64(j - i)
 		row := s.counts[id*nc : id*nc+nc]
-		if nc == 2 {
+		switch {
+		case bits != nil:
+			ones := onesIn(bits, off+i, off+j)
+			row[0] += float64(j - i - ones)
+			row[1] += float64(ones)
+		case nc == 2:
 			ones := 0
 			for _, c := range codes[i:j] {
 				ones += int(c)
 			}
 			row[0] += float64(j - i - ones)
 			row[1] += float64(ones)
-		} else {
+		default:
 			for _, c := range codes[i:j] {
 				row[int(c)]++
 			}
