@@ -100,10 +100,16 @@ func TestBoolColumn(t *testing.T) {
 		if newBoolColumn(r, &r.pq.Manifest.Fields[0], []int{0}) == nil || newBoolColumn(r, &r.pq.Manifest.Fields[1], []int{0}) != nil {
 			t.Fatal("the bool path is not taken for the required column, or taken for the nullable one")
 		}
-		check := func(what string, recs []arrow.Record, from int) {
+		// check reads rr through and compares its rows with want[from:].
+		check := func(what string, rr RecordReader, err error, from int) {
 			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rr.Release()
 			i := from
-			for _, rec := range recs {
+			for rr.Next() {
+				rec := rr.Record()
 				red, maybe := rec.Column(0).(*array.Boolean), rec.Column(1).(*array.Boolean)
 				for j := range red.Len() {
 					if red.Value(j) != want[i] || maybe.IsNull(j) != (i%5 == 0) || !maybe.IsNull(j) && maybe.Value(j) != want[i] {
@@ -111,41 +117,19 @@ func TestBoolColumn(t *testing.T) {
 					}
 					i++
 				}
-				rec.Release()
+			}
+			if err := rr.Err(); err != nil {
+				t.Fatal(err)
 			}
 		}
 		for _, batch := range []int{1, 7, 64, 1000, 1 << 20} {
 			rr, err := r.Records(context.Background(), []string{"red", "maybe"}, batch)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var recs []arrow.Record
-			for rr.Next() {
-				rr.Record().Retain()
-				recs = append(recs, rr.Record())
-			}
-			if err := rr.Err(); err != nil {
-				t.Fatal(err)
-			}
-			rr.Release()
-			check("records", recs, 0)
+			check("records", rr, err, 0)
 		}
 		from := 0
 		for u := range r.NumUnits() {
 			rr, err := r.UnitRecords(context.Background(), []string{"red", "maybe"}, 333, u)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var recs []arrow.Record
-			for rr.Next() {
-				rr.Record().Retain()
-				recs = append(recs, rr.Record())
-			}
-			if err := rr.Err(); err != nil {
-				t.Fatal(err)
-			}
-			rr.Release()
-			check("unit", recs, from)
+			check("unit", rr, err, from)
 			from += int(r.UnitRows(u))
 		}
 		if err := r.Close(); err != nil {

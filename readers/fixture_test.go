@@ -214,6 +214,13 @@ func readAll(t *testing.T, r *readers.Reader, columns []string, batch int) []arr
 	if err != nil {
 		t.Fatal(err)
 	}
+	return collect(t, rr)
+}
+
+// collect returns the batches of rr, retained (the caller releases them),
+// and releases rr.
+func collect(t *testing.T, rr readers.RecordReader) []arrow.Record {
+	t.Helper()
 	defer rr.Release()
 	var out []arrow.Record
 	for rr.Next() {

@@ -14,7 +14,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/ipc"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/apache/arrow/go/v17/parquet"
-	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 
 	"github.com/mixbatch/mixbatch/readers"
 )
@@ -187,29 +186,13 @@ func TestParquetDeltaEncodings(t *testing.T) {
 // in delta encodings, in row groups of rowGroup rows and small pages.
 func writeDelta(t *testing.T, path string, sc *arrow.Schema, recs []arrow.Record, rowGroup int64) {
 	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	props := parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(rowGroup), parquet.WithDataPageSize(256),
+	writeParquetProps(t, path, sc, recs, parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(rowGroup), parquet.WithDataPageSize(256),
 		parquet.WithDictionaryDefault(false),
 		parquet.WithEncodingFor("i64", parquet.Encodings.DeltaBinaryPacked),
 		parquet.WithEncodingFor("i32", parquet.Encodings.DeltaBinaryPacked),
 		parquet.WithEncodingFor("u64", parquet.Encodings.DeltaBinaryPacked),
 		parquet.WithEncodingFor("s", parquet.Encodings.DeltaByteArray),
-		parquet.WithEncodingFor("ls", parquet.Encodings.DeltaLengthByteArray))
-	w, err := pqarrow.NewFileWriter(sc, f, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, rec := range recs {
-		if err := w.Write(rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+		parquet.WithEncodingFor("ls", parquet.Encodings.DeltaLengthByteArray)))
 }
 
 // TestIPCHugeLengths: FuzzIPC found Arrow IPC files (kept in

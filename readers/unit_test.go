@@ -28,18 +28,7 @@ func readUnit(t *testing.T, r *readers.Reader, columns []string, batch, u int) [
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rr.Release()
-	var out []arrow.Record
-	for rr.Next() {
-		rec := rr.Record()
-		rec.Retain()
-		out = append(out, rec)
-	}
-	if err := rr.Err(); err != nil {
-		releaseAll(out)
-		t.Fatal(err)
-	}
-	return out
+	return collect(t, rr)
 }
 
 // checkUnitsEqualRecords reads the named columns of r with Records and
