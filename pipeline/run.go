@@ -6,6 +6,7 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,6 +39,8 @@ type Options struct {
 	// windowRows, when positive, sets the rows of a window of a sorted
 	// input (tests).
 	windowRows int64
+	// replan, when set, may change the plan before reading (tests).
+	replan func(*plan)
 }
 
 // Summary is what a run did.
@@ -130,6 +133,9 @@ func (r *runner) planInputs(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if r.opts.replan != nil {
+		r.opts.replan(p)
+	}
 	r.plan = p
 	r.sum.Files = len(p.files)
 	for _, n := range p.rows {
@@ -164,13 +170,23 @@ func (r *runner) run(ctx context.Context) error {
 
 	t := time.Now()
 	if rows := r.streams(); rows > 0 {
-		if err := r.stream(ctx, rows); err != nil {
+		err := r.stream(ctx, rows)
+		var se *statsError
+		switch {
+		case errors.As(err, &se):
+			// Wrong statistics cannot give wrong results: read it all at once.
+			r.log.Warn("the input's statistics do not match its bag keys, so it is read whole rather than window by window", "err", err)
+			r.bags, r.fits, r.sum.Windows, r.sum.Read, r.sum.Fit = nil, nil, 0, 0, 0
+			r.plan.sorted = false
+			t = time.Now()
+		case err != nil:
 			return err
+		default:
+			r.sum.Bags = r.bags.len()
+			r.log.Info("read and fitted", "windows", r.sum.Windows, "bags", r.sum.Bags,
+				"read_seconds", r.sum.Read.Seconds(), "fit_seconds", r.sum.Fit.Seconds())
+			return r.finish(ctx)
 		}
-		r.sum.Bags = r.bags.len()
-		r.log.Info("read and fitted", "windows", r.sum.Windows, "bags", r.sum.Bags,
-			"read_seconds", r.sum.Read.Seconds(), "fit_seconds", r.sum.Fit.Seconds())
-		return r.finish(ctx)
 	}
 	sp, err := r.spiller()
 	if err != nil {

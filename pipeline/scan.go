@@ -306,6 +306,9 @@ func (s *scanner) batch(rec arrow.Record, u int, row0 int64) error {
 	if s.cfg.Input.Count != "" {
 		cnt = rec.Column(1 + s.dim)
 	}
+	if err := s.checkStats(bag, u); err != nil {
+		return err
+	}
 	filter := s.p.window != nil && !s.p.window.contains(s.p.units[u])
 	if s.countsBits(bag, vals, cnt, u) {
 		return nil
@@ -334,6 +337,38 @@ func (s *scanner) batch(rec arrow.Record, u int, row0 int64) error {
 		}
 	}
 	return s.slowRows(rec, bag, vals, cnt, u, row0)
+}
+
+// statsError is a bag key outside the range that the Parquet statistics
+// of its row group give: an input read window by window relies on them.
+type statsError struct {
+	file string
+	unit unit
+	key  int64
+}
+
+func (e *statsError) Error() string {
+	return fmt.Sprintf("%s: row group %d holds bag key %d, outside the range [%d, %d] its statistics give",
+		e.file, e.unit.index, e.key, e.unit.lo, e.unit.hi)
+}
+
+// checkStats checks, when reading window by window, that the integer keys
+// of a batch of unit u are in the range of its statistics.
+func (s *scanner) checkStats(bag arrow.Array, u int) error {
+	if s.p.window == nil || bag.NullN() > 0 {
+		return nil // nulls: the row-by-row path checks each key
+	}
+	keys, ok := s.intKeys(bag)
+	if !ok {
+		return nil
+	}
+	un := s.p.units[u]
+	for _, k := range keys {
+		if k < un.lo || k > un.hi {
+			return &statsError{file: s.p.files[un.file].Path, unit: un, key: k}
+		}
+	}
+	return nil
 }
 
 // intKeys returns the keys of an integer bag column without nulls, or
@@ -539,6 +574,9 @@ func (s *scanner) slowRows(rec arrow.Record, bag arrow.Array, vals []arrow.Array
 				return bad(i, cfg.Input.Bag, bag, "bag keys above 9223372036854775807 are not supported")
 			}
 			if w := s.p.window; w != nil && (k < w.lo || k > w.hi) {
+				if un := s.p.units[u]; k < un.lo || k > un.hi {
+					return &statsError{file: path, unit: un, key: k}
+				}
 				continue // another window's bag
 			}
 			id = s.intID(k, u)
