@@ -58,12 +58,19 @@ func (b *boolColumn) Field() *arrow.Field { return &b.field }
 // Release implements columnReader.
 func (b *boolColumn) Release() { b.cur, b.rgs, b.buf = nil, nil, nil }
 
+// boolChunk is the most values NextBatch decodes at a time: its memory
+// grows with the values a file really holds, not with the count its
+// footer claims.
+const boolChunk = 1 << 16
+
 // NextBatch implements columnReader: the next n values, as one array.
 func (b *boolColumn) NextBatch(n int64) (*arrow.Chunked, error) {
-	if int64(cap(b.buf)) < n {
-		b.buf = make([]bool, n)
+	if b.buf == nil {
+		b.buf = make([]bool, boolChunk)
 	}
-	vals := b.buf[:n]
+	out := memory.NewResizableBuffer(b.mem)
+	defer out.Release()
+	out.Reserve(int(bitutil.BytesForBits(min(n, 1<<20)))) // more only as values come
 	for got := int64(0); got < n; {
 		if b.left == 0 {
 			if len(b.rgs) == 0 {
@@ -80,27 +87,42 @@ func (b *boolColumn) NextBatch(n int64) (*arrow.Chunked, error) {
 			b.cur, b.left = bcr, b.pf.MetaData().RowGroup(b.rgs[0]).NumRows()
 			b.rgs = b.rgs[1:]
 		}
-		want := min(n-got, b.left)
-		_, m, err := b.cur.ReadBatch(want, vals[got:got+want], nil, nil)
+		want := min(n-got, b.left, boolChunk)
+		_, m, err := b.cur.ReadBatch(want, b.buf[:want], nil, nil)
 		if err != nil {
 			return nil, err
 		}
 		if m == 0 {
 			return nil, fmt.Errorf("column %q: the row group ended %d values early", b.field.Name, b.left)
 		}
+		out.Resize(int(bitutil.BytesForBits(got + int64(m))))
+		packBoolsAt(out.Bytes(), got, b.buf[:m])
 		got += int64(m)
 		b.left -= int64(m)
 	}
-	buf := memory.NewResizableBuffer(b.mem)
-	buf.Resize(int(bitutil.BytesForBits(n)))
-	packBools(buf.Bytes(), vals)
-	data := array.NewData(arrow.FixedWidthTypes.Boolean, int(n), []*memory.Buffer{nil, buf}, nil, 0, 0)
-	buf.Release()
+	if n == 0 {
+		out.Resize(0)
+	}
+	data := array.NewData(arrow.FixedWidthTypes.Boolean, int(n), []*memory.Buffer{nil, out}, nil, 0, 0)
 	arr := array.NewBooleanData(data)
 	data.Release()
 	ch := arrow.NewChunked(arrow.FixedWidthTypes.Boolean, []arrow.Array{arr})
 	arr.Release()
 	return ch, nil
+}
+
+// packBoolsAt sets bits off, off+1, ... of bits to vals: bit by bit up to
+// a byte boundary, then with packBools.
+func packBoolsAt(bits []byte, off int64, vals []bool) {
+	for len(vals) > 0 && off%8 != 0 {
+		if vals[0] {
+			bits[off>>3] |= 1 << (off & 7)
+		} else {
+			bits[off>>3] &^= 1 << (off & 7)
+		}
+		vals, off = vals[1:], off+1
+	}
+	packBools(bits[off>>3:], vals)
 }
 
 // packBools sets bit i of bits (LSB first) to vals[i], eight at a time:

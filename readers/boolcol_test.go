@@ -39,6 +39,28 @@ func TestPackBools(t *testing.T) {
 	}
 }
 
+// TestPackBoolsAt packs random values at every bit offset, in two calls
+// as NextBatch does after a short read, against setting bits one by one.
+func TestPackBoolsAt(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for first := range 20 {
+		for n := range 40 {
+			vals := make([]bool, n)
+			for i := range vals {
+				vals[i] = rng.IntN(2) == 1
+			}
+			bits := make([]byte, 8)
+			packBoolsAt(bits, 0, vals[:min(first, n)])
+			packBoolsAt(bits, int64(min(first, n)), vals[min(first, n):])
+			for i, v := range vals {
+				if bit := bits[i>>3]>>(i&7)&1 == 1; bit != v {
+					t.Fatalf("first %d, n %d: bit %d = %v, want %v", first, n, i, bit, v)
+				}
+			}
+		}
+	}
+}
+
 // TestBoolColumn reads required bool columns (PLAIN, and RLE as Parquet
 // v2 writes them) of row groups of odd sizes through the bool path, in
 // batches of several sizes and one row group at a time, and compares every

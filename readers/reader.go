@@ -20,6 +20,11 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 )
 
+// maxRowGroupRows is the most rows a Parquet row group may have: an Arrow
+// array holds at most 2^31-1 values of some types, and writers cut row
+// groups far smaller (1M rows is common, 128 MiB the usual target).
+const maxRowGroupRows = 1<<31 - 1
+
 // DefaultBatchSize is the number of rows per record batch that Records uses
 // when it is given a batch size of zero or less.
 const DefaultBatchSize = 64 * 1024
@@ -183,6 +188,13 @@ func (r *Reader) openParquet(head []byte) error {
 		n := pf.MetaData().RowGroup(i).NumRows()
 		if n < 0 || rows+n < rows {
 			return fmt.Errorf("%s: corrupt Parquet file: row group %d has %d rows", path, i, n)
+		}
+		// A row group is read in batches, but one with a delta-encoded
+		// int64 column whole (see parquetRecords), into arrays of at
+		// most 2^31-1 values: a count above that, which a few bytes of
+		// run-length or delta encoding can claim, would be allocated.
+		if n > maxRowGroupRows {
+			return fmt.Errorf("%s: row group %d claims %d rows, more than the %d this reader takes in one row group", path, i, n, maxRowGroupRows)
 		}
 		rgRows[i] = n
 		rows += n
