@@ -306,9 +306,6 @@ func (s *scanner) batch(rec arrow.Record, u int, row0 int64) error {
 	if s.cfg.Input.Count != "" {
 		cnt = rec.Column(1 + s.dim)
 	}
-	if err := s.checkStats(bag, u); err != nil {
-		return err
-	}
 	filter := s.p.window != nil && !s.p.window.contains(s.p.units[u])
 	if s.countsBits(bag, vals, cnt, u) {
 		return nil
@@ -327,6 +324,9 @@ func (s *scanner) batch(rec arrow.Record, u int, row0 int64) error {
 				return nil
 			}
 			if keys, ok := s.intKeys(bag); ok {
+				if err := s.checkStats(keys, u); err != nil {
+					return err
+				}
 				if filter {
 					s.windowRows(keys, u, codes, cnts)
 				} else {
@@ -352,14 +352,11 @@ func (e *statsError) Error() string {
 		e.file, e.unit.index, e.key, e.unit.lo, e.unit.hi)
 }
 
-// checkStats checks, when reading window by window, that the integer keys
-// of a batch of unit u are in the range of its statistics.
-func (s *scanner) checkStats(bag arrow.Array, u int) error {
-	if s.p.window == nil || bag.NullN() > 0 {
-		return nil // nulls: the row-by-row path checks each key
-	}
-	keys, ok := s.intKeys(bag)
-	if !ok {
+// checkStats checks, when reading window by window, that the keys of a
+// batch of unit u are in the range of its statistics (slowRows checks
+// them row by row).
+func (s *scanner) checkStats(keys []int64, u int) error {
+	if s.p.window == nil {
 		return nil
 	}
 	un := s.p.units[u]
@@ -573,11 +570,13 @@ func (s *scanner) slowRows(rec arrow.Record, bag arrow.Array, vals []arrow.Array
 			if !ok {
 				return bad(i, cfg.Input.Bag, bag, "bag keys above 9223372036854775807 are not supported")
 			}
-			if w := s.p.window; w != nil && (k < w.lo || k > w.hi) {
+			if w := s.p.window; w != nil {
 				if un := s.p.units[u]; k < un.lo || k > un.hi {
 					return &statsError{file: path, unit: un, key: k}
 				}
-				continue // another window's bag
+				if k < w.lo || k > w.hi {
+					continue // another window's bag
+				}
 			}
 			id = s.intID(k, u)
 		}
