@@ -494,7 +494,6 @@ const lazyLLRows = 64
 func (f *Fitter) squarem() Result {
 	const (
 		shrink = 1e-3 // a weight may shrink to no less than this share of its EM value
-		mstep  = 4.0  // factor by which the step bound grows or shrinks
 	)
 	// Only the log-likelihoods of F(w) and of the extrapolated point are
 	// compared; Newton's method recomputes the final point's.
@@ -550,17 +549,11 @@ func (f *Fitter) squarem() Result {
 				f.w, f.q = f.q, f.w
 				f.f1, f.fq = f.fq, f.f1
 				st = stq
-				if atBound {
-					stepMax *= mstep
-				}
+				stepMax = nextStepMax(stepMax, atBound, false)
 				continue
 			}
-			if atBound {
-				stepMax = math.Max(1, stepMax/mstep)
-			}
-		} else if atBound {
-			stepMax *= mstep
 		}
+		stepMax = nextStepMax(stepMax, atBound, alpha > 1.01)
 		if evals-1 >= budget {
 			// Out of budget: the best evaluated point is F(w).
 			f.w, f.f1, f.f2 = f.f1, f.f2, f.w

@@ -380,7 +380,6 @@ func (l *Learner) scales() {
 
 // run runs EM (SQUAREM unless s.Accelerate is None) from l.pts[0].
 func (l *Learner) run(s LearnSettings) (runResult, error) {
-	const mstep = 4.0 // factor by which SQUAREM's step bound grows or shrinks
 	pts := [6]*Params{}
 	for i := range pts {
 		pts[i] = &l.pts[i]
@@ -447,25 +446,20 @@ func (l *Learner) run(s LearnSettings) (runResult, error) {
 			continue
 		}
 		alpha, atBound := l.extrapolate(th, f1, f2, q, stepMax)
-		if alpha > 1.01 && budget() {
+		tried := alpha > 1.01 && budget()
+		if tried {
 			_, err := em(q, fq)
 			if err == nil && budget() {
 				var llfq float64
 				if llfq, err = em(fq, ffq); err == nil && llfq >= ll1 {
 					th, f1, fq, ffq = fq, ffq, th, f1
 					gain, ll0 = llfq-ll0, llfq
-					if atBound {
-						stepMax *= mstep
-					}
+					stepMax = nextStepMax(stepMax, atBound, false)
 					continue
 				}
 			}
-			if atBound {
-				stepMax = math.Max(1, stepMax/mstep)
-			}
-		} else if atBound {
-			stepMax *= mstep
 		}
+		stepMax = nextStepMax(stepMax, atBound, tried)
 		if !budget() {
 			return runResult{p: f1, ll: ll1, iters: evals - 1}, nil
 		}
@@ -499,6 +493,24 @@ func (l *Learner) extrapolate(th, f1, f2, q *Params, stepMax float64) (float64, 
 		alpha = 1 + (alpha-1)/2
 	}
 	return 1, atBound
+}
+
+// squaremGrowth is the factor by which SQUAREM's step bound grows or
+// shrinks (R's SQUAREM: step.max0 = 1, mstep = 4).
+const squaremGrowth = 4.0
+
+// nextStepMax returns SQUAREM's step bound after an extrapolation whose α
+// was at the bound (atBound): larger by squaremGrowth, unless the
+// extrapolated point was tried and failed, then smaller, down to 1. A step
+// short of the bound leaves it as it is.
+func nextStepMax(stepMax float64, atBound, failed bool) float64 {
+	switch {
+	case !atBound:
+		return stepMax
+	case failed:
+		return math.Max(1, stepMax/squaremGrowth)
+	}
+	return stepMax * squaremGrowth
 }
 
 // squaremAlpha returns SQUAREM's step length |r|/|v| (r = v1 - v0,

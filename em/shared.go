@@ -291,7 +291,6 @@ type sharedPoint struct {
 // by at most s.Tol times its absolute value, or after s.MaxIter E-step
 // passes over the bags.
 func (r *sharedRun) run(p *Params, bagW []float64, s LearnSettings) (float64, int, bool, error) {
-	const mstep = 4.0
 	l := r.l
 	run := s.Parallel
 	if run == nil {
@@ -354,23 +353,18 @@ func (r *sharedRun) run(p *Params, bagW []float64, s LearnSettings) (float64, in
 			continue
 		}
 		alpha, atBound := r.extrapolate(th, f1, f2, q, stepMax)
-		if alpha > 1.01 && evals < s.MaxIter {
+		tried := alpha > 1.01 && evals < s.MaxIter
+		if tried {
 			if _, err := step(q, fq); err == nil {
 				if llfq, err := step(fq, ffq); err == nil && llfq >= ll1 {
 					th, f1, fq, ffq = fq, ffq, th, f1
 					ll0 = llfq
-					if atBound {
-						stepMax *= mstep
-					}
+					stepMax = nextStepMax(stepMax, atBound, false)
 					continue
 				}
 			}
-			if atBound {
-				stepMax = math.Max(1, stepMax/mstep)
-			}
-		} else if atBound {
-			stepMax *= mstep
 		}
+		stepMax = nextStepMax(stepMax, atBound, tried)
 		ll2, err := step(f2, q)
 		if err != nil {
 			return done(f1, ll1, false)
