@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -21,6 +23,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/mixbatch/mixbatch/em"
+	"github.com/mixbatch/mixbatch/store"
 	"github.com/mixbatch/mixbatch/writers"
 )
 
@@ -662,6 +665,12 @@ func (c *Config) Validate() error {
 		if strings.TrimSpace(p) == "" {
 			return fmt.Errorf("input.paths[%d] is empty", i)
 		}
+		// file:// URLs are local paths; object URLs must be well formed.
+		clean, err := store.Clean(p)
+		if err != nil {
+			return fmt.Errorf("input.paths[%d]: %w", i, err)
+		}
+		in.Paths[i] = clean
 	}
 	if in.Bag == "" {
 		return errors.New("input.bag is required (the bag column)")
@@ -724,6 +733,11 @@ func (c *Config) Validate() error {
 	if c.Output.Dir == "" {
 		return errors.New("output.dir is required")
 	}
+	dir, err := store.Clean(c.Output.Dir)
+	if err != nil {
+		return fmt.Errorf("output.dir: %w", err)
+	}
+	c.Output.Dir = dir
 	if err := checkOutputDir(c.Output.Dir, in.Paths); err != nil {
 		return err
 	}
@@ -1040,6 +1054,9 @@ func (e *EMConfig) validate(k int) error {
 // (the next run would read the results as input) or that contains an input
 // (overwrite would delete it).
 func checkOutputDir(dir string, inputs []string) error {
+	if store.IsURL(dir) {
+		return checkOutputURL(dir, inputs)
+	}
 	out, err := filepath.Abs(dir)
 	if err != nil {
 		return fmt.Errorf("output.dir: %w", err)
@@ -1050,6 +1067,9 @@ func checkOutputDir(dir string, inputs []string) error {
 		return fmt.Errorf("output.dir %q is the working directory or holds it; name a folder of its own", dir)
 	}
 	for i, p := range inputs {
+		if store.IsURL(p) {
+			continue // an object store holds no local folder
+		}
 		// A glob's fixed prefix is the folder it can match in.
 		if j := strings.IndexAny(p, "*?["); j >= 0 {
 			p = filepath.Dir(p[:j] + "x")
@@ -1066,6 +1086,58 @@ func checkOutputDir(dir string, inputs []string) error {
 		}
 	}
 	return nil
+}
+
+// checkOutputURL is checkOutputDir for an object-store output.dir: the
+// locations are compared by scheme, bucket and key prefix (the query,
+// which configures the client, is left out).
+func checkOutputURL(dir string, inputs []string) error {
+	out, ok := urlKey(dir)
+	if !ok {
+		return nil // store.Clean has checked it; nothing to compare
+	}
+	for i, p := range inputs {
+		if !store.IsURL(p) {
+			continue
+		}
+		in, ok := urlKey(p)
+		if !ok {
+			continue
+		}
+		if within(out, in) {
+			return fmt.Errorf("output.dir %q is inside input.paths[%d] %q: the results would be read as input next time", store.Redact(dir), i, store.Redact(inputs[i]))
+		}
+		if within(in, out) {
+			return fmt.Errorf("input.paths[%d] %q is inside output.dir %q: writing the output would replace the input", i, store.Redact(inputs[i]), store.Redact(dir))
+		}
+	}
+	return nil
+}
+
+// urlKey returns an object URL as a slash path, scheme/bucket/key, with a
+// glob reduced to its fixed prefix, for within.
+func urlKey(location string) (string, bool) {
+	u, err := url.Parse(location)
+	if err != nil {
+		return "", false
+	}
+	p := u.Path
+	if j := strings.IndexAny(p, "*?["); j >= 0 {
+		p = path.Dir(p[:j] + "x")
+	}
+	return filepath.FromSlash(path.Join("/", strings.ToLower(u.Scheme), u.Host, p)), true
+}
+
+// redacted returns a copy of c whose locations are redacted (see
+// store.Redact), for the manifest.
+func (c *Config) redacted() *Config {
+	cp := *c
+	cp.Input.Paths = make([]string, len(c.Input.Paths))
+	for i, p := range c.Input.Paths {
+		cp.Input.Paths[i] = store.Redact(p)
+	}
+	cp.Output.Dir = store.Redact(c.Output.Dir)
+	return &cp
 }
 
 // within reports whether path is root or below it.

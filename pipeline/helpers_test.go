@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/mixbatch/mixbatch/readers"
+	"github.com/mixbatch/mixbatch/store"
 	"github.com/mixbatch/mixbatch/writers"
 )
 
@@ -164,7 +165,7 @@ func (t *table) len() int {
 // readTable reads every part file of dir/name.
 func readTable(t testing.TB, dir, name string) *table {
 	t.Helper()
-	files, err := readers.List([]string{filepath.Join(dir, name)})
+	files, err := readers.List([]string{store.Join(dir, name)})
 	if err != nil {
 		t.Fatal(err)
 	}

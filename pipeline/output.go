@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 
+	"github.com/mixbatch/mixbatch/store"
 	"github.com/mixbatch/mixbatch/writers"
 )
 
@@ -182,12 +183,6 @@ func cleanStale(parent, base, dir string, log *slog.Logger) {
 		}
 		log.Warn("removed the staging folder of an earlier run that did not finish", "path", path)
 	}
-}
-
-// path returns the staged path of a file of table (or of the top level
-// when table is "").
-func (s *stage) path(table, name string) string {
-	return filepath.Join(s.tmp, table, name)
 }
 
 // commit publishes the staged folder as the output folder. An existing
@@ -372,30 +367,25 @@ func (r *runner) fitsSchema() *arrow.Schema {
 func (r *runner) writeTables(ctx context.Context) error {
 	nb := r.bags.len()
 	parts := max(1, (nb+bagsPerPart-1)/bagsPerPart)
-	for _, t := range []string{WeightsTable, FitsTable} {
-		if err := os.Mkdir(r.stage.path(t, ""), 0o755); err != nil {
-			return err
-		}
-	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.workers)
 	for part := 0; part < parts; part++ {
 		lo, hi := part*bagsPerPart, min((part+1)*bagsPerPart, nb)
 		g.Go(func() (err error) {
-			defer recoverAs(&err, r.stage.path(WeightsTable, partName(part)))
+			defer recoverAs(&err, store.Redact(r.out.path(WeightsTable, partName(part))))
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := r.writeWeights(part, lo, hi); err != nil {
+			if err := r.writeWeights(ctx, part, lo, hi); err != nil {
 				return err
 			}
-			return r.writeFits(part, lo, hi)
+			return r.writeFits(ctx, part, lo, hi)
 		})
 	}
 	return g.Wait()
 }
 
-func (r *runner) writeWeights(part, lo, hi int) error {
+func (r *runner) writeWeights(ctx context.Context, part, lo, hi int) error {
 	k := len(r.model.names)
 	bag := r.bagBuilder()
 	defer bag.Release()
@@ -479,7 +469,7 @@ func (r *runner) writeWeights(part, lo, hi int) error {
 	if mean != nil {
 		cols = append(cols, mean, cov)
 	}
-	return r.writePart(WeightsTable, part, r.weightsSchema(), cols...)
+	return r.writePart(ctx, WeightsTable, part, r.weightsSchema(), cols...)
 }
 
 // appendMVN appends component row's learned mean vector and covariance
@@ -522,7 +512,7 @@ func appendProbs(b *array.MapBuilder, labels []string, probs []float64, row int)
 	}
 }
 
-func (r *runner) writeFits(part, lo, hi int) error {
+func (r *runner) writeFits(ctx context.Context, part, lo, hi int) error {
 	bag := r.bagBuilder()
 	defer bag.Release()
 	nobs := array.NewInt64Builder(r.mem)
@@ -587,11 +577,11 @@ func (r *runner) writeFits(part, lo, hi int) error {
 		bic.Append(f.bic[b])
 		aic.Append(f.aic[b])
 	}
-	return r.writePart(FitsTable, part, r.fitsSchema(), bag, nobs, dropped, total, iters, conv, ll, gap, status, errs, ncomp, bic, aic)
+	return r.writePart(ctx, FitsTable, part, r.fitsSchema(), bag, nobs, dropped, total, iters, conv, ll, gap, status, errs, ncomp, bic, aic)
 }
 
 // writePart builds a record from the builders and writes it as a part file.
-func (r *runner) writePart(table string, part int, sc *arrow.Schema, cols ...array.Builder) error {
+func (r *runner) writePart(ctx context.Context, table string, part int, sc *arrow.Schema, cols ...array.Builder) error {
 	arrs := make([]arrow.Array, len(cols))
 	for i, c := range cols {
 		arrs[i] = c.NewArray()
@@ -599,24 +589,34 @@ func (r *runner) writePart(table string, part int, sc *arrow.Schema, cols ...arr
 	}
 	rec := array.NewRecord(sc, arrs, int64(arrs[0].Len()))
 	defer rec.Release()
-	path := r.stage.path(table, partName(part))
-	if err := writers.WriteFile(path, sc, []arrow.Record{rec}, r.cfg.Output.writerOptions()); err != nil {
+	return r.writeRecords(ctx, table, partName(part), sc, rec)
+}
+
+// createPart starts part file name of table in the staged output (a local
+// file or an object: see Output.Staging).
+func (r *runner) createPart(ctx context.Context, table, name string, sc *arrow.Schema) (*writers.Parquet, error) {
+	loc := r.out.path(table, name)
+	sink, err := store.Create(ctx, loc)
+	if err != nil {
+		return nil, fmt.Errorf("writing %s: creating Parquet file: %w", table, err)
+	}
+	w, err := writers.New(store.Redact(loc), sink, sc, r.cfg.Output.writerOptions())
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("writing %s: %w", table, err), sink.(store.Aborter).Abort())
+	}
+	return w, nil
+}
+
+// writeRecords writes recs as part file name of table. A part that fails
+// is removed (a local file) or never appears (an object).
+func (r *runner) writeRecords(ctx context.Context, table, name string, sc *arrow.Schema, recs ...arrow.Record) error {
+	loc := r.out.path(table, name)
+	sink, err := store.Create(ctx, loc)
+	if err == nil {
+		err = writers.WriteTo(store.Redact(loc), sink, sc, recs, r.cfg.Output.writerOptions())
+	}
+	if err != nil {
 		return fmt.Errorf("writing %s: %w", table, err)
 	}
 	return nil
-}
-
-// relPaths lists the files of a staged table relative to the output folder.
-func (s *stage) relPaths(table string) ([]string, error) {
-	entries, err := os.ReadDir(s.path(table, ""))
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".parquet") {
-			out = append(out, filepath.ToSlash(filepath.Join(table, e.Name())))
-		}
-	}
-	return out, nil
 }

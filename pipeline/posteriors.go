@@ -2,8 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -11,7 +11,6 @@ import (
 
 	"github.com/mixbatch/mixbatch/em"
 	"github.com/mixbatch/mixbatch/readers"
-	"github.com/mixbatch/mixbatch/writers"
 )
 
 // posteriorsSchema is the bag column, the keep columns, the value columns,
@@ -41,13 +40,10 @@ func (r *runner) posteriorsSchema() *arrow.Schema {
 // group) in parallel, and writes one posteriors part file per unit, rows
 // in input order.
 func (r *runner) writePosteriors(ctx context.Context) error {
-	if err := os.Mkdir(r.stage.path(PosteriorsTable, ""), 0o755); err != nil {
-		return err
-	}
 	sc := r.posteriorsSchema()
 	if len(r.plan.units) == 0 {
 		// No rows at all: still one (empty) part, so the folder is a table.
-		return writers.WriteFile(r.stage.path(PosteriorsTable, partName(0)), sc, nil, r.cfg.Output.writerOptions())
+		return r.writeRecords(ctx, PosteriorsTable, partName(0), sc)
 	}
 	index := newBagIndex(r.plan, r.bags)
 	files := newFileSet(r.plan, r.mem)
@@ -174,12 +170,19 @@ func (p *posteriorPass) unit(ctx context.Context, files *fileSet, ui int, progre
 		return err
 	}
 	defer rr.Release()
-	w, err := writers.Create(r.stage.path(PosteriorsTable, partName(ui)), p.sc, r.cfg.Output.writerOptions())
+	w, err := r.createPart(ctx, PosteriorsTable, partName(ui), p.sc)
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", PosteriorsTable, err)
+		return err
 	}
 	defer func() {
-		if cerr := w.Close(); cerr != nil && err == nil {
+		if err != nil {
+			// A part cut short is not committed (an object never appears).
+			if aerr := w.Abort(); aerr != nil {
+				err = errors.Join(err, aerr)
+			}
+			return
+		}
+		if cerr := w.Close(); cerr != nil {
 			err = fmt.Errorf("writing %s: %w", PosteriorsTable, cerr)
 		}
 	}()

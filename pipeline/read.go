@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/mixbatch/mixbatch/readers"
+	"github.com/mixbatch/mixbatch/store"
 )
 
 // batchRows is the record batch size the pipeline reads with.
@@ -87,7 +87,7 @@ func (c *Config) fitColumns() []string {
 
 // makePlan lists the input files and checks every file's schema.
 func makePlan(ctx context.Context, cfg *Config, mem memory.Allocator) (*plan, error) {
-	files, err := readers.List(cfg.Input.Paths)
+	files, err := readers.ListContext(ctx, cfg.Input.Paths)
 	if err != nil {
 		return nil, err
 	}
@@ -97,11 +97,11 @@ func makePlan(ctx context.Context, cfg *Config, mem memory.Allocator) (*plan, er
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		fi, err := os.Stat(f.Path)
+		fi, err := store.Stat(ctx, f.Path)
 		if err != nil {
 			return nil, err
 		}
-		p.mtimes[i] = fi.ModTime()
+		p.mtimes[i] = fi.ModTime
 		r, err := readers.Open(ctx, f, mem)
 		if err != nil {
 			return nil, err
@@ -184,16 +184,16 @@ func denseEnough(lo, hi, rows int64) bool {
 
 // unchanged checks that file fi has the size and modification time it had
 // when the run was planned: the posteriors pass reads the inputs again.
-func (p *plan) unchanged(fi int) error {
+func (p *plan) unchanged(ctx context.Context, fi int) error {
 	f := p.files[fi]
-	st, err := os.Stat(f.Path)
+	st, err := store.Stat(ctx, f.Path)
 	if err != nil {
 		return err
 	}
-	if st.Size() != f.Size || !st.ModTime().Equal(p.mtimes[fi]) {
-		return &InputError{File: f.Path, Row: -1, Reason: fmt.Sprintf(
+	if st.Size != f.Size || !st.ModTime.Equal(p.mtimes[fi]) {
+		return &InputError{File: store.Redact(f.Path), Row: -1, Reason: fmt.Sprintf(
 			"the file changed during the run (size %d, modified %s; was %d, %s)",
-			st.Size(), st.ModTime().Format(time.RFC3339Nano), f.Size, p.mtimes[fi].Format(time.RFC3339Nano))}
+			st.Size, st.ModTime.Format(time.RFC3339Nano), f.Size, p.mtimes[fi].Format(time.RFC3339Nano))}
 	}
 	return nil
 }

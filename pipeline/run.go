@@ -10,12 +10,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"runtime"
 	"runtime/debug"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/mixbatch/mixbatch/store"
 )
 
 // Version is the mixbatch version recorded in every manifest.
@@ -82,7 +83,7 @@ type runner struct {
 	bags    *bags
 	fits    *fits
 	shared  *SharedFit // model.scope: shared
-	stage   *stage
+	out     *Output
 	sum     Summary
 	started time.Time
 }
@@ -118,7 +119,7 @@ func (r *runner) progress(stage string, total int64) func(int64) {
 // schema, reading no data and writing nothing.
 func Check(ctx context.Context, cfg *Config, opts Options) (*Summary, error) {
 	r := newRunner(cfg, opts)
-	if err := checkDest(cfg.Output.Dir, cfg.Output.Overwrite); err != nil {
+	if err := checkOutput(ctx, cfg.Output.Dir, cfg.Output.Overwrite); err != nil {
 		return nil, err
 	}
 	if err := r.planInputs(ctx); err != nil {
@@ -160,7 +161,7 @@ func Run(ctx context.Context, cfg *Config, opts Options) (*Summary, error) {
 }
 
 func (r *runner) run(ctx context.Context) error {
-	if err := checkDest(r.cfg.Output.Dir, r.cfg.Output.Overwrite); err != nil {
+	if err := checkOutput(ctx, r.cfg.Output.Dir, r.cfg.Output.Overwrite); err != nil {
 		return err
 	}
 	if err := r.planInputs(ctx); err != nil {
@@ -260,20 +261,21 @@ func (r *runner) finish(ctx context.Context) error {
 		r.sum.BagsOK = 0
 		return err
 	}
-	r.sum.Output = r.cfg.Output.Dir
+	r.sum.Output = store.Redact(r.cfg.Output.Dir)
 	return nil
 }
 
-// write stages every table, the manifest and _SUCCESS, then publishes.
+// write stages every table, then publishes them with the manifest and
+// _SUCCESS (see Output).
 func (r *runner) write(ctx context.Context, start time.Time) (err error) {
-	r.stage, err = newStage(r.cfg.Output.Dir, r.cfg.Output.Overwrite, r.log)
+	r.out, err = CreateOutput(ctx, r.cfg.Output.Dir, r.cfg.Output.Overwrite, r.log)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if err != nil {
-			if aerr := r.stage.abort(); aerr != nil {
-				r.log.Error("removing the staging folder", "path", r.stage.tmp, "err", aerr)
+			if aerr := r.out.Abort(ctx); aerr != nil {
+				r.log.Error("removing the staged output", "path", store.Redact(r.out.Staging()), "err", aerr)
 			}
 		}
 	}()
@@ -281,7 +283,7 @@ func (r *runner) write(ctx context.Context, start time.Time) (err error) {
 		return err
 	}
 	if r.shared != nil {
-		if err := r.writeComponents(); err != nil {
+		if err := r.writeComponents(ctx); err != nil {
 			return err
 		}
 	}
@@ -294,16 +296,8 @@ func (r *runner) write(ctx context.Context, start time.Time) (err error) {
 		return err
 	}
 	r.sum.Write = time.Since(start)
-	r.sum.Output = r.cfg.Output.Dir
-	if err := r.writeManifest(); err != nil {
-		return err
-	}
-	if err := os.WriteFile(r.stage.path("", SuccessFile), nil, 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", SuccessFile, err)
-	}
-	err = r.stage.commit()
-	r.stage.release()
-	return err
+	r.sum.Output = store.Redact(r.cfg.Output.Dir)
+	return r.out.Publish(ctx, r.manifest())
 }
 
 // spiller returns the spill files for a run whose rows would not fit
@@ -361,6 +355,12 @@ type Manifest struct {
 	// Shared has the joint fit of model.scope: shared.
 	Shared  *SharedFit         `json:"shared,omitempty"`
 	Timings map[string]float64 `json:"timings_seconds"`
+	// RunID is the run's id on an object store, whose tables are under
+	// run=<RunID>/ (see Output); empty for a local output.
+	RunID string `json:"run_id,omitempty"`
+	// Runner is what ran the job: empty (or "local") for mixbatch run,
+	// "beam" for the Apache Beam runner.
+	Runner string `json:"runner,omitempty"`
 }
 
 // ManifestInput is one input file.
@@ -375,47 +375,27 @@ type ManifestTable struct {
 	Files []string `json:"files"`
 }
 
-func (r *runner) writeManifest() error {
-	m := Manifest{
+// manifest returns the run's manifest, without its tables (which
+// Output.Publish lists). Locations in it are redacted (store.Redact).
+func (r *runner) manifest() *Manifest {
+	m := &Manifest{
 		Version:      Version,
 		ConfigPath:   r.cfg.Path,
 		ConfigDigest: r.cfg.Digest,
-		Config:       r.cfg,
+		Config:       r.cfg.redacted(),
 		Started:      r.started.UTC(),
 		Finished:     time.Now().UTC(),
 		Summary:      r.sum,
 		Shared:       r.shared,
-		Tables:       map[string]ManifestTable{},
 		Timings: map[string]float64{
 			"read": r.sum.Read.Seconds(), "fit": r.sum.Fit.Seconds(), "write": r.sum.Write.Seconds(),
 			"total": time.Since(r.started).Seconds(),
 		},
 	}
 	for i, f := range r.plan.files {
-		m.Inputs = append(m.Inputs, ManifestInput{Path: f.Path, Size: f.Size, Rows: r.plan.rows[i]})
+		m.Inputs = append(m.Inputs, ManifestInput{Path: store.Redact(f.Path), Size: f.Size, Rows: r.plan.rows[i]})
 	}
-	tables := []string{WeightsTable, FitsTable}
-	if r.shared != nil {
-		tables = append(tables, ComponentsTable)
-	}
-	if r.cfg.Output.Posteriors {
-		tables = append(tables, PosteriorsTable)
-	}
-	for _, t := range tables {
-		files, err := r.stage.relPaths(t)
-		if err != nil {
-			return err
-		}
-		m.Tables[t] = ManifestTable{Files: files}
-	}
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(r.stage.path("", ManifestFile), append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", ManifestFile, err)
-	}
-	return nil
+	return m
 }
 
 // TooManyFailuresError is a run with on_error: skip whose failed bags
@@ -460,9 +440,10 @@ func (r *runner) reportFailures() error {
 	return nil
 }
 
-// ReadManifest reads a run's manifest.json.
+// ReadManifest reads a run's manifest.json, a local file or an object
+// (see package store).
 func ReadManifest(path string) (*Manifest, error) {
-	b, err := os.ReadFile(path)
+	b, err := store.ReadFile(context.Background(), path)
 	if err != nil {
 		return nil, err
 	}

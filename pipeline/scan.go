@@ -781,7 +781,7 @@ func (fs *fileSet) reader(ctx context.Context, fi int) (*readers.Reader, error) 
 	if fs.open[fi] != nil || fs.errs[fi] != nil {
 		return fs.open[fi], fs.errs[fi]
 	}
-	if err := fs.p.unchanged(fi); err != nil {
+	if err := fs.p.unchanged(ctx, fi); err != nil {
 		fs.errs[fi] = err
 		return nil, err
 	}

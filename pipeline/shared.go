@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -194,10 +193,7 @@ const ComponentsTable = "components"
 // writeComponents writes components/: one row per shared component with its
 // pooled weight (the count-weighted average of the bags' weights) and its
 // parameters, learned and given.
-func (r *runner) writeComponents() error {
-	if err := os.Mkdir(r.stage.path(ComponentsTable, ""), 0o755); err != nil {
-		return err
-	}
+func (r *runner) writeComponents(ctx context.Context) error {
 	k, p := len(r.model.names), r.shared.Params
 	fields := []arrow.Field{
 		{Name: "component", Type: arrow.BinaryTypes.String},
@@ -253,5 +249,5 @@ func (r *runner) writeComponents() error {
 			appendMVN(mean, cov, shared, r.model.learn.dim, j)
 		}
 	}
-	return r.writePart(ComponentsTable, 0, arrow.NewSchema(fields, nil), cols...)
+	return r.writePart(ctx, ComponentsTable, 0, arrow.NewSchema(fields, nil), cols...)
 }

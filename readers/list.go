@@ -4,6 +4,7 @@
 package readers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,6 +12,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/mixbatch/mixbatch/store"
 )
 
 // Format is an input file format.
@@ -80,7 +83,25 @@ func hidden(name string) bool {
 // no data file at all. Extensions are compared case-insensitively. Symbolic
 // links to files are followed; symbolic links to directories inside a walked
 // directory are not. File.Path is the cleaned path (filepath.Clean).
+//
+// Entries may also be object-store URLs (s3://, gs://, azblob://, see package
+// store) and file:// URLs (taken as local paths): see ListContext.
 func List(paths []string) ([]File, error) {
+	return ListContext(context.Background(), paths)
+}
+
+// ListContext is List with a context for listing object stores. An object
+// URL follows the rules of local paths: a URL whose key names an object is
+// that file (it must have a data file extension); otherwise the key is a
+// prefix, listed recursively as a folder (every key below prefix/, names
+// starting with "_" or "." skipped at every level, other extensions
+// skipped); a key with the glob metacharacters * or [ (path.Match syntax
+// on the key's "/"-separated segments; "?" begins the URL's query, write
+// %3F for it) matches objects and "folders" at the pattern's depth, which
+// are then taken like glob matches of local paths. File.Path is the
+// object's URL, query included. Errors name the URL (redacted, see
+// store.Redact).
+func ListContext(ctx context.Context, paths []string) ([]File, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("readers: no input paths")
 	}
@@ -95,6 +116,20 @@ func List(paths []string) ([]File, error) {
 	for _, p := range paths {
 		if p == "" {
 			return nil, errors.New("readers: empty input path")
+		}
+		p, err := store.Clean(p)
+		if err != nil {
+			return nil, err
+		}
+		if store.IsURL(p) {
+			files, err := listURL(ctx, p)
+			if err != nil {
+				return nil, err
+			}
+			for _, f := range files {
+				add(f)
+			}
+			continue
 		}
 		fi, err := os.Stat(p)
 		switch {

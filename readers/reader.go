@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -18,6 +17,8 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/apache/arrow/go/v17/parquet/metadata"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+
+	"github.com/mixbatch/mixbatch/store"
 )
 
 // maxRowGroupRows is the most rows a Parquet row group may have: an Arrow
@@ -44,8 +45,8 @@ type Reader struct {
 	mem     memory.Allocator
 	schema  *arrow.Schema
 	numRows int64
-	osf     *os.File
-	size    int64 // from Stat at Open
+	src     store.File // the file or object: ReadAt with range reads
+	size    int64      // at Open
 	closed  bool
 
 	// Parquet: the arrow reader, and the footer (which outlives Close:
@@ -104,11 +105,11 @@ func Open(ctx context.Context, f File, mem memory.Allocator) (_ *Reader, err err
 		}
 		f.Format = format
 	}
-	osf, err := os.Open(f.Path)
+	src, err := store.Open(ctx, f.Path)
 	if err != nil {
 		return nil, fmt.Errorf("opening data file: %w", err)
 	}
-	r := &Reader{file: f, mem: mem, osf: osf}
+	r := &Reader{file: f, mem: mem, src: src}
 	defer func() {
 		if v := recover(); v != nil {
 			err = corrupt(f.Path, v)
@@ -119,19 +120,12 @@ func Open(ctx context.Context, f File, mem memory.Allocator) (_ *Reader, err err
 			}
 		}
 	}()
-	fi, err := osf.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Path, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", f.Path)
-	}
-	r.size = fi.Size()
+	r.size = src.Size()
 	if r.file.Size == 0 {
 		r.file.Size = r.size
 	}
 	head := make([]byte, 8)
-	n, err := osf.ReadAt(head, 0)
+	n, err := src.ReadAt(head, 0)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%s: %w", f.Path, err)
 	}
@@ -161,12 +155,12 @@ func (r *Reader) openParquet(head []byte) error {
 	// Column chunks are read through a buffer (see streamBuffer), not
 	// each whole into a new slice.
 	props.BufferedStreamEnabled = true
-	pf, err := file.NewParquetReader(r.osf, file.WithReadProps(props))
+	pf, err := file.NewParquetReader(r.src, file.WithReadProps(props))
 	if err != nil {
 		return fmt.Errorf("%s: not a Parquet file: %w", path, err)
 	}
 	props.BufferSize = streamBufferSize(pf.MetaData())
-	// pf is not closed: that would close r.osf, which Close closes.
+	// pf is not closed: that would close r.src, which Close closes.
 	// Decoder scratch that arrow never frees comes from the Go allocator
 	// too (see scratchAlloc); the arrays come from r.mem.
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{Parallel: false}, scratchAlloc{r.mem})
@@ -260,7 +254,7 @@ func (r *Reader) openIPC(head []byte) error {
 		if r.size < 8+10 {
 			return fmt.Errorf("%s: truncated Arrow IPC file (%d bytes)", path, r.size)
 		}
-		if _, err := r.osf.ReadAt(tail, r.size-10); err != nil {
+		if _, err := r.src.ReadAt(tail, r.size-10); err != nil {
 			return fmt.Errorf("%s: reading Arrow IPC footer: %w", path, err)
 		}
 		if !bytes.Equal(tail[4:], arrowMagic) {
@@ -272,7 +266,7 @@ func (r *Reader) openIPC(head []byte) error {
 		if footer <= 0 || r.streamLen < 0 {
 			return fmt.Errorf("%s: corrupt Arrow IPC file (footer length %d in %d bytes)", path, footer, r.size)
 		}
-		if err := checkStreamHead(head8(r.osf, r.streamOff), r.streamLen); err != nil {
+		if err := checkStreamHead(head8(r.src, r.streamOff), r.streamLen); err != nil {
 			return fmt.Errorf("%s: corrupt Arrow IPC file: %w", path, err)
 		}
 	case bytes.HasPrefix(head, featherV1):
@@ -282,7 +276,7 @@ func (r *Reader) openIPC(head []byte) error {
 			return fmt.Errorf("%s: not an Arrow IPC file or stream%s: %w", path, lookalike(head), err)
 		}
 	}
-	compressed, err := checkMessages(r.osf, r.streamOff, r.streamLen)
+	compressed, err := checkMessages(r.src, r.streamOff, r.streamLen)
 	if err != nil {
 		return fmt.Errorf("%s: corrupt Arrow IPC file: %w", path, err)
 	}
@@ -343,7 +337,7 @@ func (r *Reader) newStream() (_ *ipcStream, err error) {
 			alloc.disarm()
 		}
 	}()
-	src := bufio.NewReaderSize(io.NewSectionReader(r.osf, r.streamOff, r.streamLen), 1<<16)
+	src := bufio.NewReaderSize(io.NewSectionReader(r.src, r.streamOff, r.streamLen), 1<<16)
 	sr, err := ipc.NewReader(src, ipc.WithAllocator(alloc))
 	if err != nil {
 		return nil, fmt.Errorf("%s: not an Arrow IPC file or stream: %w", r.file.Path, err)
@@ -437,7 +431,7 @@ func (r *Reader) Close() error {
 	}
 	r.closed = true
 	r.pq = nil
-	if err := r.osf.Close(); err != nil {
+	if err := r.src.Close(); err != nil {
 		return fmt.Errorf("%s: closing: %w", r.file.Path, err)
 	}
 	return nil

@@ -193,6 +193,22 @@ func Create(path string, schema *arrow.Schema, opts Options) (*Parquet, error) {
 	return w, nil
 }
 
+// New starts a Parquet file of records of the given schema on sink, such
+// as a writer from store.Create; name (a path or URL) is for messages.
+// Close closes sink, syncing it first if it has a Sync method; when a
+// Write or Close failed and sink has an Abort method (as store.Create's
+// writers do), Close calls Abort instead, so that a spoilt object is never
+// committed. On error, New leaves sink to the caller.
+func New(name string, sink io.WriteCloser, schema *arrow.Schema, opts Options) (*Parquet, error) {
+	if schema == nil {
+		return nil, fmt.Errorf("%s: nil schema", name)
+	}
+	if err := opts.check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return newParquet(name, sink, schema, opts)
+}
+
 // newParquet starts a Parquet file on sink, which is closed by Close.
 func newParquet(path string, sink io.WriteCloser, sc *arrow.Schema, opts Options) (*Parquet, error) {
 	props, err := writerProps(sc, opts)
@@ -583,11 +599,35 @@ func (w *Parquet) Close() error {
 			}
 		}
 	}
-	if err := w.file.Close(); err != nil {
+	if a, ok := w.file.(interface{ Abort() error }); ok && len(errs) > 0 {
+		if err := a.Abort(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: discarding: %w", w.path, err))
+		}
+	} else if err := w.file.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("%s: closing: %w", w.path, err))
 	}
 	w.cerr = errors.Join(errs...)
 	return w.cerr
+}
+
+// errAborted is the error of a file closed by Abort.
+var errAborted = errors.New("aborted")
+
+// Abort gives up the file: it releases the buffered rows and closes the
+// sink, through its Abort method if it has one (see New), so that nothing
+// more is written. It returns nil unless discarding fails; the file is
+// incomplete. After Close, Abort does nothing.
+func (w *Parquet) Abort() error {
+	if w.closed {
+		return nil
+	}
+	if w.err == nil {
+		w.err = errAborted
+	}
+	if err := w.Close(); err != nil && !errors.Is(err, errAborted) {
+		return err
+	}
+	return nil
 }
 
 // closeWriter writes the last row group, then the footer into w.buf
@@ -622,6 +662,33 @@ func WriteFile(path string, schema *arrow.Schema, recs []arrow.Record, opts Opti
 	if err != nil {
 		return err
 	}
+	if err := w.writeAll(recs); err != nil {
+		if rerr := os.Remove(path); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("removing partial file: %w", rerr))
+		}
+		return err
+	}
+	return nil
+}
+
+// WriteTo is New + Write(each) + Close: it writes recs as one Parquet file
+// on sink and closes it. On any error sink is aborted if it has an Abort
+// method (see New), so that a store.Create object never appears.
+func WriteTo(name string, sink io.WriteCloser, schema *arrow.Schema, recs []arrow.Record, opts Options) error {
+	w, err := New(name, sink, schema, opts)
+	if err != nil {
+		if a, ok := sink.(interface{ Abort() error }); ok {
+			err = errors.Join(err, a.Abort())
+		} else {
+			err = errors.Join(err, sink.Close())
+		}
+		return err
+	}
+	return w.writeAll(recs)
+}
+
+// writeAll writes recs and closes w; the first error wins.
+func (w *Parquet) writeAll(recs []arrow.Record) (err error) {
 	for _, rec := range recs {
 		if err = w.Write(rec); err != nil {
 			break
@@ -630,11 +697,5 @@ func WriteFile(path string, schema *arrow.Schema, recs []arrow.Record, opts Opti
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		if rerr := os.Remove(path); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("removing partial file: %w", rerr))
-		}
-		return err
-	}
-	return nil
+	return err
 }

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mixbatch/mixbatch/pipeline"
+	"github.com/mixbatch/mixbatch/store"
 )
 
 // Exit codes.
@@ -279,7 +280,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		log.Error(what+"; the output folder was left as it was", "err", err)
 		fmt.Fprintf(stdout, "mixbatch: %s after %s: %d input files, %d rows, %d bags; nothing written to %s\n",
-			what, sum.Elapsed.Round(time.Millisecond), sum.Files, sum.Rows, sum.Bags, cfg.Output.Dir)
+			what, sum.Elapsed.Round(time.Millisecond), sum.Files, sum.Rows, sum.Bags, store.Redact(cfg.Output.Dir))
 		return exitFailure
 	}
 	rate := float64(sum.Rows) / sum.Elapsed.Seconds()
