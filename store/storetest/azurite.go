@@ -31,11 +31,16 @@ const (
 // on a free loopback port, in memory and without telemetry, creates the
 // given containers, and sets the Azure environment for the test (the
 // development account), so the test must not be parallel. It skips the
-// test when MIXBATCH_AZURITE is unset. The Recorder records nothing:
+// test when MIXBATCH_AZURITE is unset, and fails it when CI is set too. The Recorder records nothing:
 // Azurite runs in its own process.
 func NewAzurite(t testing.TB, containers ...string) *Server {
 	t.Helper()
 	bin := os.Getenv(AzuriteEnv)
+	if bin == "" && os.Getenv("CI") != "" {
+		// .ci/run installs Azurite: under CI a missing one is a failure,
+		// not a silent skip.
+		t.Fatalf("%s is not set under CI; .ci/run installs Azurite and sets it", AzuriteEnv)
+	}
 	if bin == "" {
 		t.Skipf("%s is not set: set it to the azurite-blob program of the npm package azurite to test azblob:// URLs", AzuriteEnv)
 	}
