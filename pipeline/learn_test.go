@@ -382,3 +382,48 @@ func TestComponentsRangeSelects(t *testing.T) {
 		}
 	}
 }
+
+// TestComponentsRangeGaussian: components_range with a gaussian family,
+// where no component is configured (it once indexed the first configured
+// component and failed every run). On well-separated bags of 1, 2 or 3
+// components, BIC must find the true K in nearly every bag, and weights/
+// must hold one row per selected component.
+func TestComponentsRangeGaussian(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	var keys []int64
+	var xs []float64
+	for b := int64(0); b < 30; b++ {
+		kTrue := 1 + int(b%3)
+		for range 200 {
+			j := rng.IntN(kTrue)
+			keys, xs = append(keys, b), append(xs, []float64{0, 20, 45}[j]+rng.NormFloat64()*[]float64{1, 2, 1.5}[j])
+		}
+	}
+	dir := t.TempDir()
+	writeParquet(t, filepath.Join(dir, "in", "a.parquet"), column("bag", keys), column("v", xs))
+	out := filepath.Join(dir, "out")
+	cfg := mustLoad(t, fmt.Sprintf("input: {paths: [%q], bag: bag, value: v}\nmodel: {family: gaussian, learn: [weights, mean, sd], components_range: [1, 4]}\nem: {seed: 1}\noutput: {dir: %q, posteriors: true}\n",
+		filepath.Join(dir, "in"), out))
+	sum := mustRun(t, cfg, Options{})
+	if sum.BagsOK != 30 {
+		t.Fatalf("%d of 30 bags ok", sum.BagsOK)
+	}
+	fits, weights := readTable(t, out, FitsTable), readTable(t, out, WeightsTable)
+	hits, wrows := 0, 0
+	for i := 0; i < fits.len(); i++ {
+		k := fits.cols["n_components"][i].(int64)
+		if k == 1+fits.cols["bag"][i].(int64)%3 {
+			hits++
+		}
+		wrows += int(k)
+	}
+	if weights.len() != wrows {
+		t.Errorf("weights has %d rows, want one per selected component (%d)", weights.len(), wrows)
+	}
+	if hits < 27 {
+		t.Errorf("BIC picked the true K in only %d of 30 well-separated bags", hits)
+	}
+	if n := readTable(t, out, PosteriorsTable).len(); n != len(xs) {
+		t.Errorf("posteriors has %d rows, want %d", n, len(xs))
+	}
+}

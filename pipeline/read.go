@@ -378,7 +378,7 @@ func (m *model) code(arr arrow.Array, i int) (float64, string) {
 		}
 		// A Gaussian log-density is finite unless (x-mean)²/sd² overflows;
 		// check the cheap bound first, the densities only beyond it.
-		if c := m.comps[0].(normal); math.Abs(v-c.mu) > 1e150*c.sigma {
+		if mu, far := m.gaussianBound(); math.Abs(v-mu) > far {
 			possible := false
 			for _, c := range m.comps {
 				possible = possible || !math.IsInf(c.LogProb(v), -1)
@@ -405,6 +405,24 @@ func (m *model) code(arr arrow.Array, i int) (float64, string) {
 		return float64(k), ""
 	}
 	panic("pipeline: unknown family " + m.family)
+}
+
+// gaussianBound returns the cheap bound of the Gaussian density check:
+// values within far of mu have a finite log-density under the first
+// component, so only values beyond it need every density computed. When
+// that component is learned (NaN parameters) or there is none
+// (model.components_range), only finiteness is checked: far is the
+// largest float64.
+func (m *model) gaussianBound() (mu, far float64) {
+	if len(m.comps) == 0 {
+		return 0, math.MaxFloat64
+	}
+	c := m.comps[0].(normal)
+	mu, far = c.mu, 1e150*c.sigma
+	if math.IsNaN(mu) || math.IsNaN(far) {
+		return 0, math.MaxFloat64
+	}
+	return mu, far
 }
 
 // bags holds every row grouped by bag, bags sorted by key.

@@ -648,11 +648,7 @@ func (m *model) fastCodes(arr arrow.Array, dst []float64) ([]float64, bool) {
 		}
 		// Finite, and not so far out that the densities could vanish
 		// (see model.code); only finite when the components are learned.
-		c := m.comps[0].(normal)
-		mu, far := c.mu, 1e150*c.sigma
-		if math.IsNaN(mu) || math.IsNaN(far) {
-			mu, far = 0, math.MaxFloat64
-		}
+		mu, far := m.gaussianBound()
 		for _, v := range vs {
 			if !(math.Abs(v-mu) <= far) {
 				return dst, false
