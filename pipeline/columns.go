@@ -56,6 +56,17 @@ func unify(a, b arrow.DataType) (arrow.DataType, bool) {
 	return nil, false
 }
 
+// UnifyTypes returns the type that columns of types a and b, from two
+// input files, are written as when they meet in one output table, by the
+// local run's rules (see unify); ok is false when they cannot meet. The
+// Beam runner casts every shard's columns with it, so that its tables
+// have the local run's schemas.
+func UnifyTypes(a, b arrow.DataType) (t arrow.DataType, ok bool) { return unify(a, b) }
+
+// LogicalType is the type a column of type t stands for: a dictionary
+// column stands for its values.
+func LogicalType(t arrow.DataType) arrow.DataType { return logical(t) }
+
 // valueAt renders row i of arr for an error message.
 func valueAt(arr arrow.Array, i int) string {
 	if arr.IsNull(i) {

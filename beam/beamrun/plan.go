@@ -149,7 +149,7 @@ func makePlan(ctx context.Context, cfg *pipeline.Config) (*plan, error) {
 				types[j] = t
 				continue
 			}
-			u, ok := unify(types[j], t)
+			u, ok := pipeline.UnifyTypes(types[j], t)
 			if !ok {
 				return nil, fmt.Errorf("%s: column %q: type %s does not match type %s of the other files", f.Path, c, t, types[j])
 			}
@@ -164,7 +164,7 @@ func makePlan(ctx context.Context, cfg *pipeline.Config) (*plan, error) {
 		}
 		if j < 1+len(cfg.Input.Value) && c != cfg.Input.Count {
 			// The bag and value columns are written as their values.
-			t = logical(t)
+			t = pipeline.LogicalType(t)
 		}
 		fields = append(fields, arrow.Field{Name: c, Type: t, Nullable: true})
 	}
@@ -173,46 +173,14 @@ func makePlan(ctx context.Context, cfg *pipeline.Config) (*plan, error) {
 	return p, nil
 }
 
-// The type rules below are those of the local run (pipeline/columns.go):
-// a shard must see each column with the type the whole input has there,
-// or its output tables would differ from the local run's.
-
-// logical is the type a column stands for: a dictionary column stands for
-// its values.
-func logical(t arrow.DataType) arrow.DataType {
-	if d, ok := t.(*arrow.DictionaryType); ok {
-		return d.ValueType
-	}
-	return t
-}
-
-func isInteger(t arrow.DataType) bool { return arrow.IsInteger(logical(t).ID()) }
-
+// isString reports whether a column of type t holds strings (plain,
+// large or dictionary-encoded).
 func isString(t arrow.DataType) bool {
-	id := logical(t).ID()
+	id := pipeline.LogicalType(t).ID()
 	return id == arrow.STRING || id == arrow.LARGE_STRING
 }
 
-// unify returns the type that columns of types a and b are written as
-// when they meet in one output table, as the local run decides it.
-func unify(a, b arrow.DataType) (arrow.DataType, bool) {
-	switch {
-	case arrow.TypeEqual(a, b) && a.ID() != arrow.DICTIONARY:
-		return a, true
-	case isInteger(a) && isInteger(b):
-		if arrow.TypeEqual(logical(a), logical(b)) {
-			return logical(a), true
-		}
-		return arrow.PrimitiveTypes.Int64, true
-	case isString(a) && isString(b):
-		return arrow.BinaryTypes.String, true
-	case arrow.TypeEqual(a, b):
-		return a, true
-	}
-	return nil, false
-}
-
-// castTo converts arr to type t, one that unify or logical produced from
+// castTo converts arr to type t, one that pipeline.UnifyTypes or LogicalType produced from
 // arr's type. The result must be released.
 func castTo(mem memory.Allocator, arr arrow.Array, t arrow.DataType) (arrow.Array, error) {
 	if arrow.TypeEqual(arr.DataType(), t) {
