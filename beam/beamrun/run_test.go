@@ -280,27 +280,43 @@ output: {dir: OUT, posteriors: true}
 	same(t, local, onBeam, pipeline.WeightsTable, pipeline.FitsTable, pipeline.PosteriorsTable)
 }
 
-// Model selection over K per bag, with counts. (Poisson: at 3c23da9 a
-// local run of a gaussian components_range fails with an internal error.)
+// Model selection over K per bag: poisson with counts, and gaussian
+// (which failed locally before 6ccaee5).
 func TestComponentsRange(t *testing.T) {
 	dir := t.TempDir()
-	in := filepath.Join(dir, "in")
-	if err := pipeline.GenMarbles(context.Background(), in, pipeline.Marbles{
+	marbles, readings := filepath.Join(dir, "marbles"), filepath.Join(dir, "readings")
+	if err := pipeline.GenMarbles(context.Background(), marbles, pipeline.Marbles{
 		Bags: 40, RowsPerBag: 30, Seed: 2, Counts: true, Files: 2, Shuffle: true, RowGroupRows: 16,
 	}); err != nil {
 		t.Fatal(err)
 	}
-	yaml := `
-input: {paths: ["` + in + `"], bag: bag_id, value: n}
+	if err := pipeline.GenReadings(context.Background(), readings, pipeline.Readings{
+		Bags: 12, RowsPerBag: 150, Seed: 6, Files: 2, Shuffle: true, RowGroupRows: 500,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for name, yaml := range map[string]string{
+		"poisson": `
+input: {paths: ["` + marbles + `"], bag: bag_id, value: n}
 model: {family: poisson, learn: [weights, rate], components_range: [1, 2], select: aic}
 em: {restarts: 2, seed: 1}
 output: {dir: OUT}
-`
-	local, onBeam, lerr, berr := both(t, yaml, dir, 3)
-	if lerr != nil || berr != nil {
-		t.Fatalf("local: %v; beam: %v", lerr, berr)
+`,
+		"gaussian": `
+input: {paths: ["` + readings + `"], bag: sensor_id, value: value}
+model: {family: gaussian, learn: [weights, mean, sd], components_range: [1, 3]}
+em: {restarts: 2, seed: 1}
+output: {dir: OUT, posteriors: true}
+`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			local, onBeam, lerr, berr := both(t, yaml, t.TempDir(), 3)
+			if lerr != nil || berr != nil {
+				t.Fatalf("local: %v; beam: %v", lerr, berr)
+			}
+			same(t, local, onBeam, pipeline.WeightsTable, pipeline.FitsTable)
+		})
 	}
-	same(t, local, onBeam, pipeline.WeightsTable, pipeline.FitsTable)
 }
 
 // writeSensors writes two files whose columns differ in encoding and
