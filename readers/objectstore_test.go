@@ -184,4 +184,29 @@ func TestRangeReads(t *testing.T) {
 	if gets == 0 || served*10 > int64(len(data)) {
 		t.Errorf("%d range GETs served %d bytes of a %d-byte object; want under a tenth", gets, served, len(data))
 	}
+
+	// The wide column's chunks (4 row groups of about 500 KiB each, more
+	// than a local read buffer) come in one GET each, plus the reads of
+	// the magic and the footer: a GET costs tens of milliseconds on a
+	// real store, so many small ones would make reading slow.
+	srv.Reset()
+	remote, err = readers.Open(ctx, files[0], mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	releaseAll(readAll(t, remote, []string{"blob"}, 0))
+	if err := remote.Close(); err != nil {
+		t.Fatal(err)
+	}
+	gets, served = 0, 0
+	for _, r := range srv.Requests() {
+		if r.Method == "GET" && strings.HasSuffix(r.Path, "/wide.parquet") {
+			gets++
+			served += r.Served
+		}
+	}
+	t.Logf("the wide column: %d range GETs served %d of %d bytes", gets, served, len(data))
+	if gets > 4+3 || served < int64(len(data))/2 {
+		t.Errorf("the wide column took %d GETs serving %d of %d bytes; want its 4 chunks in a GET each, plus at most 3 for the magic and footer", gets, served, len(data))
+	}
 }

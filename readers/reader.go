@@ -159,7 +159,7 @@ func (r *Reader) openParquet(head []byte) error {
 	if err != nil {
 		return fmt.Errorf("%s: not a Parquet file: %w", path, err)
 	}
-	props.BufferSize = streamBufferSize(pf.MetaData())
+	props.BufferSize = streamBufferSize(pf.MetaData(), store.IsURL(r.file.Path))
 	// pf is not closed: that would close r.src, which Close closes.
 	// Decoder scratch that arrow never frees comes from the Go allocator
 	// too (see scratchAlloc); the arrays come from r.mem.
@@ -337,7 +337,13 @@ func (r *Reader) newStream() (_ *ipcStream, err error) {
 			alloc.disarm()
 		}
 	}()
-	src := bufio.NewReaderSize(io.NewSectionReader(r.src, r.streamOff, r.streamLen), 1<<16)
+	// One buffer fill is one ranged GET on an object store: fill it in
+	// large ranges there (see objectBuffer).
+	size := 1 << 16
+	if store.IsURL(r.file.Path) {
+		size = int(min(objectBuffer, max(r.streamLen, 1<<16)))
+	}
+	src := bufio.NewReaderSize(io.NewSectionReader(r.src, r.streamOff, r.streamLen), size)
 	sr, err := ipc.NewReader(src, ipc.WithAllocator(alloc))
 	if err != nil {
 		return nil, fmt.Errorf("%s: not an Arrow IPC file or stream: %w", r.file.Path, err)
