@@ -37,9 +37,10 @@ import (
 
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/azureblob" // azblob:// URLs
-	_ "gocloud.dev/blob/gcsblob"   // gs:// URLs
+	"gocloud.dev/blob/gcsblob"     // gs:// URLs
 	_ "gocloud.dev/blob/s3blob"    // s3:// URLs
 	"gocloud.dev/gcerrors"
+	"gocloud.dev/gcp"
 )
 
 // Schemes are the URL schemes of the object stores a location may name.
@@ -159,7 +160,7 @@ func bucketOf(ctx context.Context, l loc) (*blob.Bucket, error) {
 		return b, nil
 	}
 	// The bucket outlives this call: it must not die with ctx.
-	b, err := blob.OpenBucket(context.WithoutCancel(ctx), l.bucket)
+	b, err := openBucket(context.WithoutCancel(ctx), l)
 	if err != nil {
 		return nil, fmt.Errorf("%s: opening the bucket: %w", l.name(), scrub(err, l.raw))
 	}
@@ -168,6 +169,27 @@ func bucketOf(ctx context.Context, l loc) (*blob.Bucket, error) {
 	}
 	registry.buckets[l.bucket] = b
 	return b, nil
+}
+
+// openBucket opens the bucket of l with gocloud's URL openers, except for
+// gs:// when no Google credentials can be found (and no emulator is set):
+// gcsblob's default opener would then print a warning with fmt.Printf, to
+// stdout, where mixbatch's summary line goes, and go on with empty
+// credentials. Here the bucket is opened anonymously instead, which is
+// what empty credentials amount to: a public bucket can be read, and any
+// other answers each request with an error naming it.
+func openBucket(ctx context.Context, l loc) (*blob.Bucket, error) {
+	if l.u.Scheme == "gs" && os.Getenv("STORAGE_EMULATOR_HOST") == "" && os.Getenv("STORAGE_EMULATOR_HOST_GRPC") == "" {
+		if _, err := gcp.DefaultCredentials(ctx); err != nil {
+			u, err := url.Parse(l.bucket)
+			if err != nil {
+				return nil, err
+			}
+			o := &gcsblob.URLOpener{Client: gcp.NewAnonymousHTTPClient(gcp.DefaultTransport())}
+			return o.OpenBucketURL(ctx, u)
+		}
+	}
+	return blob.OpenBucket(ctx, l.bucket)
 }
 
 // CloseBuckets closes every bucket opened so far and forgets them; later

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mixbatch/mixbatch/store"
 	"github.com/mixbatch/mixbatch/store/storetest"
@@ -191,5 +193,46 @@ func TestLocal(t *testing.T) {
 	}
 	if entries, err := store.List(ctx, filepath.Join(dir, "missing")); err != nil || len(entries) != 0 {
 		t.Errorf("List of a missing folder = %+v, %v", entries, err)
+	}
+}
+
+// TestGCSWithoutCredentialsPrintsNothing: with no Google credentials,
+// gcsblob's default opener prints a warning to stdout, where mixbatch's
+// summary line goes; store opens such a bucket anonymously instead and
+// prints nothing. (The request itself fails here: no network.)
+func TestGCSWithoutCredentialsPrintsNothing(t *testing.T) {
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", filepath.Join(t.TempDir(), "missing.json"))
+	t.Setenv("STORAGE_EMULATOR_HOST", "")
+	t.Setenv("STORAGE_EMULATOR_HOST_GRPC", "")
+	if err := store.CloseBuckets(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := store.CloseBuckets(); err != nil {
+			t.Error(err)
+		}
+	})
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout := os.Stdout
+	os.Stdout = w
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, statErr := store.Stat(ctx, "gs://mixbatch-public/lake/a.parquet")
+	os.Stdout = stdout
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	printed, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(printed) != 0 {
+		t.Errorf("opening a gs:// bucket without credentials printed %q to stdout", printed)
+	}
+	if statErr == nil || !strings.Contains(statErr.Error(), "gs://mixbatch-public/lake/a.parquet") {
+		t.Errorf("Stat without network = %v; want an error naming the URL", statErr)
 	}
 }
