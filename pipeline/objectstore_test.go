@@ -385,3 +385,35 @@ func TestCredentialsNotLogged(t *testing.T) {
 		}
 	}
 }
+
+// TestPublishRedactsManifest: Publish writes no secret of a location into
+// manifest.json, whoever filled the manifest (the Beam runner fills its
+// own).
+func TestPublishRedactsManifest(t *testing.T) {
+	ctx := context.Background()
+	const secret = "sv=2026&sig=SENTINEL0secret"
+	in := "azblob://box/lake/?sas_token=" + secret
+	cfg := &Config{Input: InputConfig{Paths: []string{in}}, Output: OutputConfig{Dir: "s3://out/x?secret_key=" + secret}}
+	dir := filepath.Join(t.TempDir(), "out")
+	o, err := CreateOutput(ctx, dir, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Manifest{Config: cfg, Inputs: []ManifestInput{{Path: in + "a.parquet"}}, Summary: Summary{Output: cfg.Output.Dir}}
+	if err := o.Publish(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "SENTINEL0") {
+		t.Errorf("manifest.json holds a secret:\n%s", b)
+	}
+	if !strings.Contains(string(b), "azblob://box/lake/?sas_token=REDACTED") {
+		t.Errorf("manifest.json lacks the redacted input path:\n%s", b)
+	}
+	if cfg.Input.Paths[0] != in {
+		t.Errorf("Publish changed the caller's config: %q", cfg.Input.Paths[0])
+	}
+}

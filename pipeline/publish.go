@@ -163,7 +163,8 @@ func (o *Output) tables(ctx context.Context) (map[string]ManifestTable, error) {
 }
 
 // Publish makes the output visible: it fills m.Tables by listing the
-// staged tables (and m.RunID), writes manifest.json and then _SUCCESS, and
+// staged tables (and m.RunID), redacts the locations in m (see
+// store.Redact), writes manifest.json and then _SUCCESS, and
 // commits: a local staging folder is renamed into place; on an object
 // store the two files written last are the commit, after which run
 // prefixes older than the previous run's are deleted (overwrite only;
@@ -178,6 +179,15 @@ func (o *Output) Publish(ctx context.Context, m *Manifest) error {
 		return err
 	}
 	m.Tables, m.RunID = tables, o.runID
+	// Whoever filled it (this package's runner, the Beam runner), the
+	// manifest shows locations without their secrets (see store.Redact).
+	if m.Config != nil {
+		m.Config = m.Config.redacted()
+	}
+	for i := range m.Inputs {
+		m.Inputs[i].Path = store.Redact(m.Inputs[i].Path)
+	}
+	m.Summary.Output = store.Redact(m.Summary.Output)
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err

@@ -376,13 +376,13 @@ type ManifestTable struct {
 }
 
 // manifest returns the run's manifest, without its tables (which
-// Output.Publish lists). Locations in it are redacted (store.Redact).
+// Output.Publish lists, redacting its locations).
 func (r *runner) manifest() *Manifest {
 	m := &Manifest{
 		Version:      Version,
 		ConfigPath:   r.cfg.Path,
 		ConfigDigest: r.cfg.Digest,
-		Config:       r.cfg.redacted(),
+		Config:       r.cfg,
 		Started:      r.started.UTC(),
 		Finished:     time.Now().UTC(),
 		Summary:      r.sum,
@@ -393,7 +393,7 @@ func (r *runner) manifest() *Manifest {
 		},
 	}
 	for i, f := range r.plan.files {
-		m.Inputs = append(m.Inputs, ManifestInput{Path: store.Redact(f.Path), Size: f.Size, Rows: r.plan.rows[i]})
+		m.Inputs = append(m.Inputs, ManifestInput{Path: f.Path, Size: f.Size, Rows: r.plan.rows[i]})
 	}
 	return m
 }

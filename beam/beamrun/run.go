@@ -34,6 +34,7 @@ import (
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism" // the default runner
 
 	"github.com/mixbatch/mixbatch/pipeline"
+	"github.com/mixbatch/mixbatch/store"
 )
 
 func init() {
@@ -194,8 +195,9 @@ func Run(ctx context.Context, cfg *pipeline.Config, opts Options) (*pipeline.Sum
 	for i, f := range p.files {
 		m.Inputs = append(m.Inputs, pipeline.ManifestInput{Path: p.listed[i], Size: f.Size, Rows: p.rows[i]})
 	}
-	sum.Output = cfg.Output.Dir
-	m.Summary.Output = cfg.Output.Dir
+	// Publish redacts the manifest's locations; the summary line too.
+	sum.Output = store.Redact(cfg.Output.Dir)
+	m.Summary.Output = sum.Output
 	sum.Elapsed = time.Since(started)
 	if err := out.Publish(ctx, m); err != nil {
 		return sum, err
