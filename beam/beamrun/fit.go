@@ -20,6 +20,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/mixbatch/mixbatch/pipeline"
+	"github.com/mixbatch/mixbatch/store"
 )
 
 // shardsDir is the folder of the staging location where every shard
@@ -472,13 +473,14 @@ func copyTo(ctx context.Context, src, dst string) (err error) {
 func writeAll(ctx context.Context, dst string, r io.Reader) error {
 	w, err := createFile(ctx, dst)
 	if err != nil {
-		return fmt.Errorf("creating %s: %w", dst, err)
+		return fmt.Errorf("creating %s: %w", store.Redact(dst), err)
 	}
 	if _, err := io.Copy(w, r); err != nil {
-		return errors.Join(fmt.Errorf("writing %s: %w", dst, err), w.Close())
+		// Abort, not Close: a partial object must never be committed.
+		return errors.Join(fmt.Errorf("writing %s: %w", store.Redact(dst), err), w.(store.Aborter).Abort())
 	}
 	if err := w.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", dst, err)
+		return fmt.Errorf("writing %s: %w", store.Redact(dst), err)
 	}
 	return nil
 }

@@ -130,7 +130,7 @@ func Run(ctx context.Context, cfg *pipeline.Config, opts Options) (*pipeline.Sum
 	defer func() {
 		if !published {
 			if aerr := out.Abort(ctx); aerr != nil {
-				log.Error("removing the staging location", "location", out.Staging(), "err", aerr)
+				log.Error("removing the staging location", "location", store.Redact(out.Staging()), "err", aerr)
 			}
 		}
 	}()
@@ -236,7 +236,7 @@ func collect(ctx context.Context, staging string) (*pipeline.Summary, *failedBag
 		}
 		var r shardResult
 		if err := json.Unmarshal(b, &r); err != nil {
-			return nil, nil, fmt.Errorf("reading %s: %w", loc, err)
+			return nil, nil, fmt.Errorf("reading %s: %w", store.Redact(loc), err)
 		}
 		s := r.Summary
 		sum.Workers = max(sum.Workers, s.Workers)
@@ -260,7 +260,7 @@ func collect(ctx context.Context, staging string) (*pipeline.Summary, *failedBag
 			}
 		}
 		if err := removeFile(ctx, loc); err != nil {
-			return nil, nil, fmt.Errorf("removing %s: %w", loc, err)
+			return nil, nil, fmt.Errorf("removing %s: %w", store.Redact(loc), err)
 		}
 	}
 	if err := removeAll(ctx, joinLocation(staging, shardsDir)); err != nil {
