@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -55,9 +56,16 @@ var extFormats = map[string]Format{
 	".ipc":     IPC,
 }
 
-// formatOf returns the format implied by the extension of path, compared
-// case-insensitively, and whether the extension is a supported one.
+// formatOf returns the format implied by the extension of path (of an
+// object URL's key), compared case-insensitively, and whether the
+// extension is a supported one.
 func formatOf(path string) (Format, bool) {
+	if store.IsURL(path) {
+		// The extension is the key's, not the query's.
+		if u, err := url.Parse(path); err == nil {
+			path = u.Path
+		}
+	}
 	f, ok := extFormats[strings.ToLower(filepath.Ext(path))]
 	return f, ok
 }

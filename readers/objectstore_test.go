@@ -210,3 +210,38 @@ func TestRangeReads(t *testing.T) {
 		t.Errorf("the wide column took %d GETs serving %d of %d bytes; want its 4 chunks in a GET each, plus at most 3 for the magic and footer", gets, served, len(data))
 	}
 }
+
+// TestOpenURLFormatFromKey: a File given by its URL alone takes its format
+// from the key's extension, not from the query after it.
+func TestOpenURLFormatFromKey(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.parquet")
+	mem := memory.NewGoAllocator()
+	sc := arrow.NewSchema([]arrow.Field{{Name: "bag", Type: arrow.PrimitiveTypes.Int64}}, nil)
+	b := array.NewRecordBuilder(mem, sc)
+	b.Field(0).(*array.Int64Builder).AppendValues([]int64{1, 2, 3}, nil)
+	rec := b.NewRecord()
+	b.Release()
+	defer rec.Release()
+	writeParquet(t, path, sc, []arrow.Record{rec}, 10, false)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := storetest.NewS3(t, "lake")
+	srv.Put(t, "lake", "t/a.parquet", data)
+	u := srv.URL("lake", "t/a.parquet")
+	if !strings.Contains(u, "?") {
+		t.Fatalf("the test needs a URL with a query: %s", u)
+	}
+	r, err := readers.Open(context.Background(), readers.File{Path: u}, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.File().Format != readers.Parquet || r.NumRows() != 3 {
+		t.Errorf("format %v, %d rows; want parquet, 3", r.File().Format, r.NumRows())
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/mixbatch/mixbatch/pipeline"
 	"github.com/mixbatch/mixbatch/readers"
+	"github.com/mixbatch/mixbatch/store"
 )
 
 // observations are one bag's rows as the fit saw them: discrete families
@@ -29,29 +29,30 @@ type observations struct {
 	weight  []float64           // gaussian: each value's count
 }
 
-// resolveInput finds the input file that the manifest records as path.
+// resolveInput finds the input file that the manifest records as path (a
+// local path, or an object URL, which is taken as it is).
 // Relative paths were relative to the run's working directory: they are
 // tried from the current directory, then from the folder the run must have
 // been started in (the run folder less the relative output.dir it was
 // written to). A candidate must have the recorded size.
-func (r *run) resolveInput(in pipeline.ManifestInput) (string, error) {
+func (r *run) resolveInput(ctx context.Context, in pipeline.ManifestInput) (string, error) {
 	candidates := []string{in.Path}
-	if !filepath.IsAbs(in.Path) {
+	if !filepath.IsAbs(in.Path) && !store.IsURL(in.Path) && !store.IsURL(r.dir) {
 		if root, ok := r.startDir(); ok {
 			candidates = append(candidates, filepath.Join(root, in.Path))
 		}
 	}
 	var wrongSize []string
 	for _, c := range candidates {
-		fi, err := os.Stat(c)
+		fi, err := store.Stat(ctx, c)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return "", fmt.Errorf("input %s: %w", c, err)
+			return "", fmt.Errorf("input %s: %w", store.Redact(c), err)
 		}
-		if in.Size > 0 && fi.Size() != in.Size {
-			wrongSize = append(wrongSize, fmt.Sprintf("%s has %d bytes", c, fi.Size()))
+		if in.Size > 0 && fi.Size != in.Size {
+			wrongSize = append(wrongSize, fmt.Sprintf("%s has %d bytes", store.Redact(c), fi.Size))
 			continue
 		}
 		return c, nil
@@ -101,7 +102,7 @@ func (r *run) readBag(ctx context.Context, key bagKey, lenient bool) (*observati
 		obs.counts = map[float64]float64{}
 	}
 	for _, mi := range r.man.Inputs {
-		path, err := r.resolveInput(mi)
+		path, err := r.resolveInput(ctx, mi)
 		if err != nil {
 			return nil, err
 		}

@@ -137,7 +137,7 @@ type bagData struct {
 
 // loadBag finds a bag's fit, weights (and learned parameters) and rows.
 func loadBag(ctx context.Context, runDir, bag string) (*bagData, error) {
-	r, err := openRun(runDir)
+	r, err := openRun(ctx, runDir)
 	if err != nil {
 		return nil, err
 	}

@@ -342,12 +342,12 @@ func TestPlotInputs(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := &run{dir: filepath.Join(root, "out", "m"), cfg: &pipeline.Config{Output: pipeline.OutputConfig{Dir: "out/m"}}}
-		got, err := r.resolveInput(pipeline.ManifestInput{Path: "data/x.parquet", Size: 5})
+		got, err := r.resolveInput(context.Background(), pipeline.ManifestInput{Path: "data/x.parquet", Size: 5})
 		if want := filepath.Join(root, "data", "x.parquet"); got != want || err != nil {
 			t.Errorf("resolveInput = %q, %v; want %q", got, err, want)
 		}
 		r.cfg.Output.Dir = "elsewhere/m"
-		if _, err := r.resolveInput(pipeline.ManifestInput{Path: "data/x.parquet", Size: 5}); err == nil {
+		if _, err := r.resolveInput(context.Background(), pipeline.ManifestInput{Path: "data/x.parquet", Size: 5}); err == nil {
 			t.Error("found an input through an output.dir that does not match the run folder")
 		}
 	})

@@ -132,13 +132,13 @@ func Write(ctx context.Context, runDir string, w io.Writer, opts Options) error 
 	if opts.MaxListed == 0 {
 		opts.MaxListed = DefaultMaxListed
 	}
-	r, err := openRun(runDir)
+	r, err := openRun(ctx, runDir)
 	if err != nil {
 		return err
 	}
 	var base *run
 	if opts.Baseline != "" {
-		if base, err = openRun(opts.Baseline); err != nil {
+		if base, err = openRun(ctx, opts.Baseline); err != nil {
 			return fmt.Errorf("baseline: %w", err)
 		}
 	}
@@ -357,12 +357,8 @@ func (p *page) describeModel(r *run) {
 // configYAML renders the manifest's config as YAML, keys in the order the
 // manifest gives them.
 func (r *run) configYAML() (string, error) {
-	b, err := os.ReadFile(filepath.Join(r.dir, pipeline.ManifestFile))
-	if err != nil {
-		return "", err
-	}
 	var raw rawManifest
-	if err := json.Unmarshal(b, &raw); err != nil {
+	if err := json.Unmarshal(r.manBytes, &raw); err != nil {
 		return "", err
 	}
 	return jsonToYAML(raw.Config)

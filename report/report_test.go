@@ -352,7 +352,7 @@ func writeWeights(t *testing.T, dir string, keys []int64, comps []string, w []fl
 // merge join with a baseline cannot take.
 func TestWeightsIter(t *testing.T) {
 	dir := copyRun(t, exampleOf(t, pipeline.Bernoulli).dir)
-	r, err := openRun(dir)
+	r, err := openRun(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -519,7 +519,7 @@ func TestTopMovers(t *testing.T) {
 // the same config.
 func TestConfigYAML(t *testing.T) {
 	for _, ex := range examples {
-		r, err := openRun(ex.dir)
+		r, err := openRun(context.Background(), ex.dir)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,62 +18,80 @@ import (
 
 	"github.com/mixbatch/mixbatch/pipeline"
 	"github.com/mixbatch/mixbatch/readers"
+	"github.com/mixbatch/mixbatch/store"
 )
 
 // run is a finished run's output folder: its manifest, config and model.
 type run struct {
-	dir string
-	man pipeline.Manifest
-	cfg *pipeline.Config
-	mix *pipeline.Mixture
-	mem memory.Allocator
+	dir      string // a local folder, or an object-store URL (see package store)
+	man      pipeline.Manifest
+	manBytes []byte // manifest.json as read
+	cfg      *pipeline.Config
+	mix      *pipeline.Mixture
+	mem      memory.Allocator
 }
 
-// openRun reads dir/manifest.json and the model it records.
-func openRun(dir string) (*run, error) {
+// openRun reads dir/manifest.json and the model it records. dir is a
+// local folder or an object-store URL, such as an output.dir on S3: there
+// the manifest names the published run's files under run=<id>/.
+func openRun(ctx context.Context, dir string) (*run, error) {
 	if dir == "" {
 		return nil, errors.New("no run folder given")
 	}
-	fi, err := os.Stat(dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("run folder %s does not exist", dir)
-	case err != nil:
+	dir, err := store.Clean(dir)
+	if err != nil {
 		return nil, fmt.Errorf("run folder: %w", err)
-	case !fi.IsDir():
-		return nil, fmt.Errorf("run folder %s is not a folder", dir)
 	}
-	path := filepath.Join(dir, pipeline.ManifestFile)
-	b, err := os.ReadFile(path)
+	if !store.IsURL(dir) {
+		fi, err := os.Stat(dir)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil, fmt.Errorf("run folder %s does not exist", dir)
+		case err != nil:
+			return nil, fmt.Errorf("run folder: %w", err)
+		case !fi.IsDir():
+			return nil, fmt.Errorf("run folder %s is not a folder", dir)
+		}
+	}
+	path := store.Join(dir, pipeline.ManifestFile)
+	b, err := store.ReadFile(ctx, path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s has no %s: it is not the output folder of a finished mixbatch run", dir, pipeline.ManifestFile)
+		return nil, fmt.Errorf("%s has no %s: it is not the output folder of a finished mixbatch run", store.Redact(dir), pipeline.ManifestFile)
 	}
 	if err != nil {
 		return nil, err
 	}
-	r := &run{dir: dir, mem: memory.NewGoAllocator()}
+	r := &run{dir: dir, manBytes: b, mem: memory.NewGoAllocator()}
 	if err := json.Unmarshal(b, &r.man); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", store.Redact(path), err)
 	}
 	r.cfg = r.man.Config
 	if r.cfg == nil {
-		return nil, fmt.Errorf("%s: no config recorded", path)
+		return nil, fmt.Errorf("%s: no config recorded", store.Redact(path))
 	}
 	if r.mix, err = pipeline.NewMixture(r.cfg); err != nil {
-		return nil, fmt.Errorf("%s: config: %w", path, err)
+		return nil, fmt.Errorf("%s: config: %w", store.Redact(path), err)
 	}
 	return r, nil
 }
 
 // parts returns the part files of an output table, in order: as the
-// manifest lists them, or else the table folder's *.parquet files by name.
+// manifest lists them, or else the table folder's *.parquet files by name
+// (a local run only).
 func (r *run) parts(table string) ([]string, error) {
 	if t, ok := r.man.Tables[table]; ok && len(t.Files) > 0 {
 		out := make([]string, len(t.Files))
 		for i, f := range t.Files {
-			out[i] = filepath.Join(r.dir, filepath.FromSlash(f))
+			if store.IsURL(r.dir) {
+				out[i] = store.Join(r.dir, f)
+			} else {
+				out[i] = filepath.Join(r.dir, filepath.FromSlash(f))
+			}
 		}
 		return out, nil
+	}
+	if store.IsURL(r.dir) {
+		return nil, fmt.Errorf("run %s has no %s table", store.Redact(r.dir), table)
 	}
 	out, err := filepath.Glob(filepath.Join(r.dir, table, "*.parquet"))
 	if err != nil {
