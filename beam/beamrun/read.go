@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/mixbatch/mixbatch/readers"
+	"github.com/mixbatch/mixbatch/store"
 )
 
 // blobHeader is the size of the header before a blob's Arrow IPC stream:
@@ -64,7 +65,7 @@ func (f *readUnitFn) ProcessElement(ctx context.Context, u UnitRef, emit func(in
 	}
 	defer func() {
 		if cerr := r.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("%s: %w", u.Path, cerr)
+			err = fmt.Errorf("%s: %w", store.Redact(u.Path), cerr)
 		}
 	}()
 	ncols := f.schema.NumFields() - 1 // all but RowColumn
@@ -84,7 +85,7 @@ func (f *readUnitFn) ProcessElement(ctx context.Context, u UnitRef, emit func(in
 	for batch := 0; rr.Next(); batch++ {
 		rec := rr.Record()
 		if err := f.split(mem, u, batch, rec, row0, emit); err != nil {
-			return fmt.Errorf("%s: unit %d: %w", u.Path, u.Unit, err)
+			return fmt.Errorf("%s: unit %d: %w", store.Redact(u.Path), u.Unit, err)
 		}
 		row0 += rec.NumRows()
 	}
