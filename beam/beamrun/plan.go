@@ -67,7 +67,7 @@ func expandUnits(f FileRef, emit func(UnitRef)) {
 // starts.
 type plan struct {
 	files  []readers.File // with absolute paths for local files
-	listed []string       // the files' paths as listed, for the manifest
+	listed []string       // the files' paths as listed, redacted (store.Redact): for the manifest and messages
 	rows   []int64        // per file
 	refs   []FileRef
 	units  int
@@ -110,7 +110,7 @@ func makePlan(ctx context.Context, cfg *pipeline.Config) (*plan, error) {
 	types := make([]arrow.DataType, len(cols))
 	p := &plan{files: files, rows: make([]int64, len(files))}
 	for i, f := range files {
-		p.listed = append(p.listed, f.Path)
+		p.listed = append(p.listed, store.Redact(f.Path))
 		// Object URLs are the same for every worker; local paths are
 		// made absolute.
 		if !store.IsURL(f.Path) {
@@ -126,21 +126,21 @@ func makePlan(ctx context.Context, cfg *pipeline.Config) (*plan, error) {
 		sc := r.Schema()
 		p.rows[i] = r.NumRows()
 		if p.rows[i] >= 1<<rowBits {
-			return nil, fmt.Errorf("%s: %d rows: the Beam runner takes at most %d per file", f.Path, p.rows[i], int64(1<<rowBits-1))
+			return nil, fmt.Errorf("%s: %d rows: the Beam runner takes at most %d per file", store.Redact(f.Path), p.rows[i], int64(1<<rowBits-1))
 		}
 		p.refs = append(p.refs, FileRef{File: i, Path: f.Path, Size: f.Size, Format: int(f.Format), Units: r.NumUnits()})
 		p.units += r.NumUnits()
 		if err := r.Close(); err != nil {
-			return nil, fmt.Errorf("%s: %w", f.Path, err)
+			return nil, fmt.Errorf("%s: %w", store.Redact(f.Path), err)
 		}
 		if sc.HasField(RowColumn) {
-			return nil, fmt.Errorf("%s: the column name %s is reserved by the Beam runner", f.Path, RowColumn)
+			return nil, fmt.Errorf("%s: the column name %s is reserved by the Beam runner", store.Redact(f.Path), RowColumn)
 		}
 		for j, c := range cols {
 			idx := sc.FieldIndices(c)
 			if len(idx) == 0 {
 				// pipeline.Check, run first, names the missing column.
-				return nil, fmt.Errorf("%s: no column %q", f.Path, c)
+				return nil, fmt.Errorf("%s: no column %q", store.Redact(f.Path), c)
 			}
 			t := sc.Field(idx[0]).Type
 			if i == 0 || c == cfg.Input.Count {
@@ -151,7 +151,7 @@ func makePlan(ctx context.Context, cfg *pipeline.Config) (*plan, error) {
 			}
 			u, ok := pipeline.UnifyTypes(types[j], t)
 			if !ok {
-				return nil, fmt.Errorf("%s: column %q: type %s does not match type %s of the other files", f.Path, c, t, types[j])
+				return nil, fmt.Errorf("%s: column %q: type %s does not match type %s of the other files", store.Redact(f.Path), c, t, types[j])
 			}
 			types[j] = u
 		}
