@@ -324,8 +324,9 @@ const (
 	CompressionNone   = "none"
 )
 
-// writerOptions returns the options every output table is written with.
-func (o *OutputConfig) writerOptions() writers.Options {
+// WriterOptions returns the options every output table is written with
+// (the Beam runner writes its tables with them too).
+func (o *OutputConfig) WriterOptions() writers.Options {
 	return writers.Options{Compression: map[string]writers.Compression{
 		CompressionSnappy: writers.Snappy, CompressionZstd: writers.Zstd, CompressionNone: writers.Uncompressed,
 	}[o.Compression]}

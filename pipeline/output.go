@@ -600,7 +600,7 @@ func (r *runner) createPart(ctx context.Context, table, name string, sc *arrow.S
 	if err != nil {
 		return nil, fmt.Errorf("writing %s: creating Parquet file: %w", table, err)
 	}
-	w, err := writers.New(store.Redact(loc), sink, sc, r.cfg.Output.writerOptions())
+	w, err := writers.New(store.Redact(loc), sink, sc, r.cfg.Output.WriterOptions())
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("writing %s: %w", table, err), sink.(store.Aborter).Abort())
 	}
@@ -613,7 +613,7 @@ func (r *runner) writeRecords(ctx context.Context, table, name string, sc *arrow
 	loc := r.out.path(table, name)
 	sink, err := store.Create(ctx, loc)
 	if err == nil {
-		err = writers.WriteTo(store.Redact(loc), sink, sc, recs, r.cfg.Output.writerOptions())
+		err = writers.WriteTo(store.Redact(loc), sink, sc, recs, r.cfg.Output.WriterOptions())
 	}
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", table, err)

@@ -20,6 +20,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/mixbatch/mixbatch/pipeline"
+	"github.com/mixbatch/mixbatch/readers"
 	"github.com/mixbatch/mixbatch/store"
 )
 
@@ -415,11 +416,10 @@ func relocateFits(ctx context.Context, path string, cfg *pipeline.Config, loc *l
 		msg := loc.relocate(errs.Value(i))
 		b.Append(msg)
 		fb := &failedBag{Error: msg}
-		bag := cols[0]
-		if isString(bag.DataType()) {
-			fb.Str = bag.ValueStr(i)
-		} else if v, err := strconv.ParseInt(bag.ValueStr(i), 10, 64); err == nil {
-			fb.Int = v
+		if bag := cols[0]; isString(bag.DataType()) {
+			fb.Str = readers.String(bag, i)
+		} else {
+			fb.Int, _ = readers.Int(bag, i)
 		}
 		if first == nil || fb.before(first) {
 			first = fb

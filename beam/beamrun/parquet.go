@@ -39,9 +39,8 @@ func readParquet(ctx context.Context, path string) (_ arrow.Table, err error) {
 // writeParquet writes one record to path, replacing it, as the local run
 // writes its tables.
 func writeParquet(path string, sc *arrow.Schema, rec arrow.Record, cfg *pipeline.Config) error {
-	opts := writers.Options{Compression: writers.Compression(cfg.Output.Compression)}
 	tmp := path + ".new"
-	if err := writers.WriteFile(tmp, sc, []arrow.Record{rec}, opts); err != nil {
+	if err := writers.WriteFile(tmp, sc, []arrow.Record{rec}, cfg.Output.WriterOptions()); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
