@@ -309,16 +309,8 @@ func (l *locator) lookup(path string, row int64) (string, int64, bool) {
 
 // readRowColumn reads the RowColumn of a staged Arrow IPC file.
 func readRowColumn(path string) (_ []int64, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if cerr := f.Close(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}()
-	r, err := ipc.NewFileReader(f)
+	ctx := context.Background()
+	r, err := readers.Open(ctx, readers.File{Path: path}, memory.DefaultAllocator)
 	if err != nil {
 		return nil, err
 	}
@@ -327,19 +319,16 @@ func readRowColumn(path string) (_ []int64, err error) {
 			err = cerr
 		}
 	}()
-	idx := r.Schema().FieldIndices(RowColumn)
-	if len(idx) == 0 {
-		return nil, fmt.Errorf("%s: no column %s", path, RowColumn)
+	rr, err := r.Records(ctx, []string{RowColumn}, 0)
+	if err != nil {
+		return nil, err
 	}
+	defer rr.Release()
 	var rows []int64
-	for i := range r.NumRecords() {
-		rec, err := r.Record(i)
-		if err != nil {
-			return nil, err
-		}
-		rows = append(rows, rec.Column(idx[0]).(*array.Int64).Int64Values()...)
+	for rr.Next() {
+		rows = append(rows, rr.Record().Column(0).(*array.Int64).Int64Values()...)
 	}
-	return rows, nil
+	return rows, rr.Err()
 }
 
 // relocatedError is an error whose message names input files and rows
