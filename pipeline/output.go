@@ -387,89 +387,95 @@ func (r *runner) writeTables(ctx context.Context) error {
 
 func (r *runner) writeWeights(ctx context.Context, part, lo, hi int) error {
 	k := len(r.model.names)
-	bag := r.bagBuilder()
-	defer bag.Release()
-	comp := array.NewStringBuilder(r.mem)
-	defer comp.Release()
-	w := array.NewFloat64Builder(r.mem)
-	defer w.Release()
-	se := array.NewFloat64Builder(r.mem)
-	defer se.Release()
-	l := r.model.learn
-	var scalars, scalarSE []*array.Float64Builder
-	var probs *array.MapBuilder
-	var mean, cov *array.ListBuilder
-	if l != nil && l.mvn {
-		mean, cov = array.NewListBuilder(r.mem, arrow.PrimitiveTypes.Float64), array.NewListBuilder(r.mem, meanType)
-		defer mean.Release()
-		defer cov.Release()
-	}
-	if l != nil {
-		for range l.scalars {
-			b1, b2 := array.NewFloat64Builder(r.mem), array.NewFloat64Builder(r.mem)
-			defer b1.Release()
-			defer b2.Release()
-			scalars, scalarSE = append(scalars, b1), append(scalarSE, b2)
+	f := r.fits
+	// The table's rows, as indices b*k+j into the per-component results;
+	// nil when they are all of lo*k:hi*k (no failed bag, every bag with
+	// K components), and the columns share the results' memory.
+	var rows []int
+	for b := lo; b < hi; b++ {
+		if rows == nil && f.ok(b) && f.ncomp[b] == int64(k) {
+			continue
 		}
+		if rows == nil {
+			rows = make([]int, 0, (hi-lo)*k)
+			for i := lo * k; i < b*k; i++ {
+				rows = append(rows, i)
+			}
+		}
+		if !f.ok(b) {
+			continue // a failed bag has no weights; fits/ says why
+		}
+		for j := range int(f.ncomp[b]) { // components_range: the bag's model may have fewer
+			rows = append(rows, b*k+j)
+		}
+	}
+	n := (hi - lo) * k
+	row := func(i int) int { return lo*k + i }
+	if rows != nil {
+		n, row = len(rows), func(i int) int { return rows[i] }
+	}
+	// floats returns the rows of vals, a NaN as null with nanNull.
+	floats := func(vals []float64, nanNull bool) arrow.Array {
+		v := vals[lo*k : hi*k]
+		if rows != nil {
+			v = make([]float64, n)
+			for i, at := range rows {
+				v[i] = vals[at]
+			}
+		}
+		var null func(int) bool
+		if nanNull {
+			null = func(i int) bool { return math.IsNaN(v[i]) }
+		}
+		return fixedColumn(arrow.PrimitiveTypes.Float64, v, null)
+	}
+	bs := make([]int, n)
+	for i := range bs {
+		bs[i] = row(i) / k
+	}
+	cols := []arrow.Array{
+		r.bagColumn(bs, 0, 0),
+		stringColumn(r.mem, n, func(i int) (string, bool) { return r.model.names[row(i)%k], true }),
+		floats(f.weights, false),
+		// NaN (a weight on the boundary, where no Wald interval applies)
+		// is written as null; +Inf (not determined by the data) as it is.
+		floats(f.se, true),
+	}
+	defer func() { releaseAll(cols) }() // with the columns appended below
+	if l := r.model.learn; l != nil {
+		for _, name := range l.scalars {
+			cols = append(cols, floats(f.learned.scalars[name], true))
+		}
+		for _, name := range l.scalars {
+			cols = append(cols, floats(f.learned.se[name], true))
+		}
+		var probs *array.MapBuilder
+		var mean, cov *array.ListBuilder
 		if l.probs {
 			probs = array.NewMapBuilderWithType(r.mem, probsType)
 			defer probs.Release()
 		}
-	}
-	nullNaN := func(b *array.Float64Builder, v float64) {
-		if math.IsNaN(v) {
-			b.AppendNull()
-		} else {
-			b.Append(v)
+		if l.mvn {
+			mean, cov = array.NewListBuilder(r.mem, arrow.PrimitiveTypes.Float64), array.NewListBuilder(r.mem, meanType)
+			defer mean.Release()
+			defer cov.Release()
 		}
-	}
-	for b := lo; b < hi; b++ {
-		if !r.fits.ok(b) {
-			continue // a failed bag has no weights; fits/ says why
-		}
-		for j, name := range r.model.names {
-			if int64(j) >= r.fits.ncomp[b] {
-				break // components_range: the bag's model has fewer
+		for i := range n {
+			if probs != nil {
+				appendProbs(probs, r.model.labels, f.learned.probs, row(i))
 			}
-			if l != nil {
-				for q, name := range l.scalars {
-					nullNaN(scalars[q], r.fits.learned.scalars[name][b*k+j])
-					nullNaN(scalarSE[q], r.fits.learned.se[name][b*k+j])
-				}
-				if probs != nil {
-					appendProbs(probs, r.model.labels, r.fits.learned.probs, b*k+j)
-				}
-				if mean != nil {
-					appendMVN(mean, cov, r.fits.learned, l.dim, b*k+j)
-				}
-			}
-			r.appendBag(bag, b)
-			comp.Append(name)
-			w.Append(r.fits.weights[b*k+j])
-			// NaN (a weight on the boundary, where no Wald interval
-			// applies) is written as null; +Inf (not determined by the
-			// data) as it is.
-			if v := r.fits.se[b*k+j]; math.IsNaN(v) {
-				se.AppendNull()
-			} else {
-				se.Append(v)
+			if mean != nil {
+				appendMVN(mean, cov, f.learned, l.dim, row(i))
 			}
 		}
+		if probs != nil {
+			cols = append(cols, probs.NewArray())
+		}
+		if mean != nil {
+			cols = append(cols, mean.NewArray(), cov.NewArray())
+		}
 	}
-	cols := []array.Builder{bag, comp, w, se}
-	for _, b := range scalars {
-		cols = append(cols, b)
-	}
-	for _, b := range scalarSE {
-		cols = append(cols, b)
-	}
-	if probs != nil {
-		cols = append(cols, probs)
-	}
-	if mean != nil {
-		cols = append(cols, mean, cov)
-	}
-	return r.writePart(ctx, WeightsTable, part, r.weightsSchema(), cols...)
+	return r.writeArrays(ctx, WeightsTable, part, r.weightsSchema(), cols)
 }
 
 // appendMVN appends component row's learned mean vector and covariance
@@ -513,71 +519,54 @@ func appendProbs(b *array.MapBuilder, labels []string, probs []float64, row int)
 }
 
 func (r *runner) writeFits(ctx context.Context, part, lo, hi int) error {
-	bag := r.bagBuilder()
-	defer bag.Release()
-	nobs := array.NewInt64Builder(r.mem)
-	defer nobs.Release()
-	dropped := array.NewInt64Builder(r.mem)
-	defer dropped.Release()
-	total := array.NewFloat64Builder(r.mem)
-	defer total.Release()
-	iters := array.NewInt64Builder(r.mem)
-	defer iters.Release()
-	conv := array.NewBooleanBuilder(r.mem)
-	defer conv.Release()
-	ll := array.NewFloat64Builder(r.mem)
-	defer ll.Release()
-	gap := array.NewFloat64Builder(r.mem)
-	defer gap.Release()
-	status := array.NewStringBuilder(r.mem)
-	defer status.Release()
-	errs := array.NewStringBuilder(r.mem)
-	defer errs.Release()
-	ncomp := array.NewInt64Builder(r.mem)
-	defer ncomp.Release()
-	bic := array.NewFloat64Builder(r.mem)
-	defer bic.Release()
-	aic := array.NewFloat64Builder(r.mem)
-	defer aic.Release()
 	f := r.fits
-	for b := lo; b < hi; b++ {
-		r.appendBag(bag, b)
-		nobs.Append(f.nobs[b])
-		if r.bags.dropped != nil {
-			dropped.Append(r.bags.dropped[b])
-		} else {
-			dropped.Append(0)
-		}
-		if !f.ok(b) {
-			// Only what is known: the rows; no fit, so no numbers.
-			total.AppendNull()
-			iters.AppendNull()
-			conv.AppendNull()
-			ll.AppendNull()
-			gap.AppendNull()
-			status.Append(StatusFailed)
-			errs.Append(f.errs[b])
-			ncomp.AppendNull()
-			bic.AppendNull()
-			aic.AppendNull()
-			continue
-		}
-		total.Append(f.total[b])
-		iters.Append(f.iters[b])
-		conv.Append(f.converged[b])
-		ll.Append(f.ll[b])
-		if math.IsNaN(f.gap[b]) {
-			gap.AppendNull() // no certificate for learned components
-		} else {
-			gap.Append(f.gap[b])
-		}
-		status.Append(StatusOK)
-		errs.AppendNull()
-		ncomp.Append(f.ncomp[b])
-		bic.Append(f.bic[b])
-		aic.Append(f.aic[b])
+	n := hi - lo
+	// A failed bag has only its rows: no fit, so no numbers.
+	var failed func(int) bool
+	if f.errs != nil {
+		failed = func(i int) bool { return !f.ok(lo + i) }
 	}
-	return r.writePart(ctx, FitsTable, part, r.fitsSchema(), bag, nobs, dropped, total, iters, conv, ll, gap, status, errs, ncomp, bic, aic)
+	dropped := make([]int64, n)
+	if r.bags.dropped != nil {
+		dropped = r.bags.dropped[lo:hi]
+	}
+	cols := []arrow.Array{
+		r.bagColumn(nil, lo, hi),
+		fixedColumn(arrow.PrimitiveTypes.Int64, f.nobs[lo:hi], nil),
+		fixedColumn(arrow.PrimitiveTypes.Int64, dropped, nil),
+		fixedColumn(arrow.PrimitiveTypes.Float64, f.total[lo:hi], failed),
+		fixedColumn(arrow.PrimitiveTypes.Int64, f.iters[lo:hi], failed),
+		boolColumn(f.converged[lo:hi], failed),
+		fixedColumn(arrow.PrimitiveTypes.Float64, f.ll[lo:hi], failed),
+		// No certificate (NaN) for learned components.
+		fixedColumn(arrow.PrimitiveTypes.Float64, f.gap[lo:hi], func(i int) bool {
+			return (failed != nil && failed(i)) || math.IsNaN(f.gap[lo+i])
+		}),
+		stringColumn(r.mem, n, func(i int) (string, bool) {
+			if f.ok(lo + i) {
+				return StatusOK, true
+			}
+			return StatusFailed, true
+		}),
+		stringColumn(r.mem, n, func(i int) (string, bool) {
+			if f.ok(lo + i) {
+				return "", false
+			}
+			return f.errs[lo+i], true
+		}),
+		fixedColumn(arrow.PrimitiveTypes.Int64, f.ncomp[lo:hi], failed),
+		fixedColumn(arrow.PrimitiveTypes.Float64, f.bic[lo:hi], failed),
+		fixedColumn(arrow.PrimitiveTypes.Float64, f.aic[lo:hi], failed),
+	}
+	defer releaseAll(cols)
+	return r.writeArrays(ctx, FitsTable, part, r.fitsSchema(), cols)
+}
+
+// writeArrays writes the columns cols as part file part of table.
+func (r *runner) writeArrays(ctx context.Context, table string, part int, sc *arrow.Schema, cols []arrow.Array) error {
+	rec := array.NewRecord(sc, cols, int64(cols[0].Len()))
+	defer rec.Release()
+	return r.writeRecords(ctx, table, partName(part), sc, rec)
 }
 
 // writePart builds a record from the builders and writes it as a part file.
