@@ -55,6 +55,7 @@ type Reader struct {
 	meta     *metadata.FileMetaData
 	manifest *pqarrow.SchemaManifest
 	rgRows   []int64 // rows of each row group
+	props    *parquet.ReaderProperties
 
 	// IPC: the byte range of the stream (all of a stream file; the part
 	// between header and footer of an IPC file), and whether any batch in
@@ -196,7 +197,7 @@ func (r *Reader) openParquet(head []byte) error {
 	if rows != pf.NumRows() {
 		return fmt.Errorf("%s: corrupt Parquet file: the footer says %d rows, its row groups hold %d", path, pf.NumRows(), rows)
 	}
-	r.pq, r.meta, r.manifest, r.rgRows = fr, pf.MetaData(), fr.Manifest, rgRows
+	r.pq, r.meta, r.manifest, r.rgRows, r.props = fr, pf.MetaData(), fr.Manifest, rgRows, props
 	r.schema, r.numRows = projectSchema(sc, fields), rows
 	return nil
 }

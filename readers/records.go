@@ -84,6 +84,11 @@ func (r *Reader) parquetRecords(ctx context.Context, idx []int, batch int64, row
 			var cr columnReader
 			if bc := newBoolColumn(r, &r.pq.Manifest.Fields[i], rowGroups); bc != nil {
 				cr = bc
+			} else if fc, err := newFixedColumn(r, &r.pq.Manifest.Fields[i], rowGroups); err != nil || fc != nil {
+				if err != nil {
+					return nil, fmt.Errorf("%s: column %q: %w", p.path, r.schema.Field(i).Name, err)
+				}
+				cr = fc
 			} else {
 				pcr, err := r.pq.GetFieldReader(ctx, i, own, rowGroups)
 				if err == nil && pcr == nil {
