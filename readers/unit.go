@@ -117,9 +117,12 @@ func (r *Reader) IntRange(name string) (min, max int64, ok bool) {
 	return r.intRange(name, 0, len(r.rgRows))
 }
 
-// unitIntRange is IntRange over unit u alone: ok is false also for a u
-// out of range, and for a unit without rows or with only nulls.
-func (r *Reader) unitIntRange(name string, u int) (min, max int64, ok bool) {
+// UnitIntRange is IntRange restricted to unit u: the smallest and largest
+// value of integer column name over that unit's rows, from the Parquet
+// column statistics of that row group. ok is false in the cases of
+// IntRange, and also for a u out of range and for a unit without rows or
+// with only nulls in the column.
+func (r *Reader) UnitIntRange(name string, u int) (min, max int64, ok bool) {
 	if u < 0 || u >= len(r.rgRows) {
 		return 0, 0, false
 	}

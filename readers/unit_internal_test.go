@@ -157,9 +157,9 @@ func TestUnitIntRange(t *testing.T) {
 		{"a", 2, 0, 0, false},
 		{"nope", 0, 0, 0, false},
 	} {
-		lo, hi, ok := r.unitIntRange(c.column, c.u)
+		lo, hi, ok := r.UnitIntRange(c.column, c.u)
 		if lo != c.lo || hi != c.hi || ok != c.ok {
-			t.Errorf("unitIntRange(%s, %d) = %d, %d, %v; want %d, %d, %v", c.column, c.u, lo, hi, ok, c.lo, c.hi, c.ok)
+			t.Errorf("UnitIntRange(%s, %d) = %d, %d, %v; want %d, %d, %v", c.column, c.u, lo, hi, ok, c.lo, c.hi, c.ok)
 		}
 	}
 	// A unit holding only nulls has no range, though the file has one.
@@ -167,8 +167,8 @@ func TestUnitIntRange(t *testing.T) {
 	st.MinValue, st.MaxValue, st.Min, st.Max = nil, nil, nil, nil
 	n := r.meta.RowGroups[1].Columns[0].MetaData.NumValues
 	st.NullCount = &n
-	if _, _, ok := r.unitIntRange("a", 1); ok {
-		t.Error("unitIntRange of a unit of nulls is ok")
+	if _, _, ok := r.UnitIntRange("a", 1); ok {
+		t.Error("UnitIntRange of a unit of nulls is ok")
 	}
 	if lo, hi, ok := r.IntRange("a"); lo != 1 || hi != 5 || !ok {
 		t.Errorf("IntRange with a unit of nulls = %d, %d, %v; want 1, 5, true", lo, hi, ok)
