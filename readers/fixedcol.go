@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
-	"runtime"
 	"sync"
 	"unsafe"
 
@@ -121,15 +120,15 @@ func (c *fixedColumn[T]) NextBatch(n int64) (*arrow.Chunked, error) {
 			if len(c.rgs) == 0 {
 				return nil, fmt.Errorf("column %q: %d values asked for, %d left", c.field.Name, n, got)
 			}
-			cr, err := c.pf.RowGroup(c.rgs[0]).Column(c.col)
+			pr, err := c.pf.RowGroup(c.rgs[0]).GetColumnPageReader(c.col)
 			if err != nil {
 				return nil, err
 			}
+			cr := file.NewColumnReader(c.pf.MetaData().Schema.Column(c.col), &pageSource{pr, c.pages}, memory.DefaultAllocator, c.pf.BufferPool())
 			vr, ok := cr.(valueReader[T])
 			if !ok {
 				return nil, fmt.Errorf("column %q: not a %s column chunk", c.field.Name, c.field.Type)
 			}
-			c.pages.newChunk()
 			c.cur, c.left = vr, c.pf.MetaData().RowGroup(c.rgs[0]).NumRows()
 			c.rgs = c.rgs[1:]
 		}
@@ -229,51 +228,53 @@ func (p *valuePool) Free(b []byte) {
 // which arrow allocates the buffer of each page it decompresses, in
 // serializedPageReader.Next. Arrow frees that buffer at the end of Next,
 // while the page it returns still reads it, until the next call of Next;
-// so a page buffer freed is kept aside and reused by the next page's
-// allocation, when the page before is released. The first page of each
-// column chunk is never reused: it may be the chunk's dictionary, which
-// its decoder reads until the chunk ends. Other allocations (decoders'
-// scratch) come from the Go allocator and are left to the collector.
+// so a page buffer freed is kept aside and reused by the next page, when
+// the page before is released. A dictionary page is never reused: its
+// decoder reads it until the chunk ends. The column's pageSource tells
+// where each page read begins and ends and whether the page is a
+// dictionary; an allocation outside a page read, or a second one within
+// it, comes from the Go allocator and is left to the collector.
 //
 // A fixedColumn reads one column, in one goroutine, and copies every
-// value out of its page (no value of an INT64, DOUBLE or BOOLEAN column
-// points into one), so a page is dead once the next one is being read.
-// Which allocation is a page's is told by the caller, as scratchAlloc
-// tells the leaky decoder: if arrow's code moves, nothing is reused.
+// value out of its page (no value of an INT64 or DOUBLE column points
+// into one), so a page is dead once the next one is being read.
 type pageBuffers struct {
-	mu         sync.Mutex // Free may come from a finalizer (file.Reader's scratch pool)
-	handed     *byte      // the buffer of the page being read
-	handedKeep bool       // it is a chunk's first page
-	done       []byte     // the page buffer Next freed: its page is in use until the next Next
-	doneKeep   bool
-	free       []byte // a buffer to reuse
-	keepNext   bool   // the next page is a chunk's first
-	reused     int    // pages read into a reused buffer (for tests)
+	mu       sync.Mutex // Free may come from a finalizer (file.Reader's scratch pool)
+	reading  bool       // within a page read (pageSource.Next)
+	handed   *byte      // the buffer of the page being read
+	done     []byte     // the page buffer that Next freed: its page is in use until the next Next
+	doneKeep bool       // done is a dictionary page's
+	free     []byte     // a buffer to reuse
+	reused   int        // pages read into a reused buffer (for tests)
 }
 
-// pageReaderNext is the function that allocates page buffers.
-const pageReaderNext = "github.com/apache/arrow/go/v17/parquet/file.(*serializedPageReader).Next"
-
-// newChunk says that the next page read starts a column chunk.
-func (p *pageBuffers) newChunk() {
+// startPage says that a page read begins: the page before is released.
+func (p *pageBuffers) startPage() {
 	p.mu.Lock()
-	p.keepNext = true
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	if p.done != nil && !p.doneKeep {
+		p.free = p.done
+	}
+	p.done, p.doneKeep, p.handed, p.reading = nil, false, nil, true
+}
+
+// endPage says that the page read has ended; dict is whether it read a
+// dictionary page.
+func (p *pageBuffers) endPage(dict bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.reading, p.handed = false, nil
+	p.doneKeep = dict
 }
 
 // Allocate implements memory.Allocator.
 func (p *pageBuffers) Allocate(size int) []byte {
 	checkSize(size)
-	if size == 0 || !calledBy(pageReaderNext) {
-		return make([]byte, size)
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	// A page is being read: the one before it is released.
-	if p.done != nil && !p.doneKeep {
-		p.free = p.done
+	if size == 0 || !p.reading || p.handed != nil {
+		return make([]byte, size)
 	}
-	p.done = nil
 	var b []byte
 	if cap(p.free) >= size {
 		b, p.free = p.free[:size], nil
@@ -281,7 +282,7 @@ func (p *pageBuffers) Allocate(size int) []byte {
 	} else {
 		b = make([]byte, size)
 	}
-	p.handed, p.handedKeep, p.keepNext = &b[0], p.keepNext, false
+	p.handed = &b[0]
 	return b
 }
 
@@ -307,22 +308,22 @@ func (p *pageBuffers) Free(b []byte) {
 	if unsafe.SliceData(b) != p.handed {
 		return // not a page buffer: the collector frees it
 	}
-	p.done, p.doneKeep, p.handed = b[:cap(b)], p.handedKeep, nil
+	p.done, p.handed = b[:cap(b)], nil
 }
 
-// calledBy reports whether function name is among the few callers of
-// the allocator (memory.Buffer's Reserve, resize, ResizeNoShrink).
-func calledBy(name string) bool {
-	var pcs [8]uintptr
-	n := runtime.Callers(3, pcs[:])
-	frames := runtime.CallersFrames(pcs[:n])
-	for {
-		f, more := frames.Next()
-		if f.Function == name {
-			return true
-		}
-		if !more {
-			return false
-		}
-	}
+// pageSource is the page reader of a fixedColumn's column chunk: it tells
+// the column's pageBuffers where each page read begins and ends, and
+// which pages are dictionaries.
+type pageSource struct {
+	file.PageReader
+	bufs *pageBuffers
+}
+
+// Next implements file.PageReader.
+func (s *pageSource) Next() bool {
+	s.bufs.startPage()
+	ok := s.PageReader.Next()
+	_, dict := s.PageReader.Page().(*file.DictionaryPage)
+	s.bufs.endPage(ok && dict)
+	return ok
 }
