@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -162,6 +163,9 @@ func (r *Reader) openParquet(head []byte) error {
 	}
 	props.BufferSize = streamBufferSize(pf.MetaData(), store.IsURL(r.file.Path))
 	// pf is not closed: that would close r.src, which Close closes.
+	if err := checkStoredSchema(pf.MetaData().KeyValueMetadata()); err != nil {
+		return fmt.Errorf("%s: corrupt Parquet file: %w", path, err)
+	}
 	// Decoder scratch that arrow never frees comes from the Go allocator
 	// too (see scratchAlloc); the arrays come from r.mem.
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{Parallel: false}, scratchAlloc{r.mem})
@@ -440,6 +444,35 @@ func (r *Reader) Close() error {
 	r.pq = nil
 	if err := r.src.Close(); err != nil {
 		return fmt.Errorf("%s: closing: %w", r.file.Path, err)
+	}
+	return nil
+}
+
+// checkStoredSchema checks the Arrow schema that Arrow writers store in a
+// Parquet footer (key ARROW:schema: an IPC schema message, base64), as
+// checkMessages checks an IPC stream's, before pqarrow reads it: arrow
+// v17 makes slices of the lengths its vectors claim, and a corrupt one
+// made it ask for 173 GB, which the Go runtime does not survive.
+func checkStoredSchema(meta metadata.KeyValueMetadata) error {
+	const key = "ARROW:schema" // as pqarrow names it
+	v := meta.FindValue(key)
+	if v == nil {
+		return nil
+	}
+	// Decoded as pqarrow decodes it: padded, else unpadded.
+	var ser []byte
+	var err error
+	if len(*v)%4 == 0 {
+		ser, err = base64.StdEncoding.DecodeString(*v)
+	}
+	if len(ser) == 0 || err != nil {
+		ser, err = base64.RawStdEncoding.DecodeString(*v)
+	}
+	if err != nil {
+		return nil // pqarrow fails on it too, with its own error
+	}
+	if _, err := checkMessages(bytes.NewReader(ser), 0, int64(len(ser))); err != nil {
+		return fmt.Errorf("the stored Arrow schema (%s): %w", key, err)
 	}
 	return nil
 }
