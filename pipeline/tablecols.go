@@ -65,22 +65,28 @@ func validity(n int, null func(int) bool) (*memory.Buffer, int) {
 	return memory.NewBufferBytes(bits), nulls
 }
 
-// bagColumn returns the keys of bags bs, one row each, as a column of the
-// bag key type. Integer keys of type int64 over a range of bags (bs nil:
-// bags lo to hi) share the keys' memory.
+// bagColumn returns the keys of bags bs, one row each (bs nil: bags lo
+// to hi), as a column of the bag key type. Keys of type int64 go straight
+// into the column: over a range of bags it shares the keys' memory.
 func (r *runner) bagColumn(bs []int, lo, hi int) arrow.Array {
-	if bs == nil && r.bags.strs == nil && arrow.TypeEqual(r.plan.bagType, arrow.PrimitiveTypes.Int64) {
-		return fixedColumn(arrow.PrimitiveTypes.Int64, r.bags.ints[lo:hi], nil)
+	if r.bags.strs == nil && arrow.TypeEqual(r.plan.bagType, arrow.PrimitiveTypes.Int64) {
+		if bs == nil {
+			return fixedColumn(arrow.PrimitiveTypes.Int64, r.bags.ints[lo:hi], nil)
+		}
+		keys := make([]int64, len(bs))
+		for i, b := range bs {
+			keys[i] = r.bags.ints[b]
+		}
+		return fixedColumn(arrow.PrimitiveTypes.Int64, keys, nil)
+	}
+	if bs == nil {
+		bs = make([]int, hi-lo)
+		for i := range bs {
+			bs[i] = lo + i
+		}
 	}
 	b := r.bagBuilder()
 	defer b.Release()
-	if bs == nil {
-		b.Reserve(hi - lo)
-		for i := lo; i < hi; i++ {
-			r.appendBag(b, i)
-		}
-		return b.NewArray()
-	}
 	b.Reserve(len(bs))
 	for _, i := range bs {
 		r.appendBag(b, i)
@@ -93,7 +99,13 @@ func (r *runner) bagColumn(bs []int, lo, hi int) arrow.Array {
 func stringColumn(mem memory.Allocator, n int, at func(int) (s string, ok bool)) arrow.Array {
 	b := array.NewStringBuilder(mem)
 	defer b.Release()
+	size := 0
+	for i := range n {
+		s, _ := at(i)
+		size += len(s)
+	}
 	b.Reserve(n)
+	b.ReserveData(size)
 	for i := range n {
 		if s, ok := at(i); ok {
 			b.Append(s)
