@@ -948,7 +948,7 @@ func mergeDense(ss []*scanner, remap [][]int32) ([]int64, bool) {
 	for w := range ss {
 		remap[w] = make([]int32, nd)
 	}
-	keys := []int64{}
+	keys := make([]int64, 0, nd)
 	for id := range nd {
 		seen := false
 		for _, s := range ss {
@@ -981,6 +981,14 @@ func (b *bags) groupCounts(ss []*scanner, remap [][]int32, nc int) {
 		}
 	}
 	b.start = make([]int, nb+1)
+	// The slices are made once, of the rows there are, not grown.
+	rows := 0
+	for _, x := range sums {
+		if x != 0 {
+			rows++
+		}
+	}
+	b.vals, b.counts = make([]float64, 0, rows), make([]float64, 0, rows)
 	for g := range nb {
 		b.start[g+1] = b.start[g]
 		for c := range nc {
