@@ -25,6 +25,8 @@ type model struct {
 	// dim is the number of values per row: the value columns.
 	dim   int
 	comps []em.LogProber
+	// normals are comps when they are all normal (gaussian), for table.
+	normals []normal
 	// labels are the categorical labels, sorted; labelIndex inverts it.
 	labels     []string
 	labelIndex map[string]int
@@ -94,7 +96,9 @@ func newModel(cfg *Config) *model {
 		}
 	case Gaussian:
 		for _, c := range comps {
-			m.comps = append(m.comps, newNormal(val(c.Mean), val(c.SD)))
+			n := newNormal(val(c.Mean), val(c.SD))
+			m.comps = append(m.comps, n)
+			m.normals = append(m.normals, n)
 		}
 	case Poisson:
 		for _, c := range comps {
@@ -162,4 +166,28 @@ var logRoot2Pi = 0.5 * math.Log(2*math.Pi)
 func (n normal) LogProb(x float64) float64 {
 	z := (x - n.mu) / n.sigma
 	return -0.5*z*z - n.logSigma - logRoot2Pi
+}
+
+// table returns em.Table(dst, xs, m.comps). For normal components it
+// calls their LogProb directly, inlined, not through the interface once
+// per value and component: the same operations, so the same bits, in
+// about half the time (the table was a tenth of a Gaussian weights-only
+// fit).
+func (m *model) table(dst, xs []float64) []float64 {
+	if len(m.normals) == 0 || len(m.normals) != len(m.comps) {
+		return em.Table(dst, xs, m.comps)
+	}
+	k := len(m.normals)
+	need := len(xs) * k
+	if cap(dst) < need {
+		dst = make([]float64, need)
+	}
+	dst = dst[:need]
+	for i, x := range xs {
+		row := dst[i*k : i*k+k]
+		for j, n := range m.normals {
+			row[j] = n.LogProb(x)
+		}
+	}
+	return dst
 }
