@@ -25,8 +25,6 @@ type model struct {
 	// dim is the number of values per row: the value columns.
 	dim   int
 	comps []em.LogProber
-	// normals are comps when they are all normal (gaussian), for table.
-	normals []normal
 	// labels are the categorical labels, sorted; labelIndex inverts it.
 	labels     []string
 	labelIndex map[string]int
@@ -96,9 +94,7 @@ func newModel(cfg *Config) *model {
 		}
 	case Gaussian:
 		for _, c := range comps {
-			n := newNormal(val(c.Mean), val(c.SD))
-			m.comps = append(m.comps, n)
-			m.normals = append(m.normals, n)
+			m.comps = append(m.comps, newNormal(val(c.Mean), val(c.SD)))
 		}
 	case Poisson:
 		for _, c := range comps {
@@ -174,10 +170,16 @@ func (n normal) LogProb(x float64) float64 {
 // about half the time (the table was a tenth of a Gaussian weights-only
 // fit).
 func (m *model) table(dst, xs []float64) []float64 {
-	if len(m.normals) == 0 || len(m.normals) != len(m.comps) {
-		return em.Table(dst, xs, m.comps)
+	var buf [8]normal
+	normals := buf[:0]
+	for _, c := range m.comps {
+		n, ok := c.(normal)
+		if !ok || len(normals) == len(buf) {
+			return em.Table(dst, xs, m.comps)
+		}
+		normals = append(normals, n)
 	}
-	k := len(m.normals)
+	k := len(normals)
 	need := len(xs) * k
 	if cap(dst) < need {
 		dst = make([]float64, need)
@@ -185,7 +187,7 @@ func (m *model) table(dst, xs []float64) []float64 {
 	dst = dst[:need]
 	for i, x := range xs {
 		row := dst[i*k : i*k+k]
-		for j, n := range m.normals {
+		for j, n := range normals {
 			row[j] = n.LogProb(x)
 		}
 	}
