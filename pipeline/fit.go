@@ -275,7 +275,7 @@ func (w *worker) fitFixed(m *model) (*fixedFit, error) {
 			return r, nil
 		}
 	}
-	w.table = m.table(w.table, w.xs)
+	w.table = em.Table(w.table, w.xs, m.comps)
 	res, err := w.fitter.Fit(w.table, w.cs, len(m.comps), w.settings)
 	if err != nil {
 		var se *em.SupportError

@@ -163,33 +163,3 @@ func (n normal) LogProb(x float64) float64 {
 	z := (x - n.mu) / n.sigma
 	return -0.5*z*z - n.logSigma - logRoot2Pi
 }
-
-// table returns em.Table(dst, xs, m.comps). For normal components it
-// calls their LogProb directly, inlined, not through the interface once
-// per value and component: the same operations, so the same bits, in
-// about half the time (the table was a tenth of a Gaussian weights-only
-// fit).
-func (m *model) table(dst, xs []float64) []float64 {
-	var buf [8]normal
-	normals := buf[:0]
-	for _, c := range m.comps {
-		n, ok := c.(normal)
-		if !ok || len(normals) == len(buf) {
-			return em.Table(dst, xs, m.comps)
-		}
-		normals = append(normals, n)
-	}
-	k := len(normals)
-	need := len(xs) * k
-	if cap(dst) < need {
-		dst = make([]float64, need)
-	}
-	dst = dst[:need]
-	for i, x := range xs {
-		row := dst[i*k : i*k+k]
-		for j, n := range normals {
-			row[j] = n.LogProb(x)
-		}
-	}
-	return dst
-}
