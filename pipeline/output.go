@@ -526,9 +526,11 @@ func (r *runner) writeFits(ctx context.Context, part, lo, hi int) error {
 	if f.errs != nil {
 		failed = func(i int) bool { return !f.ok(lo + i) }
 	}
-	dropped := make([]int64, n)
+	var dropped []int64
 	if r.bags.dropped != nil {
 		dropped = r.bags.dropped[lo:hi]
+	} else {
+		dropped = make([]int64, n)
 	}
 	cols := []arrow.Array{
 		r.bagColumn(nil, lo, hi),
@@ -569,16 +571,14 @@ func (r *runner) writeArrays(ctx context.Context, table string, part int, sc *ar
 	return r.writeRecords(ctx, table, partName(part), sc, rec)
 }
 
-// writePart builds a record from the builders and writes it as a part file.
+// writePart writes the builders' arrays as part file part of table.
 func (r *runner) writePart(ctx context.Context, table string, part int, sc *arrow.Schema, cols ...array.Builder) error {
 	arrs := make([]arrow.Array, len(cols))
 	for i, c := range cols {
 		arrs[i] = c.NewArray()
-		defer arrs[i].Release()
 	}
-	rec := array.NewRecord(sc, arrs, int64(arrs[0].Len()))
-	defer rec.Release()
-	return r.writeRecords(ctx, table, partName(part), sc, rec)
+	defer releaseAll(arrs)
+	return r.writeArrays(ctx, table, part, sc, arrs)
 }
 
 // createPart starts part file name of table in the staged output (a local
