@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -476,5 +477,25 @@ func TestConcurrentRecords(t *testing.T) {
 				t.Error(err)
 			}
 		}
+	}
+}
+
+// TestCorruptStoredSchema opens a Parquet file (found by FuzzParquet)
+// whose stored Arrow schema (footer key ARROW:schema) claims vectors far
+// longer than itself: arrow v17 allocated 173 GB for it and the process
+// died. Open must refuse it with an error naming the file and the schema.
+func TestCorruptStoredSchema(t *testing.T) {
+	path := filepath.Join("testdata", "corrupt-stored-schema.parquet")
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := readers.Open(context.Background(), readers.File{Path: path, Size: st.Size()}, memory.DefaultAllocator)
+	if err == nil {
+		_ = r.Close()
+		t.Fatal("opened a file with a corrupt stored schema")
+	}
+	if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "stored Arrow schema") {
+		t.Errorf("error %q does not name the file and the stored schema", err)
 	}
 }

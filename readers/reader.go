@@ -55,8 +55,8 @@ type Reader struct {
 	pq       *pqarrow.FileReader
 	meta     *metadata.FileMetaData
 	manifest *pqarrow.SchemaManifest
-	rgRows   []int64 // rows of each row group
-	props    *parquet.ReaderProperties
+	rgRows   []int64                   // rows of each row group
+	props    *parquet.ReaderProperties // which fixedColumn's own file.Readers copy
 
 	// IPC: the byte range of the stream (all of a stream file; the part
 	// between header and footer of an IPC file), and whether any batch in
