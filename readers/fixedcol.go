@@ -170,11 +170,13 @@ func (c *fixedColumn[T]) NextBatch(n int64) (*arrow.Chunked, error) {
 var valueBuffers valuePool
 
 // The sizes of the buffers valueBuffers recycles: from 8K values to a
-// full batch of fixedChunk.
+// full batch of fixedChunk (TestValuePoolClasses checks it).
 const (
-	minPooled     = 1 << 16
-	maxPooled     = fixedChunk * 8 // 1 << 23
-	pooledClasses = 23 - 16 + 1
+	minPooledShift = 16
+	maxPooledShift = 23
+	minPooled      = 1 << minPooledShift
+	maxPooled      = 1 << maxPooledShift
+	pooledClasses  = maxPooledShift - minPooledShift + 1
 )
 
 type valuePool struct {
@@ -187,7 +189,7 @@ func (p *valuePool) class(c int) (*sync.Pool, bool) {
 	if c < minPooled || c > maxPooled || c&(c-1) != 0 {
 		return nil, false
 	}
-	return &p.pools[bits.Len(uint(c))-bits.Len(minPooled)], true
+	return &p.pools[bits.Len(uint(c))-1-minPooledShift], true
 }
 
 // Allocate implements memory.Allocator.
