@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -498,4 +499,57 @@ func TestCorruptStoredSchema(t *testing.T) {
 	if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "stored Arrow schema") {
 		t.Errorf("error %q does not name the file and the stored schema", err)
 	}
+}
+
+// TestCorruptPageHeader reads a Parquet file (found by FuzzParquet) whose
+// page headers are corrupt: with thrift v0.20, which arrow v17 requires,
+// decoding one looped for minutes (thrift's Skip walked containers of
+// sizes nothing bounded); thrift v0.24 and later refuse it at once. The
+// read must end, with an error naming the file. A hang fails the test
+// after a minute instead of at go test's timeout.
+func TestCorruptPageHeader(t *testing.T) {
+	path := filepath.Join("testdata", "corrupt-page-header.parquet")
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := readAllColumns(path)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), path) {
+			t.Errorf("error %v, want one naming %s", err, path)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("reading the file did not end in a minute")
+	}
+}
+
+// readAllColumns opens path and reads all its columns to the end.
+func readAllColumns(path string) (rows, numRows int64, err error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	r, err := readers.Open(context.Background(), readers.File{Path: path, Size: st.Size()}, memory.DefaultAllocator)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer func() {
+		if cerr := r.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	var names []string
+	for _, f := range r.Schema().Fields() {
+		names = append(names, f.Name)
+	}
+	rr, err := r.Records(context.Background(), names, 1024)
+	if err != nil {
+		return 0, r.NumRows(), err
+	}
+	defer rr.Release()
+	for rr.Next() {
+		rows += rr.Record().NumRows()
+	}
+	return rows, r.NumRows(), rr.Err()
 }
