@@ -157,9 +157,9 @@ func (c *fixedColumn[T]) NextBatch(n int64) (*arrow.Chunked, error) {
 	return ch, nil
 }
 
-// valueBuffers is the Allocator of fixedColumn's buffers. Buffers of
-// minPooled to maxPooled bytes, rounded up to a power of two, go back to a
-// sync.Pool of their size when freed, that is when the last reference to
+// valueBuffers is the Allocator of fixedColumn's buffers. A buffer whose
+// size rounds up to a power of two from minPooled to maxPooled is made
+// that large, and goes back to a sync.Pool of its size when freed, that is when the last reference to
 // them is released, so they are reused only when nothing can read them
 // any more; the garbage collector empties the pools of buffers nobody
 // took. Other sizes come from the Go allocator.
