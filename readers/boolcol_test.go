@@ -3,15 +3,12 @@ package readers
 import (
 	"context"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/apache/arrow/go/v17/parquet"
-	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 )
 
 // TestPackBools checks the eight-at-a-time packing against setting bits one
@@ -108,30 +105,8 @@ func TestBoolColumn(t *testing.T) {
 		{"rle v2", false, []parquet.WriterProperty{parquet.WithVersion(parquet.V2_LATEST), parquet.WithDataPageVersion(parquet.DataPageV2), parquet.WithEncoding(parquet.Encodings.RLE)}},
 	} {
 		version := v.name
-		path := filepath.Join(t.TempDir(), "b.parquet")
-		f, err := os.Create(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, err := pqarrow.NewFileWriter(sc, f, parquet.NewWriterProperties(
-			append(v.props, parquet.WithMaxRowGroupLength(997), parquet.WithDictionaryDefault(false))...), pqarrow.DefaultWriterProps())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Write(rec); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		st, err := os.Stat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := Open(context.Background(), File{Path: path, Size: st.Size()}, mem)
-		if err != nil {
-			t.Fatal(err)
-		}
+		path := writeTestParquet(t, rec, append(v.props, parquet.WithMaxRowGroupLength(997), parquet.WithDictionaryDefault(false))...)
+		r := openTestFile(t, path, mem)
 		if _, ok := r.pq.Manifest.Fields[0].Field.Type.(*arrow.BooleanType); !ok {
 			t.Fatalf("red is %s", r.pq.Manifest.Fields[0].Field.Type)
 		}

@@ -48,21 +48,7 @@ func fixedFile(t *testing.T, n int, props ...parquet.WriterProperty) (string, []
 		c.Release()
 	}
 	defer rec.Release()
-	path := filepath.Join(t.TempDir(), "f.parquet")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := pqarrow.NewFileWriter(sc, f, parquet.NewWriterProperties(props...), pqarrow.DefaultWriterProps())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	path := writeTestParquet(t, rec, props...)
 	return path, ks, xs
 }
 
@@ -100,14 +86,7 @@ func TestFixedColumn(t *testing.T) {
 			path, ks, xs := fixedFile(t, n, v.props...)
 			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 			defer mem.AssertSize(t, 0)
-			st, err := os.Stat(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := Open(context.Background(), File{Path: path, Size: st.Size()}, mem)
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := openTestFile(t, path, mem)
 			defer func() {
 				if err := r.Close(); err != nil {
 					t.Fatal(err)
@@ -175,15 +154,12 @@ func TestFixedColumn(t *testing.T) {
 func TestFixedColumnRetained(t *testing.T) {
 	const n = 50000
 	path, ks, xs := fixedFile(t, n, parquet.WithMaxRowGroupLength(10000))
-	st, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := Open(context.Background(), File{Path: path, Size: st.Size()}, memory.DefaultAllocator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := openTestFile(t, path, memory.DefaultAllocator)
+	defer func() {
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}()
 	// Batches of 10000 values (80,000 bytes) are in a size class that
 	// valueBuffers recycles.
 	rr, err := r.Records(context.Background(), []string{"k", "x"}, 10000)
@@ -231,4 +207,40 @@ func TestValuePoolClasses(t *testing.T) {
 		}
 		p.Free(b)
 	}
+}
+
+// writeTestParquet writes rec to a new Parquet file with props, and its
+// Arrow schema stored, and returns its path.
+func writeTestParquet(t *testing.T, rec arrow.Record, props ...parquet.WriterProperty) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "t.parquet")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := pqarrow.NewFileWriter(rec.Schema(), f, parquet.NewWriterProperties(props...), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// openTestFile opens the file at path with mem.
+func openTestFile(t *testing.T, path string, mem memory.Allocator) *Reader {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(context.Background(), File{Path: path, Size: st.Size()}, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
