@@ -160,7 +160,9 @@ func (b *boolColumn) nextPage() error {
 	if data == nil || parquet.Encoding(pg.Encoding()) != parquet.Encodings.Plain || nv < 0 || nv > b.left {
 		// Anything else (RLE, or a page that claims too many values, which
 		// the chunk reader reports) is arrow's to read.
-		cr := file.NewColumnReader(b.pf.MetaData().Schema.Column(b.col), &firstPage{first: pg, rest: b.pages}, b.mem, b.pf.BufferPool())
+		// Decoder scratch from the Go allocator, as the chunk reader of
+		// b.pf would have it (see openParquet).
+		cr := file.NewColumnReader(b.pf.MetaData().Schema.Column(b.col), &firstPage{first: pg, rest: b.pages}, memory.DefaultAllocator, b.pf.BufferPool())
 		bcr, ok := cr.(*file.BooleanColumnChunkReader)
 		if !ok {
 			return fmt.Errorf("column %q: not a BOOLEAN column chunk", b.field.Name)
