@@ -511,7 +511,7 @@ func TestCorruptPageHeader(t *testing.T) {
 	path := filepath.Join("testdata", "corrupt-page-header.parquet")
 	done := make(chan error, 1)
 	go func() {
-		_, _, err := readAllColumns(path)
+		_, _, err := fuzzReadAll(path, memory.DefaultAllocator)
 		done <- err
 	}()
 	select {
@@ -522,34 +522,4 @@ func TestCorruptPageHeader(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("reading the file did not end in a minute")
 	}
-}
-
-// readAllColumns opens path and reads all its columns to the end.
-func readAllColumns(path string) (rows, numRows int64, err error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return 0, 0, err
-	}
-	r, err := readers.Open(context.Background(), readers.File{Path: path, Size: st.Size()}, memory.DefaultAllocator)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer func() {
-		if cerr := r.Close(); err == nil {
-			err = cerr
-		}
-	}()
-	var names []string
-	for _, f := range r.Schema().Fields() {
-		names = append(names, f.Name)
-	}
-	rr, err := r.Records(context.Background(), names, 1024)
-	if err != nil {
-		return 0, r.NumRows(), err
-	}
-	defer rr.Release()
-	for rr.Next() {
-		rows += rr.Record().NumRows()
-	}
-	return rows, r.NumRows(), rr.Err()
 }
