@@ -250,39 +250,31 @@ func (f *Fitter) load(logLik, counts []float64, k int) error {
 			continue
 		}
 		row := logLik[i*k : i*k+k]
-		m, top := math.Inf(-1), 0
+		m := math.Inf(-1)
 		for j, v := range row {
 			if !(v < math.Inf(1)) { // NaN or +Inf
 				return &ValueError{Row: i, Component: j, Value: v}
 			}
 			if v > m {
-				m, top = v, j
+				m = v
 			}
 		}
 		if math.IsInf(m, -1) {
 			return &SupportError{Row: i}
 		}
-		lik, lg := f.lik[kept*k:kept*k+k], f.lg[kept*k:kept*k+k]
-		if k == 3 {
-			// expDiff without its branch: the largest is e^0 = 1, and
-			// math.Exp(0) is 1 too, for a tie.
-			o1, o2 := other3[top][0], other3[top][1]
-			d1, d2 := row[o1]-m, row[o2]-m
-			lg[top], lik[top] = 0, 1
-			lg[o1], lik[o1] = d1, math.Exp(d1)
-			lg[o2], lik[o2] = d2, math.Exp(d2)
-		} else {
-			for j, v := range row {
-				lik[j] = expDiff(v - m)
-				lg[j] = v - m
-			}
+		lg := f.lg[kept*k : kept*k+k]
+		for j, v := range row {
+			lg[j] = v - m
 		}
 		f.c[kept] = c
 		kept++
 		f.n += c
 		f.base += c * m
 	}
-	f.lik, f.lg, f.c = f.lik[:kept*k], f.lg[:kept*k], f.c[:kept]
+	f.lg, f.c = f.lg[:kept*k], f.c[:kept]
+	// The scaled densities, expDiff of each: expNeg(0) is 1, as expDiff
+	// has it, so the largest needs no exception.
+	f.lik = expNegs(f.lik, f.lg)
 	if f.n == 0 {
 		return ErrNoData
 	}
@@ -293,14 +285,16 @@ func (f *Fitter) load(logLik, counts []float64, k int) error {
 	return nil
 }
 
-// expDiff returns math.Exp(d) for the difference d of a log-density and
-// its row's largest, skipping the call for the largest itself (d = 0,
-// e^0 = 1 exactly).
+// expDiff returns e^d for the difference d <= 0 of a log-density and its
+// row's largest, skipping the call for the largest itself (d = 0, e^0 = 1
+// exactly). It takes expNeg, within 2 ulp of math.Exp: these exponentials
+// were a third of a small Gaussian bag's fit, and the scaled densities
+// need no more precision than the log-densities they come from have.
 func expDiff(d float64) float64 {
 	if d == 0 {
 		return 1
 	}
-	return math.Exp(d)
+	return expNeg(d)
 }
 
 // start allocates the work vectors and sets f.w to the starting weights.
@@ -398,8 +392,9 @@ func (f *Fitter) gradient(w []float64, wantLL bool) (llsum, prod float64, ok boo
 			// As in logLikAt. p <= 1 because each row's largest likelihood
 			// is 1, so the running product only shrinks; fold it into the
 			// sum before it underflows. (Written out here, in logLikAt and
-			// in gradient3: as a function it is too large to inline, and
-			// the call made a Gaussian bag's fit 11% slower.)
+			// in gradient3, and in the Newton passes: as a function it is
+			// too large to inline, and the call made a Gaussian bag's fit
+			// 11% slower.)
 			if c == 1 && p > 1e-20 {
 				prod *= p
 				if prod < 1e-260 {

@@ -43,3 +43,32 @@ var expTable = func() [128]float64 {
 	}
 	return t
 }()
+
+// expNegs sets dst[i] = expNeg(src[i]) for the x <= 0 of src, bit for bit,
+// reusing dst's storage when it is large enough, and returns dst. It is
+// expNeg written out in a loop, which the compiler does not do, so that
+// the exponentials' latencies overlap.
+func expNegs(dst, src []float64) []float64 {
+	const (
+		shift = 0x1.8p52
+		inv   = 128 / math.Ln2
+		ln2hi = 6.93147180369123816490e-01 / 128
+		ln2lo = 1.90821492927058770002e-10 / 128
+	)
+	dst = grow(dst, len(src))
+	for i, x := range src {
+		if !(x >= -700) {
+			dst[i] = math.Exp(x)
+			continue
+		}
+		kd := x*inv + shift
+		kd -= shift
+		k := int64(kd)
+		r := (x - kd*ln2hi) - kd*ln2lo
+		p := r * (1 + r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120)))))
+		t := expTable[k&127]
+		v := t + t*p
+		dst[i] = math.Float64frombits(math.Float64bits(v) + uint64(k>>7)<<52)
+	}
+	return dst
+}

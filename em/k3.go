@@ -61,6 +61,7 @@ func (f *Fitter) hessian3(w []float64) (ll float64, ok bool) {
 	w0, w1, w2 := w[0], w[1], w[2]
 	var g0, g1, g2, b0, b1, b2 float64
 	var h00, h01, h02, h11, h12, h22 float64
+	llsum, prod := 0.0, 1.0
 	n := len(f.c)
 	lik, diff := f.lik[:3*n], f.diff[:3*n]
 	for i, c := range f.c {
@@ -73,7 +74,15 @@ func (f *Fitter) hessian3(w []float64) (ll float64, ok bool) {
 		if !(p > 0) {
 			return 0, false
 		}
-		ll += c * math.Log(p)
+		if c == 1 && p > 1e-20 { // as in hessian
+			prod *= p
+			if prod < 1e-260 {
+				llsum += math.Log(prod)
+				prod = 1
+			}
+		} else {
+			llsum += c * math.Log(p)
+		}
 		t := c / p
 		t2 := t / p
 		if r != 0 && d0 != 0 {
@@ -105,7 +114,7 @@ func (f *Fitter) hessian3(w []float64) (ll float64, ok bool) {
 	f.blk[0], f.blk[1], f.blk[2] = b0, b1, b2
 	h := (*[9]float64)(f.h)
 	*h = [9]float64{h00, h01, h02, 0, h11, h12, 0, 0, h22}
-	return ll, true
+	return endLogLik(llsum, prod), true
 }
 
 // logLik3 is logLik for K = 3.
@@ -114,7 +123,7 @@ func (f *Fitter) logLik3(w []float64) float64 {
 	w0, w1, w2 := w[0], w[1], w[2]
 	n := len(f.c)
 	lik, diff := f.lik[:3*n], f.diff[:3*n]
-	ll := 0.0
+	llsum, prod := 0.0, 1.0
 	for i, c := range f.c {
 		d := (*[3]float64)(diff[3*i:])
 		p := lik[3*i+r] // density
@@ -124,9 +133,17 @@ func (f *Fitter) logLik3(w []float64) float64 {
 		if !(p > 0) {
 			return math.Inf(-1)
 		}
-		ll += c * math.Log(p)
+		if c == 1 && p > 1e-20 { // as in hessian
+			prod *= p
+			if prod < 1e-260 {
+				llsum += math.Log(prod)
+				prod = 1
+			}
+		} else {
+			llsum += c * math.Log(p)
+		}
 	}
-	return f.base + ll
+	return f.base + endLogLik(llsum, prod)
 }
 
 // accumulate3 is the pass over the table of accumulate for K = 3 free
@@ -167,6 +184,3 @@ func (u *Uncertainty) accumulate3(lik, diff, c []float64) error {
 	u.info[0], u.info[1], u.info[3] = i00, i01, i11
 	return nil
 }
-
-// other3 lists, for each of three components, the other two.
-var other3 = [3][2]int{{1, 2}, {0, 2}, {0, 1}}

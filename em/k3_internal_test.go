@@ -109,6 +109,20 @@ func TestKernels3(t *testing.T) {
 			if ok1 != ok2 || ok1 && (!same(ll1, ll2) || !sameAll(g1, f.g) || !sameAll(b1, f.blk) || !sameAll(h1, f.h)) {
 				t.Fatalf("trial %d ref %d: hessian3 %v %v %v %v %v, hessian %v %v %v %v %v", trial, r, ll1, ok1, g1, b1, h1, ll2, ok2, f.g, f.blk, f.h)
 			}
+			if ok1 {
+				// The running product is the sum of the logarithms, to
+				// rounding (the line search allows 1e-14 (|ll| + N)).
+				want := 0.0
+				for i, c := range f.c {
+					want += c * math.Log(f.density(w, i))
+				}
+				if d := math.Abs(ll1 - want); d > 1e-14*(math.Abs(want)+f.n) {
+					t.Fatalf("trial %d ref %d: hessian3's log-likelihood %v, sum of logarithms %v", trial, r, ll1, want)
+				}
+				if d := math.Abs(f.logLik3(w) - f.base - want); d > 1e-14*(math.Abs(want)+f.n) {
+					t.Fatalf("trial %d ref %d: logLik3 %v, sum of logarithms %v", trial, r, f.logLik3(w)-f.base, want)
+				}
+			}
 			if a, b := f.logLik3(w), f.logLikRows(w); !same(a, b) {
 				t.Fatalf("trial %d ref %d: logLik3 %v, logLikRows %v", trial, r, a, b)
 			}

@@ -28,6 +28,33 @@ func TestExpNeg(t *testing.T) {
 	}
 }
 
+// expNegs is expNeg written out: the same bits for every x <= 0, the ends
+// of its range included, and into dst's storage when it is large enough.
+func TestExpNegs(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 6))
+	xs := []float64{0, math.Copysign(0, -1), -700, -700.5, -745.2, -746, math.Inf(-1), -1e-300}
+	for range 100000 {
+		x := -rnd.Float64() * 760
+		if rnd.IntN(2) == 0 {
+			x = -rnd.ExpFloat64()
+		}
+		xs = append(xs, x)
+	}
+	dst := make([]float64, len(xs)+5)
+	got := expNegs(dst, xs)
+	if &got[0] != &dst[0] || len(got) != len(xs) {
+		t.Fatalf("expNegs returned a new slice or length %d, want dst's storage and %d", len(got), len(xs))
+	}
+	if short := expNegs(dst[:3:3], xs); len(short) != len(xs) || short[len(xs)-1] != got[len(xs)-1] {
+		t.Fatalf("expNegs into a short dst: length %d, want %d", len(short), len(xs))
+	}
+	for i, x := range xs {
+		if want := expNeg(x); math.Float64bits(got[i]) != math.Float64bits(want) {
+			t.Fatalf("expNegs(%v) = %v, expNeg %v", x, got[i], want)
+		}
+	}
+}
+
 // At the end of a Newton-finished fit the gradient of the log-likelihood
 // (by an independent central difference in the means and log sds) is
 // zero to the accuracy the stopping rule allows.

@@ -215,12 +215,25 @@ func (f *Fitter) hessian(w []float64) (ll float64, ok bool) {
 	clear(f.g)
 	clear(f.h)
 	clear(f.blk)
+	llsum, prod := 0.0, 1.0
 	for i, c := range f.c {
 		p := f.density(w, i)
 		if !(p > 0) {
 			return 0, false
 		}
-		ll += c * math.Log(p)
+		// The log-likelihood as gradient sums it: rows of count 1 through
+		// a running product, which costs a logarithm only when the product
+		// nears underflow. (p <= 1 but for rounding: the scaled densities
+		// are at most 1 and the weights sum to 1.)
+		if c == 1 && p > 1e-20 {
+			prod *= p
+			if prod < 1e-260 {
+				llsum += math.Log(prod)
+				prod = 1
+			}
+		} else {
+			llsum += c * math.Log(p)
+		}
 		t := c / p
 		t2 := t / p
 		row := f.diff[i*k : i*k+k]
@@ -242,7 +255,7 @@ func (f *Fitter) hessian(w []float64) (ll float64, ok bool) {
 			}
 		}
 	}
-	return ll, true
+	return endLogLik(llsum, prod), true
 }
 
 // direction sets f.d to the Newton step and returns its largest entry in
@@ -335,15 +348,23 @@ func (f *Fitter) logLik(w []float64) float64 {
 
 // logLikRows is the pass over the table of logLik.
 func (f *Fitter) logLikRows(w []float64) float64 {
-	ll := 0.0
+	llsum, prod := 0.0, 1.0
 	for i, c := range f.c {
 		p := f.density(w, i)
 		if !(p > 0) {
 			return math.Inf(-1)
 		}
-		ll += c * math.Log(p)
+		if c == 1 && p > 1e-20 { // as in hessian
+			prod *= p
+			if prod < 1e-260 {
+				llsum += math.Log(prod)
+				prod = 1
+			}
+		} else {
+			llsum += c * math.Log(p)
+		}
 	}
-	return f.base + ll
+	return f.base + endLogLik(llsum, prod)
 }
 
 // grow returns s with length n, reusing its storage when large enough.
