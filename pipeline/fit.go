@@ -207,6 +207,7 @@ type worker struct {
 	memo     map[string]*fixedFit // discrete fixed fits by aggregated data
 	memoKey  []byte
 	bits     []uint64 // sortFloats' scratch
+	sorter   bitSorter
 }
 
 type pair struct{ x, c float64 }
@@ -400,7 +401,7 @@ func (w *worker) sortFloats() {
 		}
 		w.bits = append(w.bits, u)
 	}
-	slices.Sort(w.bits)
+	w.sorter.sort(w.bits)
 	for i, u := range w.bits {
 		if u>>63 != 0 {
 			u &^= 1 << 63
