@@ -184,3 +184,26 @@ func (u *Uncertainty) accumulate3(lik, diff, c []float64) error {
 	u.info[0], u.info[1], u.info[3] = i00, i01, i11
 	return nil
 }
+
+// diffRows3 is diffRow with free nil for every row of a table of K = 3:
+// d_j = f_j - f_r, d_r = 0.
+func diffRows3(diff, lik, lg []float64, r int) {
+	n := len(lik) / 3
+	diff, lg = diff[:3*n], lg[:3*n]
+	for i := 0; i < 3*n; i += 3 {
+		l, g, d := (*[3]float64)(lik[i:]), (*[3]float64)(lg[i:]), (*[3]float64)(diff[i:])
+		lr, fr := g[r], l[r]
+		for j := range 3 {
+			lj := g[j]
+			switch {
+			case j == r:
+				d[j] = 0
+			case math.Abs(lj-lr) >= 0.5 && lj > math.Inf(-1):
+				// densityDiff's common case, as in diffRow.
+				d[j] = l[j] - fr
+			default:
+				d[j] = densityDiff(lj, l[j], lr, fr)
+			}
+		}
+	}
+}

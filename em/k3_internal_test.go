@@ -89,8 +89,13 @@ func TestKernels3(t *testing.T) {
 		f.diff = grow(f.diff, len(f.lik))
 		for r := range 3 {
 			f.ref = r
+			rows3 := make([]float64, len(f.lik))
+			diffRows3(rows3, f.lik, f.lg, r)
 			for i := 0; i < len(f.lik); i += 3 {
 				diffRow(f.diff[i:i+3], f.lik[i:i+3], f.lg[i:i+3], r, nil)
+				if !sameAll(rows3[i:i+3], f.diff[i:i+3]) {
+					t.Fatalf("trial %d ref %d: diffRows3 %v, diffRow %v", trial, r, rows3[i:i+3], f.diff[i:i+3])
+				}
 				for j := range 3 {
 					want := 0.0
 					if j != r {

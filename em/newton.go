@@ -92,6 +92,10 @@ func (f *Fitter) reference() {
 	}
 	f.ref = r
 	f.diff = grow(f.diff, len(f.lik))
+	if k == 3 {
+		diffRows3(f.diff, f.lik, f.lg, r)
+		return
+	}
 	for i := 0; i < len(f.lik); i += k {
 		diffRow(f.diff[i:i+k], f.lik[i:i+k], f.lg[i:i+k], r, nil)
 	}
