@@ -113,8 +113,20 @@ type LogProber interface {
 	LogProb(x float64) float64
 }
 
+// ColumnLogProber is a LogProber that computes its log-densities of many
+// values in one call, without a call per value.
+type ColumnLogProber interface {
+	LogProber
+	// LogProbs sets dst[i*stride] to LogProb(xs[i]), bit for bit, for
+	// every i.
+	LogProbs(dst []float64, stride int, xs []float64)
+}
+
 // Table fills the row-major n×K table of log-densities log f_k(x_i) for
 // the n values xs and K components, reusing dst when it is large enough.
+// When every component is a ColumnLogProber it fills the table column by
+// column with LogProbs (the same numbers, without the calls per value that
+// were a tenth of a run over Gaussian readings).
 func Table(dst []float64, xs []float64, comps []LogProber) []float64 {
 	k := len(comps)
 	need := len(xs) * k
@@ -122,6 +134,12 @@ func Table(dst []float64, xs []float64, comps []LogProber) []float64 {
 		dst = make([]float64, need)
 	}
 	dst = dst[:need]
+	if len(xs) > 0 && columns(comps) {
+		for j, c := range comps {
+			c.(ColumnLogProber).LogProbs(dst[j:], k, xs)
+		}
+		return dst
+	}
 	for i, x := range xs {
 		row := dst[i*k : i*k+k]
 		for j, c := range comps {
@@ -129,6 +147,16 @@ func Table(dst []float64, xs []float64, comps []LogProber) []float64 {
 		}
 	}
 	return dst
+}
+
+// columns reports whether every component is a ColumnLogProber.
+func columns(comps []LogProber) bool {
+	for _, c := range comps {
+		if _, ok := c.(ColumnLogProber); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // Fit estimates the mixture weights with Settings s; see Fitter.Fit.
