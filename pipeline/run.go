@@ -64,7 +64,10 @@ type Summary struct {
 	SpillPartitions int   `json:"spill_partitions,omitempty"`
 	// Windows is how many windows a sorted input was read in (0: all at
 	// once).
-	Windows int           `json:"windows,omitempty"`
+	Windows int `json:"windows,omitempty"`
+	// Read, Fit and Write are the time spent reading, fitting and writing.
+	// A windowed run reads the next window while it fits one, so its Read
+	// and Fit overlap and may add up to more than Elapsed.
 	Read    time.Duration `json:"-"`
 	Fit     time.Duration `json:"-"`
 	Write   time.Duration `json:"-"`

@@ -1,16 +1,19 @@
 package pipeline
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -582,5 +585,64 @@ func TestWrongStatistics(t *testing.T) {
 	}
 	for _, tb := range []string{WeightsTable, FitsTable, PosteriorsTable} {
 		assertSameTables(t, tb, readTable(t, ref, tb), readTable(t, out, tb))
+	}
+}
+
+// TestWindowFailure: a bag that cannot be fitted in the first window of a
+// sorted input (the next window being read meanwhile, which must stop) or
+// in the last (read while the windows before were fitted) stops the run
+// with an error that names its file, column, row and bag, and leaves the
+// earlier output as it was; with on_error: skip the same input gives
+// exactly the tables of a run without windows.
+func TestWindowFailure(t *testing.T) {
+	base := genScaleCase(4)
+	if base.name != "gaussian" {
+		t.Fatalf("case %s, want gaussian", base.name)
+	}
+	slices.SortStableFunc(base.rows, func(a, b scaleRow) int { return cmp.Compare(a.bag, b.bag) })
+	for _, where := range []string{"first", "last"} {
+		t.Run(where, func(t *testing.T) {
+			sc := base
+			sc.rows = slices.Clone(base.rows)
+			root := t.TempDir()
+			good, bad := filepath.Join(root, "good"), filepath.Join(root, "bad")
+			sc.write(t, good, 1, 7, false)
+			// A row of zero density under both components.
+			row := 0
+			if where == "last" {
+				row = len(sc.rows) - 1
+			}
+			r := &sc.rows[row]
+			r.x, r.null = -1e300, false
+			sc.write(t, bad, 1, 7, false)
+			out := filepath.Join(root, "out")
+			conf := func(in, policy string) *Config {
+				return mustLoad(t, fmt.Sprintf(`
+input: {paths: [%q], bag: bag, value: x, keep: [id], nulls: drop}
+model: %s
+output: {dir: %q, posteriors: true, overwrite: true}
+run: {workers: 2, on_error: %s}
+`, in, sc.model, out, policy))
+			}
+			mustRun(t, conf(good, "fail"), Options{windowRows: 40})
+			before := snapshot(t, out)
+			_, err := Run(context.Background(), conf(bad, "fail"), Options{windowRows: 40})
+			wantInputError(t, err, "part-0.parquet", "x", int64(row), strconv.FormatInt(r.bag, 10), "-1e+300", "zero density under every component")
+			if after := snapshot(t, out); !maps.EqualFunc(before, after, bytes.Equal) {
+				t.Error("the failed run changed the earlier output")
+			}
+
+			ref := filepath.Join(root, "ref")
+			refConf := conf(bad, "skip")
+			refConf.Output.Dir = ref
+			refSum := mustRun(t, refConf, Options{windowRows: 1 << 40})
+			sum := mustRun(t, conf(bad, "skip"), Options{windowRows: 40})
+			if sum.Windows < 3 || refSum.Windows != 0 || sum.BagsFailed != 1 || refSum.BagsFailed != 1 {
+				t.Fatalf("windows %d and %d, failed bags %d and %d; want several and 0, 1 and 1", sum.Windows, refSum.Windows, sum.BagsFailed, refSum.BagsFailed)
+			}
+			for _, tb := range []string{WeightsTable, FitsTable, PosteriorsTable} {
+				assertSameTables(t, tb, readTable(t, ref, tb), readTable(t, out, tb))
+			}
+		})
 	}
 }

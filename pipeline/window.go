@@ -4,6 +4,8 @@ import (
 	"context"
 	"math"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // window is a range [lo, hi] of the bag keys of a sorted input (plan.sorted)
@@ -21,8 +23,9 @@ type window struct {
 func (w *window) contains(u unit) bool { return u.lo >= w.lo && u.hi <= w.hi }
 
 // defaultWindowRows is how many rows a window holds when no
-// run.memory_limit says otherwise: some 200 MB of rows in memory.
-const defaultWindowRows = 8 << 20
+// run.memory_limit says otherwise: some 100 MB of rows in memory, twice
+// that while grouped, and stream holds two windows.
+const defaultWindowRows = 4 << 20
 
 // windows cuts a sorted plan into windows of about rows rows each,
 // starting each window at a unit whose smallest key is larger than the
@@ -72,8 +75,9 @@ func (r *runner) streams() int64 {
 	}
 	if lim := int64(r.cfg.Run.MemoryLimit); lim > 0 {
 		// As in spiller: a row costs about twice its size while grouped;
-		// a window may take a quarter of the budget.
-		rows = min(rows, max(lim/4/(2*r.rowBytes()), 1))
+		// the two windows in memory (stream reads one ahead) may take a
+		// quarter of the budget.
+		rows = min(rows, max(lim/8/(2*r.rowBytes()), 1))
 	}
 	if r.sum.Rows <= rows {
 		return 0
@@ -92,7 +96,11 @@ func (r *runner) rowBytes() int64 {
 }
 
 // stream reads and fits a sorted input window by window, and puts the
-// bags and their fits together, in key order.
+// bags and their fits together, in key order. It reads one window ahead:
+// while the workers fit a window, the next is read and grouped, so that
+// neither phase's tail (the last units, the last bags, the merge of the
+// workers' rows, which is serial) leaves a core idle. So two windows'
+// rows are in memory at most, and r.sum.Read and r.sum.Fit overlap.
 func (r *runner) stream(ctx context.Context, rows int64) error {
 	ws := r.plan.windows(rows)
 	r.sum.Windows = len(ws)
@@ -100,26 +108,55 @@ func (r *runner) stream(ctx context.Context, rows int64) error {
 	all := &bags{dim: len(r.plan.valueTypes), ints: []int64{}}
 	allFits := newFits(r.model, 0)
 	read, fit := r.progress("read", r.sum.Rows), r.progress("fit", r.sum.Rows)
-	for _, w := range ws {
-		sub := *r.plan
-		sub.window, sub.units = w, w.units
-		sub.keyLo, sub.keyHi = max(w.lo, r.plan.keyLo), min(w.hi, r.plan.keyHi)
-		sub.dense = denseEnough(sub.keyLo, sub.keyHi, w.rows)
-		t := time.Now()
-		b, err := scan(ctx, r.cfg, &sub, r.model, r.mem, r.workers, nil, read)
-		if err != nil {
-			return err
+	type scanned struct {
+		sub *plan
+		b   *bags
+	}
+	// Unbuffered: the reader holds at most the window it has read until
+	// the fitter takes it, so at most two windows are in memory.
+	next := make(chan scanned)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(next)
+		for _, w := range ws {
+			sub := *r.plan
+			sub.window, sub.units = w, w.units
+			sub.keyLo, sub.keyHi = max(w.lo, r.plan.keyLo), min(w.hi, r.plan.keyHi)
+			sub.dense = denseEnough(sub.keyLo, sub.keyHi, w.rows)
+			t := time.Now()
+			b, err := scan(gctx, r.cfg, &sub, r.model, r.mem, r.workers, nil, read)
+			if err != nil {
+				return err
+			}
+			r.sum.Read += time.Since(t)
+			select {
+			case next <- scanned{&sub, b}:
+			case <-gctx.Done():
+				b.releaseRows()
+				return gctx.Err()
+			}
 		}
-		r.sum.Read += time.Since(t)
-		t = time.Now()
-		f, err := fitAll(ctx, r.cfg, &sub, b, r.model, nil, r.workers, fit)
-		if err != nil {
-			return err
+		return nil
+	})
+	g.Go(func() error {
+		for s := range next {
+			t := time.Now()
+			f, err := fitAll(gctx, r.cfg, s.sub, s.b, r.model, nil, r.workers, fit)
+			if err != nil {
+				// Returning cancels gctx: the reader stops, releasing
+				// the window it holds.
+				s.b.releaseRows()
+				return err
+			}
+			r.sum.Fit += time.Since(t)
+			s.b.releaseRows()
+			all.append(s.b)
+			allFits.append(f)
 		}
-		r.sum.Fit += time.Since(t)
-		b.releaseRows()
-		all.append(b)
-		allFits.append(f)
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	r.bags, r.fits = all, allFits
 	return nil
