@@ -68,7 +68,7 @@ func newFixedColumn(r *Reader, f *pqarrow.SchemaField, rowGroups []int) (columnR
 	pages := &pageBuffers{}
 	props := parquet.NewReaderProperties(pages)
 	props.BufferSize, props.BufferedStreamEnabled = r.props.BufferSize, r.props.BufferedStreamEnabled
-	pf, err := file.NewParquetReader(sizedReader{r.src, r.size}, file.WithReadProps(props), file.WithMetadata(r.meta))
+	pf, err := file.NewParquetReader(r.guard, file.WithReadProps(props), file.WithMetadata(r.meta))
 	if err != nil {
 		return nil, err
 	}

@@ -501,25 +501,42 @@ func TestCorruptStoredSchema(t *testing.T) {
 	}
 }
 
-// TestCorruptPageHeader reads a Parquet file (found by FuzzParquet) whose
-// page headers are corrupt: with thrift v0.20, which arrow v17 requires,
-// decoding one looped for minutes (thrift's Skip walked containers of
-// sizes nothing bounded); thrift v0.24 and later refuse it at once. The
-// read must end, with an error naming the file. A hang fails the test
-// after a minute instead of at go test's timeout.
-func TestCorruptPageHeader(t *testing.T) {
-	path := filepath.Join("testdata", "corrupt-page-header.parquet")
-	done := make(chan error, 1)
-	go func() {
-		_, _, err := fuzzReadAll(path, memory.DefaultAllocator)
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), path) {
-			t.Errorf("error %v, want one naming %s", err, path)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("reading the file did not end in a minute")
+// TestCorruptPageHeaders reads Parquet files (found by FuzzParquet) whose
+// page headers made arrow v17 hang; the read must end at once, with an
+// error naming the file and the column. A hang fails the test after a
+// while instead of at go test's timeout (its goroutine keeps spinning).
+//
+//   - corrupt-page-header.parquet: with thrift v0.20, which arrow v17
+//     requires, decoding one header looped for minutes (thrift's Skip
+//     walked containers of sizes nothing bounded); thrift v0.24 and later
+//     refuse it at once.
+//   - corrupt-index-page-header.parquet (353 bytes): the first page header
+//     of column s claims an unknown page type and a 14837-byte string in a
+//     59-byte column chunk. Arrow decoded it from the zeros its read buffer
+//     holds past the chunk's end, took it for a page to skip, and decoded
+//     the same bytes again, forever, its memory growing by the page buffer
+//     it defers freeing each time: the read ran for minutes at 2 GB before
+//     it was killed. pageGuard refuses the chunk before arrow sees it.
+func TestCorruptPageHeaders(t *testing.T) {
+	for _, tc := range []struct{ file, column string }{
+		{"corrupt-page-header.parquet", "i"},
+		{"corrupt-index-page-header.parquet", "s"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			path := filepath.Join("testdata", tc.file)
+			done := make(chan error, 1)
+			go func() {
+				_, _, err := fuzzReadAll(path, memory.DefaultAllocator)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if col := fmt.Sprintf("column %q", tc.column); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), col) {
+					t.Errorf("error %v, want one naming %s and %s", err, path, col)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("reading the file did not end in 30 seconds")
+			}
+		})
 	}
 }

@@ -57,6 +57,7 @@ type Reader struct {
 	manifest *pqarrow.SchemaManifest
 	rgRows   []int64                   // rows of each row group
 	props    *parquet.ReaderProperties // which fixedColumn's own file.Readers copy
+	guard    *pageGuard                // r.src, as every file.Reader of the file reads it
 
 	// IPC: the byte range of the stream (all of a stream file; the part
 	// between header and footer of an IPC file), and whether any batch in
@@ -157,12 +158,17 @@ func (r *Reader) openParquet(head []byte) error {
 	// Column chunks are read through a buffer (see streamBuffer), not
 	// each whole into a new slice.
 	props.BufferedStreamEnabled = true
-	pf, err := file.NewParquetReader(r.src, file.WithReadProps(props))
+	// Every column chunk is read through r.guard (see pageGuard), which
+	// indexes the chunks once the footer is read.
+	r.guard = newPageGuard(r.src, r.size)
+	pf, err := file.NewParquetReader(r.guard, file.WithReadProps(props))
 	if err != nil {
 		return fmt.Errorf("%s: not a Parquet file: %w", path, err)
 	}
+	r.guard.index(pf.MetaData())
 	props.BufferSize = streamBufferSize(pf.MetaData(), store.IsURL(r.file.Path))
-	// pf is not closed: that would close r.src, which Close closes.
+	// pf is not closed: it would close nothing (r.guard is no io.Closer);
+	// Close closes r.src.
 	if err := checkStoredSchema(pf.MetaData().KeyValueMetadata()); err != nil {
 		return fmt.Errorf("%s: corrupt Parquet file: %w", path, err)
 	}

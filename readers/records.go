@@ -43,6 +43,9 @@ type parquetRecords struct {
 	outCols []int          // output column k comes from readers[outCols[k]]
 	batch   int64
 	rgRows  []int64       // rows left in each row group; the current one is first
+	rgIdx   []int         // the row groups, like rgRows
+	leaves  [][]int       // the Parquet columns of each reader
+	guard   *pageGuard    // the file's, to ask why a read failed
 	rgWhole []bool        // per row group, like rgRows: read it whole (see above)
 	held    []arrow.Array // rgWhole: the current row group's columns, one per reader
 	heldOff int64         // rows of held already returned
@@ -52,7 +55,7 @@ type parquetRecords struct {
 }
 
 func (r *Reader) parquetRecords(ctx context.Context, idx []int, batch int64, rowGroups []int) (_ RecordReader, err error) {
-	p := &parquetRecords{ctx: ctx, path: r.file.Path, mem: r.mem, batch: batch, outCols: make([]int, len(idx))}
+	p := &parquetRecords{ctx: ctx, path: r.file.Path, mem: r.mem, batch: batch, outCols: make([]int, len(idx)), guard: r.guard}
 	defer func() {
 		if v := recover(); v != nil {
 			err = corrupt(p.path, v)
@@ -68,6 +71,7 @@ func (r *Reader) parquetRecords(ctx context.Context, idx []int, batch int64, row
 	for _, i := range rowGroups {
 		rg := r.meta.RowGroup(i)
 		p.rgRows = append(p.rgRows, rg.NumRows())
+		p.rgIdx = append(p.rgIdx, i)
 		p.rgWhole = append(p.rgWhole, hasDeltaInt64(rg, leaves))
 	}
 	pos := make(map[int]int) // field index -> position in p.readers
@@ -102,6 +106,7 @@ func (r *Reader) parquetRecords(ctx context.Context, idx []int, batch int64, row
 			j = len(p.readers)
 			pos[i] = j
 			p.readers = append(p.readers, cr)
+			p.leaves = append(p.leaves, appendLeaves(nil, &r.pq.Manifest.Fields[i]))
 		}
 		p.outCols[k] = j
 		fields = append(fields, dropNoFieldID(*p.readers[j].Field()))
@@ -173,7 +178,7 @@ func (p *parquetRecords) Next() (ok bool) {
 		}
 	}()
 	for len(p.rgRows) > 0 && p.rgRows[0] <= 0 {
-		p.rgRows, p.rgWhole = p.rgRows[1:], p.rgWhole[1:]
+		p.rgRows, p.rgWhole, p.rgIdx = p.rgRows[1:], p.rgWhole[1:], p.rgIdx[1:]
 	}
 	if len(p.rgRows) == 0 {
 		p.done = true
@@ -215,7 +220,7 @@ func (p *parquetRecords) read(cols []arrow.Array, n int64) bool {
 	for i, cr := range p.readers {
 		chunked, err := cr.NextBatch(n)
 		if err != nil {
-			p.fail(fmt.Errorf("column %q: %w", cr.Field().Name, err))
+			p.fail(fmt.Errorf("column %q: %w", cr.Field().Name, p.cause(i, err)))
 			return false
 		}
 		cols[i], err = single(chunked, p.mem)
@@ -224,12 +229,34 @@ func (p *parquetRecords) read(cols []arrow.Array, n int64) bool {
 			p.fail(fmt.Errorf("column %q: %w", cr.Field().Name, err))
 			return false
 		}
+		// A column chunk that the guard failed mid-way has come back short,
+		// or, in pqarrow's readers, which go on to the next row group's
+		// chunk, with rows of that row group: either way, its verdict
+		// says so.
+		if verr := p.cause(i, nil); verr != nil {
+			p.fail(fmt.Errorf("column %q: %w", cr.Field().Name, verr))
+			return false
+		}
 		if int64(cols[i].Len()) != n {
 			p.err = fmt.Errorf("%s: corrupt file: column %q gave %d rows, want %d", p.path, cr.Field().Name, cols[i].Len(), n)
 			return false
 		}
 	}
 	return true
+}
+
+// cause returns why reader i failed with err in the current row group,
+// or, with a nil err, why its batch there must be refused: the corrupt
+// column chunk that the file's pageGuard found there, if it found one,
+// else err.
+func (p *parquetRecords) cause(i int, err error) error {
+	if p.guard == nil || len(p.rgIdx) == 0 {
+		return err
+	}
+	if verr := p.guard.verdict(p.rgIdx[0], p.leaves[i]); verr != nil {
+		return verr
+	}
+	return err
 }
 
 // releaseHeld releases the columns of a row group read whole.
