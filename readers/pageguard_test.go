@@ -87,7 +87,11 @@ func guardTestFile(t *testing.T) string {
 func openGuardTest(t *testing.T, path string) (*Reader, *countingReaderAt) {
 	t.Helper()
 	r := openTestFile(t, path, memory.DefaultAllocator)
-	t.Cleanup(func() { r.Close() })
+	t.Cleanup(func() {
+		if err := r.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	r.props.BufferSize = guardTestBuffer
 	c := &countingReaderAt{ReaderAt: r.guard.ReaderAt}
 	r.guard.ReaderAt = c
@@ -220,7 +224,11 @@ func pageStarts(t *testing.T, data []byte, c *guardChunk) []int64 {
 func corruptMidChunk(t *testing.T, path, name string) (string, int64) {
 	t.Helper()
 	r := openTestFile(t, path, memory.DefaultAllocator)
-	defer r.Close()
+	defer func() {
+		if err := r.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
