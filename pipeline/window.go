@@ -107,7 +107,12 @@ func (r *runner) stream(ctx context.Context, rows int64) error {
 	r.log.Info("the input is sorted by bag: reading it window by window", "windows", len(ws), "rows_per_window", rows)
 	all := &bags{dim: len(r.plan.valueTypes), ints: []int64{}}
 	allFits := newFits(r.model, 0)
-	read, fit := r.progress("read", r.sum.Rows), r.progress("fit", r.sum.Rows)
+	// The row groups two windows share are read by both.
+	var reads int64
+	for _, w := range ws {
+		reads += w.rows
+	}
+	read, fit := r.progress("read", reads), r.progress("fit", r.sum.Rows)
 	type scanned struct {
 		sub *plan
 		b   *bags

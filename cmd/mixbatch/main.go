@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -467,16 +468,23 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // progressBar draws one line on a terminal; elsewhere it does nothing. It
 // is also the log writer: a log line clears the bar, and the bar is drawn
-// again below it.
+// again below it. Stages may run at once (a sorted input's next window is
+// read while one is fitted): each keeps its own count, the bar shows the
+// stage last told, and the line ends with the others still under way.
 type progressBar struct {
-	mu    sync.Mutex
-	w     io.Writer
-	on    bool
-	shown bool // the bar is on the screen
-	stage string
-	done  int64
-	total int64
-	last  time.Time
+	mu     sync.Mutex
+	w      io.Writer
+	on     bool
+	shown  bool // the bar is on the screen
+	stage  string
+	stages []stageCount // in the order they started
+	last   time.Time
+}
+
+// stageCount is one stage's progress.
+type stageCount struct {
+	name        string
+	done, total int64
 }
 
 func newProgressBar(w io.Writer) *progressBar {
@@ -498,33 +506,54 @@ func (p *progressBar) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// update adds delta rows to stage, of total; the bar stops at the total.
 func (p *progressBar) update(stage string, delta, total int64) {
 	if !p.on {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if stage != p.stage {
-		p.stage, p.done = stage, 0
+	i := slices.IndexFunc(p.stages, func(s stageCount) bool { return s.name == stage })
+	if i < 0 {
+		i = len(p.stages)
+		p.stages = append(p.stages, stageCount{name: stage})
 	}
-	p.done += delta
-	p.total = total
-	if time.Since(p.last) < 100*time.Millisecond && p.done < total {
+	s := &p.stages[i]
+	s.done += delta
+	s.total = total
+	p.stage = stage
+	if time.Since(p.last) < 100*time.Millisecond && s.done < total {
 		return
 	}
 	p.last = time.Now()
 	p.draw()
 }
 
-func (p *progressBar) draw() {
-	frac := 1.0
-	if p.total > 0 {
-		frac = min(1, float64(p.done)/float64(p.total))
+// frac returns the share of s done, at most 1.
+func (s stageCount) frac() float64 {
+	if s.total <= 0 {
+		return 1
 	}
-	const width = 30
-	filled := int(frac * width)
-	fmt.Fprintf(p.w, "\r\033[K%-10s [%s%s] %5.1f%% %d/%d rows", p.stage,
-		strings.Repeat("=", filled), strings.Repeat(" ", width-filled), 100*frac, p.done, p.total)
+	return min(1, float64(s.done)/float64(s.total))
+}
+
+func (p *progressBar) draw() {
+	var line strings.Builder
+	for _, s := range p.stages {
+		if s.name != p.stage {
+			continue
+		}
+		const width = 30
+		filled := int(s.frac() * width)
+		fmt.Fprintf(&line, "%-10s [%s%s] %5.1f%% %d/%d rows", s.name,
+			strings.Repeat("=", filled), strings.Repeat(" ", width-filled), 100*s.frac(), min(s.done, s.total), s.total)
+	}
+	for _, s := range p.stages {
+		if s.name != p.stage && s.done > 0 && s.done < s.total {
+			fmt.Fprintf(&line, " · %s %.1f%%", s.name, 100*s.frac())
+		}
+	}
+	fmt.Fprintf(p.w, "\r\033[K%s", line.String())
 	p.shown = true
 }
 

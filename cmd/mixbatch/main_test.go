@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mixbatch/mixbatch/pipeline"
 )
@@ -275,5 +276,40 @@ func TestFormatBytes(t *testing.T) {
 		if got := formatBytes(n); got != want {
 			t.Errorf("formatBytes(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestProgressBarStages: stages told in turn (a window read while another
+// is fitted) keep their own counts; the bar shows the stage last told and
+// the others under way, and stops at a stage's total when told of more
+// rows.
+func TestProgressBarStages(t *testing.T) {
+	var out bytes.Buffer
+	p := &progressBar{w: &out, on: true}
+	lastLine := func() string {
+		s := out.String()
+		return s[strings.LastIndex(s, "\r\033[K")+len("\r\033[K"):]
+	}
+	p.update("read", 50, 100)
+	p.last = time.Time{} // no throttling between the calls below
+	p.update("fit", 20, 100)
+	if got := lastLine(); !strings.HasPrefix(got, "fit ") || !strings.Contains(got, " 20.0% 20/100 rows") || !strings.HasSuffix(got, " · read 50.0%") {
+		t.Fatalf("bar %q, want fit at 20/100 and read at 50%%", got)
+	}
+	p.last = time.Time{}
+	p.update("read", 25, 100)
+	if got := lastLine(); !strings.HasPrefix(got, "read ") || !strings.Contains(got, " 75.0% 75/100 rows") || !strings.HasSuffix(got, " · fit 20.0%") {
+		t.Fatalf("bar %q, want read at 75/100 and fit at 20%%", got)
+	}
+	p.update("read", 25, 100) // done: drawn at once
+	p.last = time.Time{}
+	p.update("read", 10, 100) // more than the total
+	if got := lastLine(); !strings.Contains(got, "100.0% 100/100 rows") || strings.Contains(got, "110") {
+		t.Fatalf("bar %q, want read at 100/100", got)
+	}
+	p.last = time.Time{}
+	p.update("fit", 30, 100)
+	if got := lastLine(); strings.Contains(got, "· read") {
+		t.Fatalf("bar %q lists read, which is done", got)
 	}
 }
