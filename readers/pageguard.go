@@ -439,17 +439,7 @@ func readPageHeader(ctx context.Context, p thrift.TProtocol) (pageHeader, error)
 	var h pageHeader
 	var subs [3]pageHeader // fields 5, 7 and 8
 	var set uint8          // bit i: required field i+1 was read
-	if _, err := p.ReadStructBegin(ctx); err != nil {
-		return h, err
-	}
-	for {
-		_, t, id, err := p.ReadFieldBegin(ctx)
-		if err != nil {
-			return h, err
-		}
-		if t == thrift.STOP {
-			break
-		}
+	err := readStruct(ctx, p, func(id int16, t thrift.TType) (read bool, err error) {
 		switch {
 		case id >= 1 && id <= 3 && t == thrift.I32:
 			var v int32
@@ -466,22 +456,17 @@ func readPageHeader(ctx context.Context, p thrift.TProtocol) (pageHeader, error)
 		case id == 5 && t == thrift.STRUCT:
 			subs[0], err = readTypeHeader(ctx, p, 4, 5, 0)
 		case id == 6 && t == thrift.STRUCT:
-			err = skipFields(ctx, p) // IndexPageHeader has no fields
+			err = readStruct(ctx, p, nil) // IndexPageHeader has no fields
 		case id == 7 && t == thrift.STRUCT:
 			subs[1], err = readTypeHeader(ctx, p, 2, 0, 3)
 		case id == 8 && t == thrift.STRUCT:
 			subs[2], err = readTypeHeader(ctx, p, 6, 8, 7)
 		default:
-			err = p.Skip(ctx, t)
+			return false, nil
 		}
-		if err != nil {
-			return h, err
-		}
-		if err := p.ReadFieldEnd(ctx); err != nil {
-			return h, err
-		}
-	}
-	if err := p.ReadStructEnd(ctx); err != nil {
+		return true, err
+	})
+	if err != nil {
 		return h, err
 	}
 	if set != 0b111 {
@@ -508,17 +493,7 @@ func readPageHeader(ctx context.Context, p thrift.TProtocol) (pageHeader, error)
 func readTypeHeader(ctx context.Context, p thrift.TProtocol, required, stats, flag int16) (pageHeader, error) {
 	h := pageHeader{hasData: true, v2Compressed: true}
 	var set uint8
-	if _, err := p.ReadStructBegin(ctx); err != nil {
-		return h, err
-	}
-	for {
-		_, t, id, err := p.ReadFieldBegin(ctx)
-		if err != nil {
-			return h, err
-		}
-		if t == thrift.STOP {
-			break
-		}
+	err := readStruct(ctx, p, func(id int16, t thrift.TType) (read bool, err error) {
 		switch {
 		case id >= 1 && id <= required && t == thrift.I32:
 			var v int32
@@ -533,20 +508,15 @@ func readTypeHeader(ctx context.Context, p thrift.TProtocol, required, stats, fl
 			}
 			set |= 1 << (id - 1)
 		case id == stats && stats != 0 && t == thrift.STRUCT:
-			err = skipFields(ctx, p) // Statistics: optional fields only
+			err = readStruct(ctx, p, nil) // Statistics: optional fields only
 		case id == flag && flag != 0 && t == thrift.BOOL:
 			h.v2Compressed, err = p.ReadBool(ctx)
 		default:
-			err = p.Skip(ctx, t)
+			return false, nil
 		}
-		if err != nil {
-			return h, err
-		}
-		if err := p.ReadFieldEnd(ctx); err != nil {
-			return h, err
-		}
-	}
-	if err := p.ReadStructEnd(ctx); err != nil {
+		return true, err
+	})
+	if err != nil {
 		return h, err
 	}
 	if set != 1<<required-1 {
@@ -555,23 +525,32 @@ func readTypeHeader(ctx context.Context, p thrift.TProtocol, required, stats, fl
 	return h, nil
 }
 
-// skipFields reads a struct whose fields are all optional and of basic
-// types, as its generated Read does: each field is read, or skipped if
-// unknown, and reading a basic value is skipping it.
-func skipFields(ctx context.Context, p thrift.TProtocol) error {
+// readStruct reads a Thrift struct as its generated Read does: each field
+// is read by field, which is given its id and type and reports whether it
+// read the value, or skipped if field did not (or is nil). A struct whose
+// fields are all optional and of basic types is read by skipping them.
+func readStruct(ctx context.Context, p thrift.TProtocol, field func(id int16, t thrift.TType) (bool, error)) error {
 	if _, err := p.ReadStructBegin(ctx); err != nil {
 		return err
 	}
 	for {
-		_, t, _, err := p.ReadFieldBegin(ctx)
+		_, t, id, err := p.ReadFieldBegin(ctx)
 		if err != nil {
 			return err
 		}
 		if t == thrift.STOP {
 			return p.ReadStructEnd(ctx)
 		}
-		if err := p.Skip(ctx, t); err != nil {
-			return err
+		read := false
+		if field != nil {
+			if read, err = field(id, t); err != nil {
+				return err
+			}
+		}
+		if !read {
+			if err := p.Skip(ctx, t); err != nil {
+				return err
+			}
 		}
 		if err := p.ReadFieldEnd(ctx); err != nil {
 			return err
