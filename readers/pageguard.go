@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/apache/arrow/go/v17/parquet/compress"
 	"github.com/apache/arrow/go/v17/parquet/metadata"
 	"github.com/apache/thrift/lib/go/thrift"
 )
@@ -57,6 +58,16 @@ import (
 // expects (which arrow does not make) has the chunk walked from its start
 // instead, reading each header with a small read of its own, once.
 //
+// A data page whose values are in a delta encoding (DELTA_BINARY_PACKED,
+// DELTA_LENGTH_BYTE_ARRAY or DELTA_BYTE_ARRAY) is checked whole too:
+// arrow v17's delta decoders trust the headers of their streams, and
+// allocate without bound from a few corrupt bytes (see checkDeltaValues).
+// Arrow decodes a page once it has read all of it, so the cursor gathers
+// the page's bytes (only such pages', at most the page's size) from the
+// reads that bring them, and fails the read that completes a bad page
+// as it would that page's header: arrow sees none of that read, and the
+// chunk's verdict is bad from the page's header on.
+//
 // Encrypted column chunks are not checked: their headers are encrypted.
 type pageGuard struct {
 	sizedReader
@@ -77,6 +88,13 @@ type guardChunk struct {
 	rg, col    int32
 	name       string // the column's path
 	values     int64  // the values its metadata counts
+
+	// What the values of its pages in a delta encoding are checked with
+	// (see checkDeltaValues): its codec, and its column's maximum
+	// repetition and definition levels, if the schema has the column.
+	codec          compress.Compression
+	maxRep, maxDef int16
+	levelsKnown    bool
 
 	// Under pageGuard.mu.
 	state   chunkState
@@ -152,7 +170,12 @@ func (g *pageGuard) index(md *metadata.FileMetaData) {
 				end = start + length
 			}
 			gc := &guardChunk{start: start, end: end, rg: int32(i), col: int32(j),
-				name: strings.Join(cm.GetPathInSchema(), "."), values: cm.GetNumValues()}
+				name: strings.Join(cm.GetPathInSchema(), "."), values: cm.GetNumValues(),
+				codec: compress.Compression(cm.GetCodec())}
+			if md.Schema != nil && j < md.Schema.NumColumns() {
+				col := md.Schema.Column(j)
+				gc.maxRep, gc.maxDef, gc.levelsKnown = col.MaxRepetitionLevel(), col.MaxDefinitionLevel(), true
+			}
 			g.chunks = append(g.chunks, gc)
 			g.byKey[[2]int32{gc.rg, gc.col}] = gc
 		}
@@ -280,10 +303,13 @@ func (g *pageGuard) walk(c *guardChunk) cursorVerdict {
 	cur := &pageCursor{next: c.start, hdr: c.start}
 	buf := make([]byte, guardHeaderRead)
 	for {
-		if cur.pending == nil {
-			cur.next = cur.hdr // skip the page bodies
+		if cur.pending == nil && cur.body == nil {
+			cur.next = cur.hdr // skip the page bodies, but those to check
 		}
 		size := min(max(guardHeaderRead, int64(len(cur.pending))), c.end-cur.next)
+		if cur.body != nil {
+			size = min(int64(cap(cur.body)-len(cur.body))+guardHeaderRead, c.end-cur.next)
+		}
 		if int64(cap(buf)) < size {
 			buf = make([]byte, size)
 		}
@@ -303,6 +329,14 @@ type pageCursor struct {
 	hdr     int64  // where the next page header starts: at or after next, unless pending
 	values  int64  // the values of the pages before hdr
 	pending []byte // the bytes from hdr to next, if a header starts there and did not decode in them
+
+	// A data page in a delta encoding whose body the stream has not
+	// all read yet: its header, where that starts, and the body's bytes
+	// read so far (nil if none is being read; cap: the body's length).
+	// Its body ends at hdr.
+	bodyHdr pageHeader
+	bodyAt  int64
+	body    []byte
 }
 
 // cursorVerdict is what a cursor found of its chunk: chunkUnchecked while
@@ -322,7 +356,22 @@ func (cur *pageCursor) advance(c *guardChunk, b []byte, off int64) cursorVerdict
 	}
 	end := off + int64(len(b))
 	cur.next = end
+	if cur.body != nil { // b continues the body of a delta page
+		k := min(len(b), cap(cur.body)-len(cur.body))
+		cur.body = append(cur.body, b[:k]...)
+		if len(cur.body) < cap(cur.body) {
+			return cursorVerdict{}
+		}
+		body, at := cur.body, cur.bodyAt
+		cur.body = nil
+		if err := checkDeltaPage(c, cur.bodyHdr, body); err != nil {
+			return bad(at, "page at byte %d: %w", at, err)
+		}
+	}
 	for {
+		if cur.body != nil {
+			return cursorVerdict{} // the body runs past b: see above
+		}
 		if cur.values >= c.values {
 			return cursorVerdict{state: chunkGood}
 		}
@@ -338,6 +387,7 @@ func (cur *pageCursor) advance(c *guardChunk, b []byte, off int64) cursorVerdict
 		} else {
 			hb = b[cur.hdr-off:]
 		}
+		full := hb // the bytes read from hdr on
 		limit := min(c.end-cur.hdr, maxPageHeaderSize)
 		hb = hb[:min(int64(len(hb)), limit)]
 		h, n, err := decodePageHeader(hb)
@@ -383,6 +433,17 @@ func (cur *pageCursor) advance(c *guardChunk, b []byte, off int64) cursorVerdict
 		if body > c.end-cur.hdr-n {
 			return bad(cur.hdr, "page at byte %d (%d bytes of header, %d of data) runs past the end of the chunk at byte %d", cur.hdr, n, body, c.end)
 		}
+		if h.typ != pageDictionary && isDeltaEncoding(h.encoding) && c.levelsKnown {
+			// Arrow decodes the page once it has read all of it.
+			if rest := full[n:]; int64(len(rest)) >= body {
+				if err := checkDeltaPage(c, h, rest[:body]); err != nil {
+					return bad(cur.hdr, "page at byte %d: %w", cur.hdr, err)
+				}
+			} else {
+				cur.bodyHdr, cur.bodyAt = h, cur.hdr
+				cur.body = append(make([]byte, 0, body), rest...)
+			}
+		}
 		values := cur.values
 		if h.typ != pageDictionary {
 			values += int64(h.values)
@@ -410,6 +471,8 @@ type pageHeader struct {
 	values                   int32 // its num_values
 	defLevels, repLevels     int32 // v2: bytes of definition and repetition levels
 	v2Compressed             bool  // v2: is_compressed (true unless set false)
+	encoding                 int32 // data pages: the values' encoding
+	defEnc, repEnc           int32 // v1: the levels' encodings
 }
 
 // thriftConf is the configuration arrow v17 decodes page headers with
@@ -482,14 +545,17 @@ func readPageHeader(ctx context.Context, p thrift.TProtocol) (pageHeader, error)
 		sub = subs[2]
 	}
 	h.hasData, h.values, h.defLevels, h.repLevels, h.v2Compressed = sub.hasData, sub.values, sub.defLevels, sub.repLevels, sub.v2Compressed
+	h.encoding, h.defEnc, h.repEnc = sub.encoding, sub.defEnc, sub.repEnc
 	return h, nil
 }
 
 // readTypeHeader reads a DataPageHeader, DictionaryPageHeader or
 // DataPageHeaderV2 as its generated Read does: fields 1 to required are
-// required i32s (num_values first; of a v2 header, 5 and 6 are the level
-// lengths), field stats (if not 0) is a Statistics struct, and field
-// flag (if not 0) a bool (is_sorted; a v2 header's is_compressed).
+// required i32s (num_values first; of a data page header, 2 to 4 are the
+// encodings of the values, definition and repetition levels; of a v2
+// header, 4 is the values' encoding and 5 and 6 are the level lengths),
+// field stats (if not 0) is a Statistics struct, and field flag (if not
+// 0) a bool (is_sorted; a v2 header's is_compressed).
 func readTypeHeader(ctx context.Context, p thrift.TProtocol, required, stats, flag int16) (pageHeader, error) {
 	h := pageHeader{hasData: true, v2Compressed: true}
 	var set uint8
@@ -498,12 +564,20 @@ func readTypeHeader(ctx context.Context, p thrift.TProtocol, required, stats, fl
 		case id >= 1 && id <= required && t == thrift.I32:
 			var v int32
 			v, err = p.ReadI32(ctx)
-			switch id {
-			case 1:
+			switch v2 := required == 6; {
+			case id == 1:
 				h.values = v
-			case 5:
+			case id == 2 && !v2:
+				h.encoding = v
+			case id == 3 && !v2:
+				h.defEnc = v
+			case id == 4 && !v2:
+				h.repEnc = v
+			case id == 4:
+				h.encoding = v
+			case id == 5:
 				h.defLevels = v
-			case 6:
+			case id == 6:
 				h.repLevels = v
 			}
 			set |= 1 << (id - 1)
