@@ -7,6 +7,8 @@
 #   READINGS_BAGS [200000] READINGS_ROWS [100]  readings-*: 20M Gaussian readings
 #   LEARN_BAGS [2000] LEARN_ROWS [500]          learn-*: 1M readings, components learned
 #   FILES [4]                                   part files per data set
+#   REPEAT [5]                                  timed runs a case, each followed by DuckDB's;
+#                                               the table gives medians and ranges
 #   BIG [0], BIG_BAGS [1000000], BIG_ROWS [100] BIG=1 adds 1e8 marbles, clustered and shuffled
 #   DUCKDB [1]                                  0: no DuckDB comparison
 #   DUCKDB_NODE_DIR                             folder with node_modules/@duckdb/node-api, or
@@ -19,7 +21,7 @@ set -euo pipefail
 : "${MARBLES_BAGS:=500000}" "${MARBLES_ROWS:=100}"
 : "${READINGS_BAGS:=200000}" "${READINGS_ROWS:=100}"
 : "${LEARN_BAGS:=2000}" "${LEARN_ROWS:=500}"
-: "${FILES:=4}" "${BIG:=0}" "${BIG_BAGS:=1000000}" "${BIG_ROWS:=100}"
+: "${FILES:=4}" "${REPEAT:=5}" "${BIG:=0}" "${BIG_BAGS:=1000000}" "${BIG_ROWS:=100}"
 : "${DUCKDB:=1}" "${DUCKDB_NODE_DIR:=}" "${PROFILE_DIR:=}"
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -53,6 +55,11 @@ timed() {
   esac
   return "$status"
 }
+
+# median V...: the median of the numbers V (the mean of the middle two
+# for an even count); range V...: "min-max".
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+range() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo "-" hi }'; }
 
 rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "-" }'; }
 mib() { if [ "$1" = - ]; then echo -; else awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; fi; }
@@ -113,37 +120,55 @@ run_case() {
   [ -z "$PROFILE_DIR" ] || flags+=(--cpuprofile "$PROFILE_DIR/$name.cpu.pprof" --memprofile "$PROFILE_DIR/$name.mem.pprof")
   log "== run $name: $config on $4 (workers: $workers)"
   if ! "$mb" validate --quiet --config "$cfg" >&2; then
-    runrows+=("| $name | $rows | rejected by \`mixbatch validate\` | | | | |")
+    runrows+=("| $name | $rows | rejected by \`mixbatch validate\` | | | | | |")
     return
   fi
   # A first run warms the page cache, as DuckDB's first of its two runs
-  # does; the second is timed.
+  # does. Then REPEAT timed runs, each followed by DuckDB's query, so that
+  # both see the machine in the same state: the table gives the medians,
+  # and the range of the run-by-run ratios.
   local warm=(--quiet --config "$cfg")
   [ "$workers" = - ] || warm+=(--workers "$workers")
   "$mb" run "${warm[@]}" > /dev/null 2>&1 || true
-  if ! timed "$work/time" "$mb" run "${flags[@]}"; then
-    runrows+=("| $name | $rows | run failed (see the log) | | | | |")
-    rm -rf "$out"
-    return
-  fi
-  local wall rss dsec=- ratio=-
-  read -r wall rss < "$work/time"
-  if [ -n "$duckdir" ] && [ "$sql" != - ]; then
-    local dout=$work/duck-out.parquet memarg=()
-    [ "$duckmem" = - ] || memarg=("$duckmem")
-    sed -e "s|@IN@|$data|g" -e "s|@OUT@|$out|g" -e "s|@DUCK_OUT@|$dout|g" "$bench/sql/$sql" > "$work/query.sql"
-    log "-- duckdb: $sql${memarg[*]:+ under $duckmem}"
-    if dsec=$(DUCK_OUT=$dout node "$bench/duck.mjs" "$duckdir" "$work/query.sql" "${memarg[@]}" 2> "$work/duck.log"); then
-      ratio=$(awk -v a="$wall" -v b="$dsec" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "-" }')
-      duckversion=$(sed -n 's/^duckdb \([^:]*\):.*/\1/p' "$work/duck.log")
-    else
-      dsec=failed
+  local walls=() rsss=() dsecs=() ratios=() i
+  for ((i = 1; i <= REPEAT; i++)); do
+    if ! timed "$work/time" "$mb" run "${flags[@]}"; then
+      runrows+=("| $name | $rows | run failed (see the log) | | | | | |")
+      rm -rf "$out"
+      return
     fi
-    cat "$work/duck.log" >&2
-    rm -f "$dout"
-  fi
+    # Profiles of the first timed run only.
+    flags=("${warm[@]}")
+    local wall rss dsec=
+    read -r wall rss < "$work/time"
+    walls+=("$wall")
+    rsss+=("$rss")
+    if [ -n "$duckdir" ] && [ "$sql" != - ]; then
+      local dout=$work/duck-out.parquet memarg=()
+      [ "$duckmem" = - ] || memarg=("$duckmem")
+      sed -e "s|@IN@|$data|g" -e "s|@OUT@|$out|g" -e "s|@DUCK_OUT@|$dout|g" "$bench/sql/$sql" > "$work/query.sql"
+      log "-- duckdb: $sql${memarg[*]:+ under $duckmem} ($i of $REPEAT)"
+      if dsec=$(DUCK_OUT=$dout node "$bench/duck.mjs" "$duckdir" "$work/query.sql" "${memarg[@]}" 2> "$work/duck.log"); then
+        dsecs+=("$dsec")
+        ratios+=("$(awk -v a="$wall" -v b="$dsec" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')")
+        duckversion=$(sed -n 's/^duckdb \([^:]*\):.*/\1/p' "$work/duck.log")
+      fi
+      cat "$work/duck.log" >&2
+      rm -f "$dout"
+    fi
+  done
   rm -rf "$out"
-  runrows+=("| $name | $rows | $wall | $(rate "$rows" "$wall") | $(mib "$rss") | $dsec | $ratio |")
+  local mwall peak dcol=- rcol=- rrange=-
+  mwall=$(median "${walls[@]}")
+  peak=$(printf '%s\n' "${rsss[@]}" | sort -g | tail -n 1)
+  if [ ${#dsecs[@]} -gt 0 ]; then
+    dcol=$(median "${dsecs[@]}")
+    rcol=$(median "${ratios[@]}")
+    rrange=$(range "${ratios[@]}")
+  elif [ -n "$duckdir" ] && [ "$sql" != - ]; then
+    dcol=failed
+  fi
+  runrows+=("| $name | $rows | $mwall | $(range "${walls[@]}") | $(rate "$rows" "$mwall") | $(mib "$peak") | $dcol | $rcol | $rrange |")
 }
 
 m=$((MARBLES_BAGS * MARBLES_ROWS))
@@ -192,12 +217,14 @@ $(printf '%s\n' "${genrows[@]}")
 
 ### Runs
 
-| case | rows | wall s | rows/s | peak RSS MiB | DuckDB s | mixbatch ÷ DuckDB |
-|---|---:|---:|---:|---:|---:|---:|
+| case | rows | wall s | wall s range | rows/s | peak RSS MiB | DuckDB s | mixbatch ÷ DuckDB | ratio range |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|
 $(printf '%s\n' "${runrows[@]}")
 
-Wall time and peak RSS of the whole \`mixbatch run\` process (/usr/bin/time).
+Wall time and peak RSS of the whole \`mixbatch run\` process (/usr/bin/time):
+the median and range of $REPEAT timed runs, and the largest RSS.
 DuckDB: engine time of the comparison query (scripts/bench/sql/), second of
-two runs in one process; for the posteriors case it reads mixbatch's own
+two runs in one process, after each timed mixbatch run; the median, and the
+median and range of the $REPEAT run-by-run ratios; for the posteriors case it reads mixbatch's own
 weights and writes the posteriors to Parquet.
 EOF
