@@ -289,9 +289,12 @@ func (p *posteriorPass) batch(rec arrow.Record, path string, row int64) (out arr
 	}
 	var fast []float64
 	if nv == 1 && vals[0].NullN() == 0 {
-		var ok bool
-		if p.fast, ok = r.model.fastCodes(vals[0], p.fast[:0]); ok {
-			fast = p.fast
+		codes, ok := r.model.fastCodes(vals[0], p.fast[:0])
+		if r.model.ownCodes() {
+			p.fast = codes
+		}
+		if ok {
+			fast = codes
 		}
 	}
 	lastKey, lastBag, lastOK := int64(0), 0, false
