@@ -265,39 +265,15 @@ func (f *Fitter) load(logLik, counts []float64, k int) error {
 	f.n, f.base = 0, 0
 	f.rowsIn, f.loaded = rows, false
 	f.ref = -1 // f.diff is stale
-	kept := 0
-	for i := 0; i < rows; i++ {
-		c := 1.0
-		if counts != nil {
-			c = counts[i]
-		}
-		if !(c >= 0) || math.IsInf(c, 1) {
-			return &ValueError{Row: i, Component: -1, Value: c}
-		}
-		if c == 0 {
-			continue
-		}
-		row := logLik[i*k : i*k+k]
-		m := math.Inf(-1)
-		for j, v := range row {
-			if !(v < math.Inf(1)) { // NaN or +Inf
-				return &ValueError{Row: i, Component: j, Value: v}
-			}
-			if v > m {
-				m = v
-			}
-		}
-		if math.IsInf(m, -1) {
-			return &SupportError{Row: i}
-		}
-		lg := f.lg[kept*k : kept*k+k]
-		for j, v := range row {
-			lg[j] = v - m
-		}
-		f.c[kept] = c
-		kept++
-		f.n += c
-		f.base += c * m
+	var kept int
+	var err error
+	if k == 3 {
+		kept, err = f.load3(logLik, counts)
+	} else {
+		kept, err = f.loadRows(logLik, counts, k)
+	}
+	if err != nil {
+		return err
 	}
 	f.lg, f.c = f.lg[:kept*k], f.c[:kept]
 	// The scaled densities, expDiff of each: expNeg(0) is 1, as expDiff
@@ -311,6 +287,48 @@ func (f *Fitter) load(logLik, counts []float64, k int) error {
 	}
 	f.loaded = true
 	return nil
+}
+
+// loadRows is load's pass over the rows: it checks every count and
+// log-density, sets each kept row's f.lg (the log-densities less the
+// row's largest, m) and f.c, sums f.n and f.base, and returns the number
+// of rows kept.
+func (f *Fitter) loadRows(logLik, counts []float64, k int) (kept int, err error) {
+	for i := range len(logLik) / k {
+		c := 1.0
+		if counts != nil {
+			c = counts[i]
+		}
+		if !(c >= 0) || math.IsInf(c, 1) {
+			return 0, &ValueError{Row: i, Component: -1, Value: c}
+		}
+		if c == 0 {
+			continue
+		}
+		row := logLik[i*k : i*k+k]
+		m := math.Inf(-1)
+		for j, v := range row {
+			if !(v < math.Inf(1)) { // NaN or +Inf
+				return 0, &ValueError{Row: i, Component: j, Value: v}
+			}
+			// The builtin max, as load3's: free of a mispredicted branch.
+			// (Of -0 and +0 it takes +0; the sign of a zero maximum
+			// changes no result.)
+			m = max(m, v)
+		}
+		if math.IsInf(m, -1) {
+			return 0, &SupportError{Row: i}
+		}
+		lg := f.lg[kept*k : kept*k+k]
+		for j, v := range row {
+			lg[j] = v - m
+		}
+		f.c[kept] = c
+		kept++
+		f.n += c
+		f.base += c * m
+	}
+	return kept, nil
 }
 
 // expDiff returns e^d for the difference d <= 0 of a log-density and its

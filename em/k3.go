@@ -55,6 +55,49 @@ func (f *Fitter) gradient3(w []float64, wantLL bool) (llsum, prod float64, ok bo
 	return llsum, prod, true
 }
 
+// load3 is loadRows for K = 3, with the same operations in the same
+// order, so every bit is loadRows'. Both take a row's maximum with the
+// builtin max, which the compiler makes branch-free: a comparison's
+// branch, mispredicted row after row, was a tenth of a Gaussian bag's fit.
+func (f *Fitter) load3(logLik, counts []float64) (kept int, err error) {
+	rows := len(logLik) / 3
+	logLik = logLik[:3*rows]
+	lg, c := f.lg[:3*rows], f.c[:rows]
+	inf := math.Inf(1)
+	for i := range rows {
+		ci := 1.0
+		if counts != nil {
+			ci = counts[i]
+			if !(ci >= 0) || ci == inf {
+				return 0, &ValueError{Row: i, Component: -1, Value: ci}
+			}
+			if ci == 0 {
+				continue
+			}
+		}
+		row := (*[3]float64)(logLik[3*i:])
+		v0, v1, v2 := row[0], row[1], row[2]
+		if !(v0 < inf && v1 < inf && v2 < inf) {
+			for j, v := range row {
+				if !(v < inf) { // NaN or +Inf
+					return 0, &ValueError{Row: i, Component: j, Value: v}
+				}
+			}
+		}
+		m := max(v0, v1, v2)
+		if m == -inf {
+			return 0, &SupportError{Row: i}
+		}
+		g := (*[3]float64)(lg[3*kept:])
+		g[0], g[1], g[2] = v0-m, v1-m, v2-m
+		c[kept] = ci
+		kept++
+		f.n += ci
+		f.base += ci * m
+	}
+	return kept, nil
+}
+
 // hessian3 is hessian for K = 3.
 func (f *Fitter) hessian3(w []float64) (ll float64, ok bool) {
 	r := f.ref
