@@ -186,6 +186,7 @@ rm -rf "$work/data/marbles-shuffled"
 
 gen readings readings "$READINGS_BAGS" "$READINGS_ROWS"
 run_case readings-weights "$r" readings.yaml readings readings.sql - -
+run_case readings-em1 "$r" readings-em1.yaml readings readings.sql - -
 run_case readings-posteriors "$r" readings-posteriors.yaml readings posteriors.sql - -
 rm -rf "$work/data/readings"
 
