@@ -17,11 +17,7 @@ import "github.com/apache/arrow/go/v17/parquet/compress"
 // written) out of that buffer before compressing the next, as the zstd
 // codec, which has always appended to dst[:0], requires too.
 func init() {
-	arrowSnappy, err := compress.GetCodec(compress.Codecs.Snappy)
-	if err != nil {
-		panic("writers: arrow has no snappy codec: " + err.Error())
-	}
-	compress.RegisterCodec(compress.Codecs.Snappy, reusedSnappy{arrowSnappy})
+	replaceCodec(compress.Codecs.Snappy, func(base compress.Codec) compress.Codec { return reusedSnappy{base} })
 }
 
 // reusedSnappy is arrow's snappy codec compressing into dst's capacity.

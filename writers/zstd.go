@@ -1,6 +1,7 @@
 package writers
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/apache/arrow/go/v17/parquet/compress"
@@ -20,11 +21,18 @@ import (
 // changes: the frames are the same format, decoding and streams are
 // arrow's own codec.
 func init() {
-	arrowZstd, err := compress.GetCodec(compress.Codecs.Zstd)
+	replaceCodec(compress.Codecs.Zstd, func(base compress.Codec) compress.Codec { return reusedZstd{base} })
+}
+
+// replaceCodec replaces base, arrow's codec for c, with wrap(base) in
+// arrow's codec registry. Only for init: the registry is a map that arrow
+// reads without a lock.
+func replaceCodec(c compress.Compression, wrap func(base compress.Codec) compress.Codec) {
+	base, err := compress.GetCodec(c)
 	if err != nil {
-		panic("writers: arrow has no zstd codec: " + err.Error())
+		panic(fmt.Sprintf("writers: arrow has no %v codec: %v", c, err))
 	}
-	compress.RegisterCodec(compress.Codecs.Zstd, reusedZstd{arrowZstd})
+	compress.RegisterCodec(c, wrap(base))
 }
 
 // reusedZstd is arrow's zstd codec with encoders reused across pages.
