@@ -157,6 +157,15 @@ func TestTextbookClosedForm(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	// The manifest records the peak memory, as the summary line does,
+	// where the system reports it (it was 0 in every local run).
+	m, err := ReadManifest(filepath.Join(out, ManifestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if peakRSS() > 0 && !(m.Summary.PeakMemory > 0 && m.Summary.PeakMemory <= peakRSS()) {
+		t.Errorf("manifest peak_memory_bytes %d, want in (0, %d]", m.Summary.PeakMemory, peakRSS())
+	}
 }
 
 // TestCountsEqualRows checks that (bag, colour, count) rows fit exactly as

@@ -381,6 +381,9 @@ type ManifestTable struct {
 // manifest returns the run's manifest, without its tables (which
 // Output.Publish lists, redacting its locations).
 func (r *runner) manifest() *Manifest {
+	// The peak so far: the manifest is published after every table is
+	// written. (Run takes the summary's again when the run is over.)
+	r.sum.PeakMemory = peakRSS()
 	m := &Manifest{
 		Version:      Version,
 		ConfigPath:   r.cfg.Path,
