@@ -122,8 +122,10 @@ func CheckHTMLFile(path string) error {
 // grows; learned parameters likewise, in bins shared by the components),
 // capped lists of failed and non-converged bags, and a bounded
 // heap of the top movers. The baseline is joined by a merge join of the two
-// weights tables, which mixbatch writes sorted by bag key (checked as they
-// stream), so no per-bag map is held either. The HTML's size does not
+// weights tables, whose part files mixbatch writes each sorted by bag key
+// (checked as they stream; a local run's parts follow one another,
+// mixbatch-beam's interleave, and the parts are merged), so no per-bag map
+// is held either. The HTML's size does not
 // depend on the number of bags.
 func Write(ctx context.Context, runDir string, w io.Writer, opts Options) error {
 	if opts.Top == 0 {
@@ -531,7 +533,7 @@ func (p *page) scanWeights(ctx context.Context, r, base *run, opts Options) erro
 }
 
 // join merge-joins the run's weights with the baseline's by bag key.
-func (p *page) join(ctx context.Context, r, base *run, cur *weightsIter, count func(*bagWeights), opts Options) error {
+func (p *page) join(ctx context.Context, r, base *run, cur *mergedWeights, count func(*bagWeights), opts Options) error {
 	names := r.mix.Names()
 	if base.mix.Family() != r.mix.Family() {
 		return fmt.Errorf("baseline %s fits the %s family, run %s the %s family: their weights do not compare",

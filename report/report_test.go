@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"html"
 	"math"
@@ -322,6 +323,12 @@ func TestReportErrors(t *testing.T) {
 // order.
 func writeWeights(t *testing.T, dir string, keys []int64, comps []string, w []float64) {
 	t.Helper()
+	writeWeightsPart(t, dir, "part-00000.parquet", keys, comps, w)
+}
+
+// writeWeightsPart is writeWeights to part file name of dir.
+func writeWeightsPart(t *testing.T, dir, name string, keys []int64, comps []string, w []float64) {
+	t.Helper()
 	mem := memory.NewGoAllocator()
 	sc := arrow.NewSchema([]arrow.Field{
 		{Name: "bag_id", Type: arrow.PrimitiveTypes.Int64},
@@ -340,7 +347,7 @@ func writeWeights(t *testing.T, dir string, keys []int64, comps []string, w []fl
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, "part-00000.parquet")
+	path := filepath.Join(dir, name)
 	_ = os.Remove(path)
 	if err := writers.WriteFile(path, sc, []arrow.Record{rec}, writers.Options{}); err != nil {
 		t.Fatal(err)
@@ -362,7 +369,9 @@ func TestWeightsIter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	it.it.batch = 2 // bags straddle batches
+	for _, p := range it.parts {
+		p.it.batch = 2 // bags straddle batches
+	}
 	var got []string
 	for {
 		bw, ok := it.next()
@@ -382,6 +391,100 @@ func TestWeightsIter(t *testing.T) {
 	err = Write(context.Background(), dir, &bytes.Buffer{}, Options{})
 	if err == nil || !strings.Contains(err.Error(), "bag 1 comes after bag 5: the weights are not in increasing bag order") {
 		t.Errorf("error %v", err)
+	}
+}
+
+// TestWeightsMergeParts reads a weights table of several part files
+// whose bags interleave, as mixbatch-beam's shards write them (each part
+// sorted by bag, the parts over the whole range), with an empty part and
+// bags straddling record batches: the bags come out once each in
+// increasing order, and the report is written, also against itself as
+// baseline (every bag joined). A bag with rows in two parts is refused,
+// naming both.
+func TestWeightsMergeParts(t *testing.T) {
+	ctx := context.Background()
+	dir := copyRun(t, exampleOf(t, pipeline.Bernoulli).dir)
+	weights := filepath.Join(dir, "weights")
+	setParts := func(files ...string) {
+		t.Helper()
+		old, err := filepath.Glob(filepath.Join(weights, "*.parquet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range old {
+			if err := os.Remove(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		path := filepath.Join(dir, pipeline.ManifestFile)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var man map[string]any
+		if err := json.Unmarshal(b, &man); err != nil {
+			t.Fatal(err)
+		}
+		listed := make([]any, len(files))
+		for i, f := range files {
+			listed[i] = "weights/" + f
+		}
+		man["tables"].(map[string]any)[pipeline.WeightsTable] = map[string]any{"files": listed}
+		if b, err = json.Marshal(man); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f1, f2 := "factory1", "factory2"
+	setParts("part-00000-00000.parquet", "part-00001-00000.parquet", "part-00002-00000.parquet")
+	writeWeightsPart(t, weights, "part-00000-00000.parquet", []int64{1, 1, 4, 4, 9}, []string{f1, f2, f1, f2, f2}, []float64{0.1, 0.9, 0.4, 0.6, 1})
+	writeWeightsPart(t, weights, "part-00001-00000.parquet", []int64{2, 2, 3, 3, 7, 7}, []string{f1, f2, f1, f2, f1, f2}, []float64{0.2, 0.8, 0.3, 0.7, 0.7, 0.3})
+	writeWeightsPart(t, weights, "part-00002-00000.parquet", nil, nil, nil)
+	r, err := openRun(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := r.weightsIter(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range it.parts {
+		p.it.batch = 1
+	}
+	var got []string
+	for {
+		bw, ok := it.next()
+		if !ok {
+			break
+		}
+		got = append(got, fmt.Sprint(bw.key, bw.w))
+	}
+	if err := it.close(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"1 [0.1 0.9]", "2 [0.2 0.8]", "3 [0.3 0.7]", "4 [0.4 0.6]", "7 [0.7 0.3]", "9 [NaN 1]"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("bags %q, want %q", got, want)
+	}
+	if err := Write(ctx, dir, &bytes.Buffer{}, Options{}); err != nil {
+		t.Fatalf("report on interleaved parts: %v", err)
+	}
+	var html bytes.Buffer
+	if err := Write(ctx, dir, &html, Options{Baseline: dir}); err != nil {
+		t.Fatalf("report against itself: %v", err)
+	}
+	if !strings.Contains(html.String(), "6 bags in both runs, 0 only in this run, 0 only in the baseline") {
+		t.Error("the report against itself does not join the 6 bags")
+	}
+
+	// Bag 3 in two parts.
+	writeWeightsPart(t, weights, "part-00002-00000.parquet", []int64{3, 3}, []string{f1, f2}, []float64{0.5, 0.5})
+	err = Write(ctx, dir, &bytes.Buffer{}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "bag 3 has weights in two part files") ||
+		!strings.Contains(err.Error(), "part-00001-00000.parquet") || !strings.Contains(err.Error(), "part-00002-00000.parquet") {
+		t.Errorf("bag in two parts: error %v", err)
 	}
 }
 

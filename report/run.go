@@ -319,8 +319,9 @@ type weightsIter struct {
 }
 
 // weightsIter streams the weights table with the learned scalar
-// parameters named in scalars (columns of the table, such as mean and sd).
-func (r *run) weightsIter(ctx context.Context, scalars ...string) (*weightsIter, error) {
+// parameters named in scalars (columns of the table, such as mean and sd),
+// bag by bag in increasing key order, merging its part files.
+func (r *run) weightsIter(ctx context.Context, scalars ...string) (*mergedWeights, error) {
 	parts, err := r.parts(pipeline.WeightsTable)
 	if err != nil {
 		return nil, err
@@ -331,8 +332,91 @@ func (r *run) weightsIter(ctx context.Context, scalars ...string) (*weightsIter,
 		comp[n] = i
 	}
 	cols := append([]string{r.cfg.Input.Bag, "component", "weight"}, scalars...)
-	it := newRowIter(ctx, r.mem, parts, cols)
-	return &weightsIter{it: it, comp: comp, k: len(names), nparams: len(scalars)}, nil
+	m := &mergedWeights{last: -1}
+	for _, p := range parts {
+		it := newRowIter(ctx, r.mem, []string{p}, cols)
+		m.parts = append(m.parts, &weightsIter{it: it, comp: comp, k: len(names), nparams: len(scalars)})
+	}
+	return m, nil
+}
+
+// mergedWeights streams the bags of a weights table of several part
+// files in increasing key order. A local run writes its parts over
+// consecutive ranges of bags, so the merge reads them one after another;
+// mixbatch-beam's shards each hold bags of the whole range, sorted within
+// the part, and the merge interleaves them. Each part must be in
+// increasing bag order (weightsIter checks), and a bag's rows must all be
+// in one part.
+type mergedWeights struct {
+	parts   []*weightsIter
+	heads   []*bagWeights // each part's current bag; nil once it is done
+	started bool
+	last    int // the part whose bag next returned last, or -1
+	prev    bagKey
+	prevAt  string // the part prev came from
+	err     error
+}
+
+// next advances to the next bag. The returned weights are valid until the
+// next call.
+func (m *mergedWeights) next() (*bagWeights, bool) {
+	if m.err != nil {
+		return nil, false
+	}
+	if !m.started {
+		m.started = true
+		m.heads = make([]*bagWeights, len(m.parts))
+		for i := range m.parts {
+			if !m.advance(i) {
+				return nil, false
+			}
+		}
+	} else if m.last >= 0 && !m.advance(m.last) {
+		return nil, false
+	}
+	m.last = -1
+	for i, h := range m.heads {
+		if h != nil && (m.last < 0 || compareKeys(h.key, m.heads[m.last].key) < 0) {
+			m.last = i
+		}
+	}
+	if m.last < 0 {
+		return nil, false
+	}
+	h, at := m.heads[m.last], m.parts[m.last].it.path
+	if m.prevAt != "" && compareKeys(h.key, m.prev) == 0 {
+		m.err = fmt.Errorf("bag %s has weights in two part files, %s and %s: a bag's rows must be in one part", h.key, m.prevAt, at)
+		return nil, false
+	}
+	m.prev, m.prevAt = h.key, at
+	return h, true
+}
+
+// advance moves part i to its next bag, and reports false if it stopped
+// on an error (then m.err).
+func (m *mergedWeights) advance(i int) bool {
+	bw, ok := m.parts[i].next()
+	if !ok {
+		bw = nil
+		if err := m.parts[i].err; err != nil {
+			m.err = err
+			return false
+		}
+	}
+	m.heads[i] = bw
+	return true
+}
+
+// close releases every part's iterator and returns the first error, the
+// one that stopped the merge first.
+func (m *mergedWeights) close() error {
+	err := m.err
+	for _, p := range m.parts {
+		if perr := p.close(); err == nil {
+			err = perr
+		}
+	}
+	return err
 }
 
 // next advances to the next bag. The returned weights are valid until the
