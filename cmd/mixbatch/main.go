@@ -39,13 +39,13 @@ Usage:
                                                     fit every bag and write the output tables
                                                     (and pprof CPU and heap profiles of the run)
   mixbatch validate --config FILE                   check the config and the input schemas
-  mixbatch gen marbles --bags N --rows-per-bag M [--seed S] [--counts] [--files N] [--shuffle] --out DIR
+  mixbatch gen marbles --bags N --rows-per-bag M [--seed S] [--counts] [--p1 P] [--p2 P] [--files N] [--shuffle] --out DIR
                                                     write synthetic textbook data with its truth
   mixbatch gen readings --bags N --rows-per-bag M [--seed S] [--files N] [--shuffle] --out DIR
                                                     write synthetic Gaussian sensor readings with their truth
-  mixbatch plot     --run OUT_DIR --bag KEY [--out FILE.png|.svg]
+  mixbatch plot     --run OUT_DIR --bag KEY [--out FILE.png|.svg] [--width PX] [--height PX]
                                                     draw a bag's observations and fitted mixture
-  mixbatch report   --run OUT_DIR [--out report.html] [--baseline OUT_DIR]
+  mixbatch report   --run OUT_DIR [--out report.html] [--baseline OUT_DIR] [--top N]
                                                     write a self-contained HTML report of a run
   mixbatch version                                  print the version
 
@@ -54,7 +54,8 @@ Global flags (before or after the command):
   --quiet                  only warnings and errors in the logs
 
 Run 'mixbatch COMMAND --help' for a command's flags.
-Exit status: 0 success, 1 run failure, 2 usage or config error.
+Exit status: 0 success, 1 run failure, 2 usage or config error,
+130 and 143 interrupted by SIGINT or SIGTERM.
 `
 
 func main() {
@@ -138,16 +139,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "report":
 		return cmdReport(ctx, rest, stdout, stderr)
 	case "version", "--version":
-		if len(rest) > 0 && rest[0] != "--help" && rest[0] != "-h" {
-			fmt.Fprintf(stderr, "mixbatch: version takes no arguments\n")
-			return exitUsage
-		}
-		if len(rest) > 0 {
-			fmt.Fprint(stdout, "Usage: mixbatch version\n\nPrints the mixbatch version.\n")
-			return exitOK
-		}
-		fmt.Fprintf(stdout, "mixbatch %s\n", pipeline.Version)
-		return exitOK
+		return cmdVersion(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
@@ -397,6 +389,19 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	log.Info("valid", "config", *config, "files", sum.Files, "rows", sum.Rows)
 	fmt.Fprintf(stdout, "mixbatch: config ok; %d input files, %d rows\n", sum.Files, sum.Rows)
+	return exitOK
+}
+
+// cmdVersion prints the version. It takes the flags every command takes,
+// which change nothing here, so that a script may pass them to any
+// command.
+func cmdVersion(args []string, stdout, stderr io.Writer) int {
+	var c common
+	fs := newFlags("version", "version\n\nPrints the mixbatch version.", stderr, &c)
+	if code := parse(fs, args, &c); code >= 0 {
+		return code
+	}
+	fmt.Fprintf(stdout, "mixbatch %s\n", pipeline.Version)
 	return exitOK
 }
 

@@ -92,13 +92,23 @@ func wantNoDir(t *testing.T, dir string) {
 	}
 }
 
+// TestVersion: version prints the version, takes the flags every command
+// takes (before or after it), and refuses anything else.
 func TestVersion(t *testing.T) {
-	for _, cmd := range []string{"version", "--version"} {
-		stdout, _ := wantExit(t, exitOK, cmd)
+	for _, args := range [][]string{
+		{"version"}, {"--version"}, {"version", "--quiet"}, {"--quiet", "version"},
+		{"version", "--log-format", "json"}, {"--log-format=json", "--version"},
+	} {
+		stdout, _ := wantExit(t, exitOK, args...)
 		if want := "mixbatch " + pipeline.Version + "\n"; stdout != want {
-			t.Errorf("mixbatch %s printed %q, want %q", cmd, stdout, want)
+			t.Errorf("mixbatch %s printed %q, want %q", strings.Join(args, " "), stdout, want)
 		}
 	}
+	_, stderr := wantExit(t, exitOK, "version", "--help")
+	wantContains(t, "version --help", stderr, "Usage: mixbatch version", "Prints the mixbatch version", "log-format")
+	_, stderr = wantExit(t, exitUsage, "version", "now")
+	wantContains(t, "version now", stderr, `unexpected argument "now"`)
+	wantExit(t, exitUsage, "version", "--log-format", "xml")
 }
 
 func TestNoArguments(t *testing.T) {
