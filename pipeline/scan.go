@@ -472,7 +472,10 @@ func (s *scanner) countRuns(keys []int64, u int, codes []float64, bits []byte, o
 	nc, n := s.ncode, len(keys)
 	for i := 0; i < n; {
 		k := keys[i]
-		j := runEnd(keys, i)
+		j := i + 1
+		for j < n && keys[j] == k {
+			j++
+		}
 		var id int
 		if d := uint64(k - s.lo); d < uint64(s.nd) && k >= s.lo && s.nobs[d] > 0 {
 			id = int(d) // seen before: its first unit is set (one memory access fewer)
@@ -500,25 +503,6 @@ func (s *scanner) countRuns(keys []int64, u int, codes []float64, bits []byte, o
 		}
 		i = j
 	}
-}
-
-// runEnd returns the end of the run of keys[i]: the first j > i with
-// keys[j] != keys[i], or len(keys). It compares four keys at a time
-// without a branch between them, then finds the end one by one: runs of
-// a clustered input are as long as its bags, and the branch per key was
-// a tenth of counting them.
-func runEnd(keys []int64, i int) int {
-	k, j, n := keys[i], i+1, len(keys)
-	for ; j+4 <= n; j += 4 {
-		q := (*[4]int64)(keys[j:])
-		if (q[0]^k)|(q[1]^k)|(q[2]^k)|(q[3]^k) != 0 {
-			break
-		}
-	}
-	for j < n && keys[j] == k {
-		j++
-	}
-	return j
 }
 
 // windowRows is intRows for a unit that reaches beyond the keys of the
