@@ -272,8 +272,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 		log.Error(what+"; the output folder was left as it was", "err", err)
-		fmt.Fprintf(stdout, "mixbatch: %s after %s: %d input files, %d rows, %d bags; nothing written to %s\n",
-			what, sum.Elapsed.Round(time.Millisecond), sum.Files, sum.Rows, sum.Bags, store.Redact(cfg.Output.Dir))
+		fmt.Fprintf(stdout, "mixbatch: %s\n", sum.StoppedLine(what, store.Redact(cfg.Output.Dir)))
 		return exitFailure
 	}
 	rate := float64(sum.Rows) / sum.Elapsed.Seconds()
@@ -281,26 +280,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"bags_not_converged", sum.BagsNotConverged, "rows", sum.Rows,
 		"rows_per_second", int64(rate), "elapsed", sum.Elapsed.Round(time.Millisecond).String(),
 		"peak_memory_bytes", sum.PeakMemory, "spilled_bytes", sum.Spilled)
-	fmt.Fprintf(stdout, "mixbatch: %d bags ok, %d failed, %d not converged; %d rows in %s (%.0f rows/s); peak memory %s, spilled %s -> %s\n",
-		sum.BagsOK, sum.BagsFailed, sum.BagsNotConverged, sum.Rows,
-		sum.Elapsed.Round(time.Millisecond), rate, formatBytes(sum.PeakMemory), formatBytes(sum.Spilled), sum.Output)
+	fmt.Fprintf(stdout, "mixbatch: %s\n", sum.Line())
 	if perr != nil {
 		return exitFailure
 	}
 	return exitOK
-}
-
-// formatBytes renders a byte count for people: 0 B, 812 KiB, 374 MiB, 1.2 GiB.
-func formatBytes(n int64) string {
-	switch {
-	case n < 1<<10:
-		return fmt.Sprintf("%d B", n)
-	case n < 1<<20:
-		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
-	case n < 1<<30:
-		return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
-	}
-	return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
 }
 
 // profiles are the pprof profiles of a run: CPU from startProfiles to

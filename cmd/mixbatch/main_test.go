@@ -277,18 +277,6 @@ func TestGlobalFlagsBeforeCommand(t *testing.T) {
 	}
 }
 
-// TestFormatBytes: the sizes of the summary line, at each unit's edges.
-func TestFormatBytes(t *testing.T) {
-	for n, want := range map[int64]string{
-		0: "0 B", 1023: "1023 B", 1024: "1 KiB", 1536: "2 KiB", 1<<20 - 1: "1024 KiB",
-		1 << 20: "1 MiB", 374 << 20: "374 MiB", 1 << 30: "1.0 GiB", 5<<30 + 1<<29: "5.5 GiB",
-	} {
-		if got := formatBytes(n); got != want {
-			t.Errorf("formatBytes(%d) = %q, want %q", n, got, want)
-		}
-	}
-}
-
 // TestProgressBarStages: stages told in turn (a window read while another
 // is fitted) keep their own counts; the bar shows the stage last told and
 // the others under way, and stops at a stage's total when told of more

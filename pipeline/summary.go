@@ -1,0 +1,46 @@
+package pipeline
+
+import (
+	"fmt"
+	"time"
+)
+
+// Line is the summary of a finished run as the commands print it last on
+// stdout, after their name: "200 bags ok, 0 failed, 0 not converged;
+// 20000 rows in 15ms (1334343 rows/s); peak memory 73 MiB, spilled 0 B ->
+// out/marbles". Peak memory is left out when it is 0 (not reported by the
+// system).
+func (s *Summary) Line() string {
+	rate := 0.0
+	if sec := s.Elapsed.Seconds(); sec > 0 {
+		rate = float64(s.Rows) / sec
+	}
+	peak := "peak memory " + formatBytes(s.PeakMemory) + ", "
+	if s.PeakMemory == 0 {
+		peak = ""
+	}
+	return fmt.Sprintf("%d bags ok, %d failed, %d not converged; %d rows in %s (%.0f rows/s); %sspilled %s -> %s",
+		s.BagsOK, s.BagsFailed, s.BagsNotConverged, s.Rows, s.Elapsed.Round(time.Millisecond), rate,
+		peak, formatBytes(s.Spilled), s.Output)
+}
+
+// StoppedLine is the line the commands print on stdout for a run that
+// failed or was interrupted (what says which, such as "run failed"),
+// naming the output folder dir, which was left as it was.
+func (s *Summary) StoppedLine(what, dir string) string {
+	return fmt.Sprintf("%s after %s: %d input files, %d rows, %d bags; nothing written to %s",
+		what, s.Elapsed.Round(time.Millisecond), s.Files, s.Rows, s.Bags, dir)
+}
+
+// formatBytes renders a byte count for people: 0 B, 812 KiB, 374 MiB, 1.2 GiB.
+func formatBytes(n int64) string {
+	switch {
+	case n < 1<<10:
+		return fmt.Sprintf("%d B", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
+	case n < 1<<30:
+		return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+}
