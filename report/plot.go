@@ -210,13 +210,20 @@ func (r *run) findFit(ctx context.Context, key bagKey) (fitRow, error) {
 		return fitRow{}, err
 	}
 	defer it.close()
+	// The smallest and largest keys, for the error: the parts of a
+	// mixbatch-beam run interleave their bags, so the first and last rows
+	// read are not the range.
 	var n int64
 	var first, last bagKey
 	for it.next() {
 		k := keyAt(it.arrs[0], it.i)
-		if n == 0 {
+		if n == 0 || compareKeys(k, first) < 0 {
 			first = k
 			first.s = strings.Clone(k.s)
+		}
+		if n == 0 || compareKeys(k, last) > 0 {
+			last = k
+			last.s = strings.Clone(k.s)
 		}
 		n++
 		if compareKeys(k, key) == 0 {
@@ -228,7 +235,6 @@ func (r *run) findFit(ctx context.Context, key bagKey) (fitRow, error) {
 			f.status = strings.Clone(f.status)
 			return f, nil
 		}
-		last = k
 	}
 	if err := it.close(); err != nil {
 		return fitRow{}, err
@@ -266,22 +272,39 @@ func (r *run) findWeights(ctx context.Context, key bagKey) (*bagRows, error) {
 		comp[n] = j
 	}
 	learned := r.mix.Learned()
-	it := newRowIter(ctx, r.mem, parts, append([]string{r.cfg.Input.Bag, "component", "weight"}, learned...))
+	cols := append([]string{r.cfg.Input.Bag, "component", "weight"}, learned...)
+	// Each part is in key order and holds whole bags, but the parts of a
+	// mixbatch-beam run interleave: look in each part until its keys pass
+	// key, and stop after the part that has it.
+	for _, part := range parts {
+		found, err := r.findWeightsIn(ctx, part, cols, key, comp, learned, out)
+		if err != nil || found {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// findWeightsIn reads the rows of key from one part file of the weights
+// table into out, and reports whether it had any.
+func (r *run) findWeightsIn(ctx context.Context, part string, cols []string, key bagKey, comp map[string]int, learned []string, out *bagRows) (found bool, err error) {
+	it := newRowIter(ctx, r.mem, []string{part}, cols)
 	defer it.close()
 	for it.next() {
 		a, i := it.arrs, it.i
 		if c := compareKeys(keyAt(a[0], i), key); c < 0 {
 			continue
 		} else if c > 0 {
-			break // bags come in key order
+			break // the part's bags come in key order
 		}
+		found = true
 		name := readers.String(a[1], i)
 		j, ok := comp[name]
 		if !ok {
-			return nil, fmt.Errorf("%s: bag %s: component %q is not in the run's config", it.path, key, name)
+			return false, fmt.Errorf("%s: bag %s: component %q is not in the run's config", it.path, key, name)
 		}
 		if v, ok := floatAt(a[2], i); !ok {
-			return nil, fmt.Errorf("%s: column \"weight\" has type %s", it.path, a[2].DataType())
+			return false, fmt.Errorf("%s: column \"weight\" has type %s", it.path, a[2].DataType())
 		} else if !a[2].IsNull(i) {
 			out.w[j] = v
 		}
@@ -293,22 +316,19 @@ func (r *run) findWeights(ctx context.Context, key bagKey) (*bagRows, error) {
 			}
 			if q == "probs" {
 				if p.Probs, err = probsAt(col, i); err != nil {
-					return nil, fmt.Errorf("%s: column \"probs\": %w", it.path, err)
+					return false, fmt.Errorf("%s: column \"probs\": %w", it.path, err)
 				}
 				continue
 			}
 			v, ok := floatAt(col, i)
 			if !ok {
-				return nil, fmt.Errorf("%s: column %q has type %s", it.path, q, col.DataType())
+				return false, fmt.Errorf("%s: column %q has type %s", it.path, q, col.DataType())
 			}
 			p.Scalars[q] = v
 		}
 		out.params[j] = p
 	}
-	if err := it.close(); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return found, it.close()
 }
 
 // formatWeight renders a weight for legends and tables.

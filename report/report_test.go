@@ -21,6 +21,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 
 	"github.com/mixbatch/mixbatch/pipeline"
 	"github.com/mixbatch/mixbatch/writers"
@@ -416,26 +417,7 @@ func TestWeightsMergeParts(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		path := filepath.Join(dir, pipeline.ManifestFile)
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var man map[string]any
-		if err := json.Unmarshal(b, &man); err != nil {
-			t.Fatal(err)
-		}
-		listed := make([]any, len(files))
-		for i, f := range files {
-			listed[i] = "weights/" + f
-		}
-		man["tables"].(map[string]any)[pipeline.WeightsTable] = map[string]any{"files": listed}
-		if b, err = json.Marshal(man); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		setManifestParts(t, dir, pipeline.WeightsTable, files...)
 	}
 	f1, f2 := "factory1", "factory2"
 	setParts("part-00000-00000.parquet", "part-00001-00000.parquet", "part-00002-00000.parquet")
@@ -471,6 +453,18 @@ func TestWeightsMergeParts(t *testing.T) {
 	if err := Write(ctx, dir, &bytes.Buffer{}, Options{}); err != nil {
 		t.Fatalf("report on interleaved parts: %v", err)
 	}
+	// plot's lookup finds every bag, whichever part holds it.
+	for i, w := range want {
+		var key int64
+		fmt.Sscan(w, &key)
+		rows, err := r.findWeights(ctx, bagKey{i: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(key, " ", rows.w); got != want[i] {
+			t.Errorf("findWeights(%d) = %s, want %s", key, got, want[i])
+		}
+	}
 	var html bytes.Buffer
 	if err := Write(ctx, dir, &html, Options{Baseline: dir}); err != nil {
 		t.Fatalf("report against itself: %v", err)
@@ -485,6 +479,99 @@ func TestWeightsMergeParts(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "bag 3 has weights in two part files") ||
 		!strings.Contains(err.Error(), "part-00001-00000.parquet") || !strings.Contains(err.Error(), "part-00002-00000.parquet") {
 		t.Errorf("bag in two parts: error %v", err)
+	}
+}
+
+// TestFindFitParts: plot's lookup in a fits table whose parts are listed
+// out of key order, as mixbatch-beam's may be (its shards interleave
+// bags): every bag is found, and a missing bag's error gives the table's
+// smallest and largest keys, not the first and last rows read.
+func TestFindFitParts(t *testing.T) {
+	ctx := context.Background()
+	dir := copyRun(t, exampleOf(t, pipeline.Bernoulli).dir)
+	fitsDir := filepath.Join(dir, pipeline.FitsTable)
+	old, err := filepath.Glob(filepath.Join(fitsDir, "*.parquet"))
+	if err != nil || len(old) != 1 {
+		t.Fatalf("want one fits part, have %v (%v)", old, err)
+	}
+	f, err := os.Open(old[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := pqarrow.ReadTable(ctx, f, nil, pqarrow.ArrowReadProperties{}, memory.NewGoAllocator())
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tbl.Release()
+	tr := array.NewTableReader(tbl, -1)
+	defer tr.Release()
+	if !tr.Next() {
+		t.Fatal("empty fits table")
+	}
+	rec := tr.Record()
+	n := rec.NumRows()
+	if n < 10 {
+		t.Fatalf("%d bags", n)
+	}
+	// The upper half first, then the lower half.
+	halves := []arrow.Record{rec.NewSlice(n/2, n), rec.NewSlice(0, n/2)}
+	names := []string{"part-00000-00000.parquet", "part-00001-00000.parquet"}
+	if err := os.Remove(old[0]); err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range halves {
+		err := writers.WriteFile(filepath.Join(fitsDir, names[i]), rec.Schema(), []arrow.Record{h}, writers.Options{})
+		h.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	setManifestParts(t, dir, pipeline.FitsTable, names...)
+	r, err := openRun(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := rec.Column(0).(*array.Int64)
+	for i := range int(n) {
+		f, err := r.findFit(ctx, bagKey{i: keys.Value(i)})
+		if err != nil || f.key.i != keys.Value(i) {
+			t.Fatalf("findFit(%d): %v, %v", keys.Value(i), f.key, err)
+		}
+	}
+	lo, hi := keys.Value(0), keys.Value(int(n)-1)
+	_, err = r.findFit(ctx, bagKey{i: hi + 1000})
+	want := fmt.Sprintf("(%d bags of bag_id, from \"%d\" to \"%d\")", n, lo, hi)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("a missing bag: error %v, want it to say %s", err, want)
+	}
+}
+
+// setManifestParts lists files as the part files of table in the
+// manifest.json of run folder dir.
+func setManifestParts(t *testing.T, dir, table string, files ...string) {
+	t.Helper()
+	path := filepath.Join(dir, pipeline.ManifestFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var man map[string]any
+	if err := json.Unmarshal(b, &man); err != nil {
+		t.Fatal(err)
+	}
+	listed := make([]any, len(files))
+	for i, f := range files {
+		listed[i] = table + "/" + f
+	}
+	man["tables"].(map[string]any)[table] = map[string]any{"files": listed}
+	if b, err = json.Marshal(man); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
