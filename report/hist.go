@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"math"
 	"slices"
+	"strings"
 )
 
 // fixedHist counts values in equal bins over [lo, hi]; values outside are
@@ -309,5 +310,60 @@ func (t *topMovers) sorted() []*mover {
 		}
 		return 0
 	})
+	return out
+}
+
+// firstBags keeps the n bags with the smallest keys of those offered, in
+// whatever order they come, in a max-heap on the key.
+type firstBags struct {
+	n int
+	h bagHeap
+}
+
+// keptBag is a bag firstBags keeps: its key (out of the batch's memory)
+// and what the report lists of it.
+type keptBag struct {
+	key  bagKey
+	view bagView
+}
+
+// bagHeap is a max-heap of kept bags by key.
+type bagHeap []keptBag
+
+func (h bagHeap) Len() int           { return len(h) }
+func (h bagHeap) Less(i, j int) bool { return compareKeys(h[i].key, h[j].key) > 0 }
+func (h bagHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *bagHeap) Push(x any)        { *h = append(*h, x.(keptBag)) }
+func (h *bagHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// offer keeps f if its key is among the n smallest so far.
+func (b *firstBags) offer(f fitRow) {
+	if b.n <= 0 || len(b.h) == b.n && compareKeys(f.key, b.h[0].key) >= 0 {
+		return
+	}
+	key := f.key
+	key.s = strings.Clone(key.s)
+	kb := keptBag{key: key, view: viewBag(f)}
+	if len(b.h) < b.n {
+		heap.Push(&b.h, kb)
+		return
+	}
+	b.h[0] = kb
+	heap.Fix(&b.h, 0)
+}
+
+// sorted returns the kept bags in increasing key order.
+func (b *firstBags) sorted() []bagView {
+	kept := slices.Clone([]keptBag(b.h))
+	slices.SortFunc(kept, func(x, y keptBag) int { return compareKeys(x.key, y.key) })
+	out := make([]bagView, len(kept))
+	for i, k := range kept {
+		out[i] = k.view
+	}
 	return out
 }

@@ -379,6 +379,10 @@ func (p *page) scanFits(ctx context.Context, r *run, opts Options) error {
 	if p.SelectsK != nil {
 		ks = make([]int64, p.SelectsK.Hi+1)
 	}
+	// The bags listed are the first by key. A local run's fits parts
+	// follow one another in key order, but mixbatch-beam's shards
+	// interleave, so they are kept by key, not as read.
+	failed, notConv := firstBags{n: opts.MaxListed}, firstBags{n: opts.MaxListed}
 	for it.next() {
 		f, err := it.row()
 		if err != nil {
@@ -388,9 +392,7 @@ func (p *page) scanFits(ctx context.Context, r *run, opts Options) error {
 		p.Rows += f.nobs
 		if f.status == pipeline.StatusFailed {
 			p.Failed++
-			if len(p.FailedBags) < opts.MaxListed {
-				p.FailedBags = append(p.FailedBags, viewBag(f))
-			}
+			failed.offer(f)
 			continue
 		}
 		p.OK++
@@ -410,14 +412,13 @@ func (p *page) scanFits(ctx context.Context, r *run, opts Options) error {
 		}
 		if !f.converged {
 			p.NotConverged++
-			if len(p.NotConvBags) < opts.MaxListed {
-				p.NotConvBags = append(p.NotConvBags, viewBag(f))
-			}
+			notConv.offer(f)
 		}
 	}
 	if err := it.close(); err != nil {
 		return err
 	}
+	p.FailedBags, p.NotConvBags = failed.sorted(), notConv.sorted()
 	p.FailedListed, p.NotConvListed = int64(len(p.FailedBags)), int64(len(p.NotConvBags))
 	p.LLStats = ll.stats
 	if p.Iterations, err = histImage(iters.bins(), "E-steps per bag", "iterations", "bags", palette[0]); err != nil {

@@ -821,3 +821,46 @@ func TestBaselineMergeJoin(t *testing.T) {
 		}
 	}
 }
+
+// TestFirstBags: the failed and non-converged lists keep the bags with
+// the smallest keys whatever order the fits rows come in (mixbatch-beam's
+// parts interleave bags), for integer and string keys, caps of 0, 1 and
+// more than the bags, and keys offered in increasing, decreasing and
+// random order.
+func TestFirstBags(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(9, 10))
+	for trial := range 200 {
+		m := rnd.IntN(300)
+		str := trial%2 == 1
+		keys := make([]bagKey, m)
+		for i := range keys {
+			keys[i] = bagKey{str: str, i: int64(i)*7 - 500}
+			if str {
+				keys[i].s = fmt.Sprintf("shop-%05d", rnd.IntN(100000))
+			}
+		}
+		switch trial % 3 {
+		case 0:
+			rnd.Shuffle(m, func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+		case 1:
+			slices.Reverse(keys)
+		}
+		n := []int{0, 1, 5, 100, 1000}[rnd.IntN(5)]
+		b := firstBags{n: n}
+		for _, k := range keys {
+			b.offer(fitRow{key: k, nobs: 1})
+		}
+		want := slices.Clone(keys)
+		slices.SortFunc(want, compareKeys)
+		want = want[:min(n, m)]
+		got := b.sorted()
+		if len(got) != len(want) {
+			t.Fatalf("trial %d: kept %d bags, want %d", trial, len(got), len(want))
+		}
+		for i := range got {
+			if got[i].Key != want[i].String() {
+				t.Fatalf("trial %d: bag %d is %s, want %s", trial, i, got[i].Key, want[i])
+			}
+		}
+	}
+}
