@@ -417,3 +417,52 @@ func TestPublishRedactsManifest(t *testing.T) {
 		t.Errorf("Publish changed the caller's config: %q", cfg.Input.Paths[0])
 	}
 }
+
+// TestPublishCancelled: a run cancelled while its output is synced, just
+// before the swap, leaves the earlier output as it was, and Abort leaves
+// no staging folder beside it.
+func TestPublishCancelled(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "out")
+	first, err := CreateOutput(context.Background(), dir, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Publish(context.Background(), &Manifest{Summary: Summary{Bags: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	second, err := CreateOutput(ctx, dir, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := second.Publish(ctx, &Manifest{Summary: Summary{Bags: 2}}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Publish after cancel: %v, want context.Canceled", err)
+	}
+	if err := second.Abort(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Errorf("the earlier output's manifest changed:\n%s\nnow\n%s", before, after)
+	}
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != "out" {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("beside the output: %v, want only out", names)
+	}
+}

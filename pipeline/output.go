@@ -188,8 +188,9 @@ func cleanStale(parent, base, dir string, log *slog.Logger) {
 // commit publishes the staged folder as the output folder. An existing
 // folder is swapped out atomically (renameat2 RENAME_EXCHANGE) and removed;
 // once the new output is in place, failing to remove the old one is only a
-// warning.
-func (s *stage) commit() error {
+// warning. A run cancelled before the swap (an interrupt while the tree
+// was synced) leaves the output as it was and returns the cancellation.
+func (s *stage) commit(ctx context.Context) error {
 	// The lock file is not part of the output; the flock stays held
 	// through its open descriptor until release.
 	if err := os.Remove(filepath.Join(s.tmp, lockName)); err != nil {
@@ -199,6 +200,11 @@ func (s *stage) commit() error {
 	// that hold their names, so a crash after publishing cannot lose them.
 	if err := syncTree(s.tmp); err != nil {
 		return fmt.Errorf("syncing the output: %w", err)
+	}
+	// The last moment to stop: syncing a large tree on a slow disk takes
+	// seconds, and an interrupt in them must not publish.
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	defer func() {
 		if err := syncDir(filepath.Dir(s.dir)); err != nil {

@@ -200,7 +200,7 @@ func (o *Output) Publish(ctx context.Context, m *Manifest) error {
 		if err := store.WriteFile(ctx, o.path("", SuccessFile), nil); err != nil {
 			return fmt.Errorf("writing %s: %w", SuccessFile, err)
 		}
-		err := o.local.commit()
+		err := o.local.commit(ctx)
 		o.local.release()
 		if err == nil {
 			o.done = true
