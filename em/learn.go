@@ -290,6 +290,10 @@ type LearnSettings struct {
 	Accelerate Acceleration
 	// Parallel, when not nil, spreads FitShared's E-steps: see Parallel.
 	Parallel Parallel
+	// Done, when not nil, is polled between E-steps and Newton steps, and
+	// between starts: once it is closed, Learn and FitShared stop and
+	// return ErrStopped, as Fit does with Settings.Done.
+	Done <-chan struct{}
 }
 
 // Parallel runs fn(part) for every part in [0, parts), possibly several at
@@ -430,9 +434,10 @@ type Learner struct {
 	mvn     mvnWork
 	gc      []gcomp
 	newton  gaussNewton
-	exch    bool      // components exchangeable: results in canonical order
-	order   []int     // scratch of sortComponents: the permutation
-	tmp     []float64 // and the permuted values
+	done    <-chan struct{} // LearnSettings.Done of the current Learn or FitShared
+	exch    bool            // components exchangeable: results in canonical order
+	order   []int           // scratch of sortComponents: the permutation
+	tmp     []float64       // and the permuted values
 	// CheckIdentifiable's verdict on the model for one bag, which depends
 	// on the model alone: computed once, not per bag.
 	perBag    Identifiability

@@ -35,6 +35,7 @@ const (
 	newtonConverged = iota // a step gained at most tol·|ll|
 	newtonBudget           // MaxIter E-steps spent
 	newtonFailed           // nothing free, or no step gained
+	newtonStopped          // LearnSettings.Done was closed
 )
 
 // newtonGauss improves th (log-likelihood ll) by Newton's method on the
@@ -63,6 +64,9 @@ func (l *Learner) newtonGauss(th, trial *Params, ll float64, tol float64, evals 
 	for {
 		if *evals-1 >= maxEvals {
 			return ll, newtonBudget
+		}
+		if l.stopped() {
+			return ll, newtonStopped
 		}
 		ref, collapsed := l.newtonFree(th)
 		p := len(nw.idx)

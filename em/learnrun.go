@@ -1,6 +1,7 @@
 package em
 
 import (
+	"errors"
 	"math"
 	"slices"
 )
@@ -77,6 +78,8 @@ func (l *Learner) Learn(bag Bag, s LearnSettings) (LearnResult, error) {
 		return LearnResult{}, &IdentifiabilityError{Scope: PerBag, Reason: l.perBagWhy}
 	}
 	s = s.withDefaults()
+	l.done = s.Done
+	defer func() { l.done = nil }()
 	if err := l.load(bag, true); err != nil {
 		return LearnResult{}, err
 	}
@@ -94,6 +97,9 @@ func (l *Learner) Learn(bag Bag, s LearnSettings) (LearnResult, error) {
 		firstErr error
 	)
 	for r := range starts {
+		if l.stopped() {
+			return LearnResult{}, ErrStopped
+		}
 		l.pcg.Seed(mix64(s.Seed), mix64(pcgStream+uint64(r)))
 		start := &l.pts[0]
 		l.start(start, random)
@@ -105,6 +111,9 @@ func (l *Learner) Learn(bag Bag, s LearnSettings) (LearnResult, error) {
 		}
 		res.Starts++
 		out, err := l.run(s)
+		if errors.Is(err, ErrStopped) {
+			return LearnResult{}, err
+		}
 		res.TotalIterations += out.iters + 1
 		if err == nil && !out.dup {
 			l.pack(l.grow(len(l.found)), l.sorted(out.p))
@@ -128,6 +137,19 @@ func (l *Learner) Learn(bag Bag, s LearnSettings) (LearnResult, error) {
 	l.finish(&l.best, nil)
 	res.Params = l.best.Clone()
 	return res, nil
+}
+
+// stopped reports whether LearnSettings.Done has been closed.
+func (l *Learner) stopped() bool {
+	if l.done == nil {
+		return false
+	}
+	select {
+	case <-l.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // randomStart reports whether the starts are random: the location
@@ -390,6 +412,9 @@ func (l *Learner) run(s LearnSettings) (runResult, error) {
 	th, f1, f2, q, fq, ffq := pts[0], pts[1], pts[2], pts[3], pts[4], pts[5]
 	evals := 0
 	em := func(from, to *Params) (float64, error) {
+		if l.stopped() {
+			return 0, ErrStopped
+		}
 		evals++
 		ll, err := l.estep(&l.st, from)
 		if err != nil {
@@ -435,6 +460,8 @@ func (l *Learner) run(s LearnSettings) (runResult, error) {
 				return runResult{p: f1, ll: llN, iters: evals - 1, converged: true}, nil
 			case newtonBudget:
 				return runResult{p: f1, ll: llN, iters: evals - 1}, nil
+			case newtonStopped:
+				return runResult{p: f1, ll: llN, iters: evals - 1}, ErrStopped
 			}
 			// Back to SQUAREM from where Newton stopped, for a while.
 			newtonNext = evals + newtonAfterLearn

@@ -59,6 +59,7 @@ func FitShared(bags []Bag, m Model, s LearnSettings) (SharedResult, error) {
 		return SharedResult{}, &IdentifiabilityError{Scope: Shared, Reason: why}
 	}
 	s = s.withDefaults()
+	l.done = s.Done
 	k, nb := m.K, len(bags)
 	if nb == 0 {
 		return SharedResult{}, ErrNoData
@@ -127,6 +128,9 @@ func FitShared(bags []Bag, m Model, s LearnSettings) (SharedResult, error) {
 			}
 		}
 		ll, iters, conv, err := sh.run(&start, bagW, s)
+		if errors.Is(err, ErrStopped) {
+			return SharedResult{}, err
+		}
 		if err != nil {
 			if firstErr == nil {
 				firstErr = err
@@ -244,6 +248,9 @@ func (r *sharedRun) estep(pt *sharedPart, lo, hi int, p *Params, bagW, nw []floa
 // M-step uses the sum.
 func (r *sharedRun) image(run Parallel, p *Params, bagW []float64, np *Params, nw []float64) (float64, error) {
 	l := r.l
+	if l.stopped() {
+		return 0, ErrStopped
+	}
 	learnW := l.m.Learn.Has(LearnWeights)
 	nparts := (len(r.bags) + SharedBlock - 1) / SharedBlock
 	for len(r.parts) < nparts {

@@ -2,6 +2,7 @@ package em
 
 import (
 	"errors"
+	"math/rand/v2"
 	"testing"
 
 	"gonum.org/v1/gonum/stat/distuv"
@@ -25,5 +26,38 @@ func TestDoneStopsFit(t *testing.T) {
 		if err != nil || res.Iterations == 0 {
 			t.Errorf("%v: open Done: %+v, %v; want a normal fit", acc, res, err)
 		}
+	}
+}
+
+// TestDoneStopsLearn: Learn and FitShared with a closed Done return
+// ErrStopped (a learned fit of a large bag takes minutes, and
+// LearnSettings.Done is polled between its E-steps, Newton steps and
+// starts), and the Learner then learns the next bag normally.
+func TestDoneStopsLearn(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(11, 12))
+	xs := make([]float64, 500)
+	for i := range xs {
+		xs[i] = []float64{20, 35, 60}[i%3] + 3*rnd.NormFloat64()
+	}
+	m := Model{Family: Gaussian, K: 3, Learn: LearnWeights | LearnMean | LearnSD}
+	l, err := NewLearner(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan struct{})
+	close(closed)
+	if _, err := l.Learn(Bag{X: xs}, LearnSettings{Seed: 1, Done: closed}); !errors.Is(err, ErrStopped) {
+		t.Errorf("Learn with a closed Done: %v, want ErrStopped", err)
+	}
+	res, err := l.Learn(Bag{X: xs}, LearnSettings{Seed: 1, Done: make(chan struct{})})
+	if err != nil || !res.Converged || res.Starts == 0 {
+		t.Errorf("Learn with an open Done: %+v, %v; want a converged fit", res, err)
+	}
+	bags := []Bag{{X: xs[:250]}, {X: xs[250:]}}
+	if _, err := FitShared(bags, m, LearnSettings{Seed: 1, Done: closed}); !errors.Is(err, ErrStopped) {
+		t.Errorf("FitShared with a closed Done: %v, want ErrStopped", err)
+	}
+	if _, err := FitShared(bags, m, LearnSettings{Seed: 1}); err != nil {
+		t.Errorf("FitShared without Done: %v", err)
 	}
 }

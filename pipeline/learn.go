@@ -170,6 +170,7 @@ func (w *worker) learn(b *bags, m *model, f *fits, i int) error {
 	}
 	s := l.settings
 	s.Seed = b.seed(l.seed, i)
+	s.Done = w.settings.Done // a long fit stops on interrupt
 	var best em.LearnResult
 	var singular error
 	bestK, bestScore := 0, math.Inf(1)

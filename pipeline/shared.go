@@ -74,6 +74,7 @@ func fitShared(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, wor
 	s := m.learn.settings
 	s.Seed = cfg.EM.Seed
 	s.Parallel = func(parts int, fn func(part int) error) error { return parallel(ctx, workers, parts, fn) }
+	s.Done = ctx.Done() // the one long fit stops on interrupt
 	model := m.learn.models[k]
 	res, err := em.FitShared(data, model, s)
 	if err != nil {

@@ -263,6 +263,47 @@ output: {dir: %q}
 	}
 }
 
+// TestSignalStopsLearnedFit interrupts a run whose one bag (2M readings,
+// four learned Gaussian components, 20 starts) takes more than a minute:
+// the learned fit (its E-steps, Newton steps and starts) must notice the
+// signal; it went on to the end of the fit before.
+func TestSignalStopsLearnedFit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates 2M rows")
+	}
+	root := t.TempDir()
+	in := filepath.Join(root, "in")
+	wantExit(t, exitOK, "gen", "readings", "--bags", "1", "--rows-per-bag", "2000000", "--out", in)
+	config := filepath.Join(root, "run.yaml")
+	yml := fmt.Sprintf(`input: {paths: [%q], bag: sensor_id, value: value}
+model: {family: gaussian, components: [{name: a}, {name: b}, {name: c}, {name: d}], learn: [weights, mean, sd]}
+em: {restarts: 20, tol: 1e-14}
+run: {workers: 1}
+output: {dir: %q}
+`, in, filepath.Join(root, "out"))
+	if err := os.WriteFile(config, []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, "run", "--config", config)
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(p.stderr.String(), "msg=read") && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	sent := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	code := p.wait(t)
+	took := time.Since(sent)
+	if code != 130 || took > 2*time.Second {
+		t.Errorf("exit %d after %v, want 130 within 2 s\nstderr: %s", code, took, p.stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(root, "out")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("output after an interrupted first run: %v, want none", err)
+	}
+}
+
 // TestKill9KeepsOutput kills a run with SIGKILL while it writes: the earlier
 // output must be intact and complete, and the next run must succeed and
 // remove the dead run's staging folder.
