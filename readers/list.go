@@ -212,12 +212,19 @@ func expand(p string, fi fs.FileInfo, explicit bool) ([]File, error) {
 		}
 		return []File{{Path: p, Size: fi.Size(), Format: format}}, nil
 	}
+	// WalkDir does not follow a symbolic link at its root: a linked
+	// folder is walked through "p/.", its files named under p. (Links to
+	// folders below the root are not followed, so a cycle cannot be.)
+	root := p
+	if lfi, err := os.Lstat(p); err == nil && lfi.Mode()&fs.ModeSymlink != 0 {
+		root = p + string(filepath.Separator) + "."
+	}
 	var files []File
-	err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		if path == p {
+		if path == root {
 			return nil
 		}
 		if hidden(d.Name()) {

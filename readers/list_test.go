@@ -106,6 +106,29 @@ func TestListDirectory(t *testing.T) {
 	}
 }
 
+// TestListLinkedDirectory: an input folder that is a symbolic link (with
+// or without a trailing slash) is walked as the folder it points to, its
+// files named under the link; a link to a folder inside it is not
+// followed.
+func TestListLinkedDirectory(t *testing.T) {
+	root := tree(t, dataset...)
+	link := filepath.Join(root, "link")
+	if err := os.Symlink(filepath.Join(root, "d"), link); err != nil {
+		t.Skip("no symbolic links here:", err)
+	}
+	if err := os.Symlink(filepath.Join(root, "d", "part=3"), filepath.Join(root, "d", "inner")); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"link/UPPER.PARQUET", "link/a.parquet", "link/b.arrow", "link/part=10/x.ipc", "link/part=3/c.parq", "link/part=3/sub/e.feather"}
+	for _, p := range []string{link, link + string(filepath.Separator)} {
+		files, err := readers.List([]string{p})
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		sameStrings(t, rel(t, root, files), want)
+	}
+}
+
 // TestListExplicit takes files named explicitly even when hidden, and
 // sorts and deduplicates across entries naming the same file differently.
 func TestListExplicit(t *testing.T) {
