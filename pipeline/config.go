@@ -1062,9 +1062,12 @@ func checkOutputDir(dir string, inputs []string) error {
 	if err != nil {
 		return fmt.Errorf("output.dir: %w", err)
 	}
+	// The paths are compared as written and with their symbolic links
+	// resolved, so that a link does not hide an output inside an input.
+	outReal := realPath(out)
 	// Publishing replaces the folder, which cannot be done to the working
 	// directory (or one holding it) of the very process.
-	if cwd, err := os.Getwd(); err == nil && within(cwd, out) {
+	if cwd, err := os.Getwd(); err == nil && (within(cwd, out) || within(realPath(cwd), outReal)) {
 		return fmt.Errorf("output.dir %q is the working directory or holds it; name a folder of its own", dir)
 	}
 	for i, p := range inputs {
@@ -1079,14 +1082,33 @@ func checkOutputDir(dir string, inputs []string) error {
 		if err != nil {
 			return fmt.Errorf("input.paths[%d]: %w", i, err)
 		}
-		if within(out, in) {
+		inReal := realPath(in)
+		if within(out, in) || within(outReal, inReal) {
 			return fmt.Errorf("output.dir %q is inside input.paths[%d] %q: the results would be read as input next time", dir, i, inputs[i])
 		}
-		if within(in, out) {
+		if within(in, out) || within(inReal, outReal) {
 			return fmt.Errorf("input.paths[%d] %q is inside output.dir %q: writing the output would replace the input", i, inputs[i], dir)
 		}
 	}
 	return nil
+}
+
+// realPath returns the absolute path abs with the symbolic links of its
+// longest existing prefix resolved, and the rest (not created yet) as it
+// is.
+func realPath(abs string) string {
+	rest := ""
+	for cur := abs; ; {
+		if r, err := filepath.EvalSymlinks(cur); err == nil {
+			return filepath.Join(r, rest)
+		}
+		parent := filepath.Dir(cur)
+		if parent == cur {
+			return abs
+		}
+		rest = filepath.Join(filepath.Base(cur), rest)
+		cur = parent
+	}
 }
 
 // checkOutputURL is checkOutputDir for an object-store output.dir: the

@@ -440,3 +440,46 @@ func TestByteSize(t *testing.T) {
 		t.Errorf("String() = %q, want 1000000000B", got)
 	}
 }
+
+// TestOutputInsideInputThroughLinks: an output folder inside an input
+// folder, or holding one, is refused also when a symbolic link makes the
+// paths look apart (the output, or a folder on its way, a link into the
+// input; the input a link into the output), and the output may not exist
+// yet. Folders that are apart are still accepted.
+func TestOutputInsideInputThroughLinks(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"lake/in", "elsewhere"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in := filepath.Join(root, "lake", "in")
+	link := func(target, name string) string {
+		t.Helper()
+		p := filepath.Join(root, name)
+		if err := os.Symlink(target, p); err != nil {
+			t.Skip("no symbolic links here:", err)
+		}
+		return p
+	}
+	toIn := link(in, "to-in")
+	toLake := link(filepath.Join(root, "lake"), "to-lake")
+	outLink := link(filepath.Join(root, "elsewhere"), "out-link")
+	for _, c := range []struct {
+		out, in, err string
+	}{
+		{filepath.Join(toIn, "out"), in, "is inside input.paths[0]"},
+		{filepath.Join(toLake, "in", "new", "out"), in, "is inside input.paths[0]"},
+		{filepath.Join(root, "lake"), toIn, "is inside output.dir"},
+		{filepath.Join(root, "elsewhere", "out"), in, ""},
+		{filepath.Join(outLink, "out"), toIn, ""},
+	} {
+		err := checkOutputDir(c.out, []string{c.in})
+		switch {
+		case c.err == "" && err != nil:
+			t.Errorf("output %s, input %s: %v, want accepted", c.out, c.in, err)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("output %s, input %s: %v, want %q", c.out, c.in, err, c.err)
+		}
+	}
+}
