@@ -459,6 +459,9 @@ func TestCheckCatchesEarly(t *testing.T) {
 		{"empty table", func(j job) {
 			writeParquet(t, j.file("a.parquet"), column("bag", []int64{}), column("x", []int64{}))
 		}, bernoulliModel, ""},
+		{"two columns of one name", func(j job) {
+			writeParquet(t, j.file("a.parquet"), column("bag", []int64{1}), column("x", []int64{1}), column("x", []int64{0}))
+		}, bernoulliModel, `a.parquet: column "x": the name is ambiguous: 2 columns have it`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			j := newJob(t)

@@ -212,6 +212,10 @@ func checkSchema(cfg *Config, path string, sc *arrow.Schema) ([]arrow.DataType, 
 			return nil, &InputError{File: path, Column: name, Row: -1,
 				Reason: fmt.Sprintf("no such column (the file has: %s)", strings.Join(names, ", "))}
 		}
+		if len(idx) > 1 {
+			return nil, &InputError{File: path, Column: name, Row: -1,
+				Reason: fmt.Sprintf("the name is ambiguous: %d columns have it", len(idx))}
+		}
 		return sc.Field(idx[0]).Type, nil
 	}
 	bag, err := field(in.Bag)
