@@ -224,6 +224,25 @@ func TestBadInputStringValuesGaussian(t *testing.T) {
 	wantInputError(t, err, "a.parquet", "x", -1, "", "", "cannot hold gaussian values")
 }
 
+// TestBadInputInvalidUTF8Key: a string bag key that is not valid UTF-8
+// fails the run naming its file, column and row (in the fast path and
+// the row-by-row one, which a null value sends the batch to), rather
+// than going into output tables that SQL engines refuse to read.
+func TestBadInputInvalidUTF8Key(t *testing.T) {
+	for _, nullValue := range []bool{false, true} {
+		j := newJob(t)
+		keys := []string{"shop-1", "shop-1", "shop-\xff\xfe", "shop-2"}
+		if nullValue {
+			writeParquet(t, j.file("a.parquet"), column("bag", keys), column("x", []any{int64(1), nil, int64(0), int64(1)}))
+		} else {
+			writeParquet(t, j.file("a.parquet"), column("bag", keys), column("x", []int64{1, 1, 0, 1}))
+		}
+		cfg := j.config(t, bernoulliModel, func(c *Config) { c.Input.Nulls = NullsDrop })
+		err := runBad(t, cfg)
+		wantInputError(t, err, "a.parquet", "bag", 2, `"shop-\xff\xfe"`, "", "the bag key is not valid UTF-8 text")
+	}
+}
+
 func TestBadInputFloatValuesPoisson(t *testing.T) {
 	j := newJob(t)
 	writeParquet(t, j.file("a.parquet"), column("bag", []int64{1}), column("x", []float64{3}))

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -62,6 +63,9 @@ type scanner struct {
 	strIDs map[string]int32
 	ints   []int64  // keys of ids nd, nd+1, ..., integer bags
 	strs   []string // keys by id, string bags
+	// badKey is the first string key seen that is not valid UTF-8; batch
+	// turns it into an error naming its row.
+	badKey *string
 	// Per id.
 	first   []int32   // the first unit with a row of the bag; -1 for none (dense ids)
 	nobs    []int64   // rows, including bad ones (not dropped ones)
@@ -216,6 +220,10 @@ func (s *scanner) intID(k int64, u int) int32 {
 func (s *scanner) strID(k string, u int) int32 {
 	id, ok := s.strIDs[k]
 	if !ok {
+		if s.badKey == nil && !utf8.ValidString(k) {
+			bad := strings.Clone(k)
+			s.badKey = &bad
+		}
 		id = int32(s.bagCount())
 		k = strings.Clone(k)
 		s.strIDs[k] = id
@@ -300,6 +308,33 @@ func (s *scanner) readUnit(ctx context.Context, rd *readers.Reader, ui int, prog
 // batch reads one record batch of unit u whose first row is the file's
 // row row0.
 func (s *scanner) batch(rec arrow.Record, u int, row0 int64) error {
+	if err := s.batchRows(rec, u, row0); err != nil {
+		return err
+	}
+	if s.badKey != nil {
+		return s.badKeyError(rec.Column(0), u, row0)
+	}
+	return nil
+}
+
+// badKeyError names the first row of bag, a column of unit u from row
+// row0 on, whose key is s.badKey, a string that is not valid UTF-8: it
+// would go into every output table, and SQL engines refuse to read such
+// a string (Parquet's STRING must be UTF-8).
+func (s *scanner) badKeyError(bag arrow.Array, u int, row0 int64) error {
+	e := &InputError{File: s.p.files[s.p.units[u].file].Path, Column: s.cfg.Input.Bag, Row: -1,
+		Reason: "the bag key is not valid UTF-8 text"}
+	for i := range bag.Len() {
+		if !bag.IsNull(i) && readers.String(bag, i) == *s.badKey {
+			e.Row, e.Bag = row0+int64(i), valueAt(bag, i)
+			break
+		}
+	}
+	return e
+}
+
+// batchRows is batch's reading of the rows.
+func (s *scanner) batchRows(rec arrow.Record, u int, row0 int64) error {
 	n := int(rec.NumRows())
 	bag, vals := rec.Column(0), rec.Columns()[1:1+s.dim]
 	var cnt arrow.Array
