@@ -243,6 +243,23 @@ func TestBadInputInvalidUTF8Key(t *testing.T) {
 	}
 }
 
+// TestBadInputCountsOverflow: finite counts whose sum is not (1e308
+// twice) fail the bag naming the count column, the bag and its file,
+// for a family whose counts are summed per distinct value (bernoulli, where
+// em saw a count of +Inf that the input does not have) and one whose
+// counts em sums (gaussian).
+func TestBadInputCountsOverflow(t *testing.T) {
+	for _, c := range []struct {
+		model string
+		x     any
+	}{{bernoulliModel, []int64{1, 1, 0}}, {gaussianModel, []float64{0.5, 0.5, 1}}} {
+		j := newJob(t)
+		writeParquet(t, j.file("a.parquet"), column("bag", []int64{7, 7, 8}), column("x", c.x), column("n", []float64{1e308, 1e308, 1}))
+		err := runBad(t, j.config(t, c.model, withCount))
+		wantInputError(t, err, "a.parquet", "n", -1, "7", "", "the bag's counts sum to more than the largest float64")
+	}
+}
+
 func TestBadInputFloatValuesPoisson(t *testing.T) {
 	j := newJob(t)
 	writeParquet(t, j.file("a.parquet"), column("bag", []int64{1}), column("x", []float64{3}))

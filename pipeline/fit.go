@@ -144,6 +144,9 @@ func fitBags(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, f *fi
 				if errors.Is(err, em.ErrNoData) {
 					err = noDataError(cfg, p, b, i)
 				}
+				if countOverflow(err) {
+					err = countOverflowError(cfg, p, b, i)
+				}
 				if err != nil {
 					if !skip {
 						return err
@@ -182,6 +185,21 @@ func noDataError(cfg *Config, p *plan, b *bags, i int) *InputError {
 		e.Reason = fmt.Sprintf("every row of the bag (%d) had a null value or count and was dropped", b.dropped[i])
 	}
 	return e
+}
+
+// countOverflow reports whether err is em's for counts whose sum is not
+// finite: ErrCountOverflow, or a count of +Inf, which only a sum can be
+// (every input count was checked to be finite as it was read).
+func countOverflow(err error) bool {
+	var ve *em.ValueError
+	return errors.Is(err, em.ErrCountOverflow) || errors.As(err, &ve) && ve.Component < 0 && math.IsInf(ve.Value, 1)
+}
+
+// countOverflowError is the error for bag i of b whose counts sum to more
+// than a float64 holds, naming the count column and the bag's first file.
+func countOverflowError(cfg *Config, p *plan, b *bags, i int) *InputError {
+	return &InputError{File: p.files[b.first[i]].Path, Column: cfg.Input.Count, Row: -1, Bag: b.key(i),
+		Reason: fmt.Sprintf("the bag's counts sum to more than the largest float64 (%g)", math.MaxFloat64)}
 }
 
 // BagError is a bag that could not be fitted.
