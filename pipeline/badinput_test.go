@@ -260,6 +260,16 @@ func TestBadInputCountsOverflow(t *testing.T) {
 	}
 }
 
+// TestBadInputSubnormalCount: a count below the smallest normal float64
+// (it made a bag converge to wrong weights) is refused naming its file,
+// column, row and bag; 0 and the smallest normal count are accepted.
+func TestBadInputSubnormalCount(t *testing.T) {
+	j := newJob(t)
+	writeParquet(t, j.file("a.parquet"), column("bag", []int64{1, 1, 2}), column("x", []int64{1, 0, 1}), column("n", []float64{0x1p-1022, 0, 5e-324}))
+	err := runBad(t, j.config(t, bernoulliModel, withCount))
+	wantInputError(t, err, "a.parquet", "n", 2, "2", "5e-324", "a count must be 0 or at least 2.2e-308")
+}
+
 func TestBadInputFloatValuesPoisson(t *testing.T) {
 	j := newJob(t)
 	writeParquet(t, j.file("a.parquet"), column("bag", []int64{1}), column("x", []float64{3}))

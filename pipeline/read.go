@@ -332,7 +332,18 @@ func (m *model) row(cfg *Config, vals []arrow.Array, cnt arrow.Array, i int, bad
 	if !(v >= 0) || math.IsInf(v, 1) {
 		return 0, bad(i, cfg.Input.Count, cnt, "a count must be a finite non-negative number")
 	}
+	if subnormal(v) {
+		return 0, bad(i, cfg.Input.Count, cnt, "a count must be 0 or at least 2.2e-308: smaller ones (subnormal numbers) lose their precision in the fit's sums")
+	}
 	return v, nil
+}
+
+// subnormal reports whether a count is positive but below the smallest
+// normal float64, 2^-1022. The fit divides by sums of counts; with such
+// counts those lose precision, and a bag of them converged to wrong
+// weights.
+func subnormal(v float64) bool {
+	return v > 0 && v < 0x1p-1022
 }
 
 // code turns row i of the value column into the coded value em fits, or

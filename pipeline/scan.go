@@ -720,7 +720,7 @@ func (m *model) ownCodes() bool { return m.family != Gaussian }
 
 // fastCounts reads a count column without nulls of the common types, and
 // reports false for another type or a count that is not finite and
-// non-negative.
+// non-negative, or is subnormal (the row-by-row path then reports it).
 func fastCounts(arr arrow.Array, dst []float64) ([]float64, bool) {
 	switch a := arr.(type) {
 	case *array.Int64:
@@ -732,7 +732,7 @@ func fastCounts(arr arrow.Array, dst []float64) ([]float64, bool) {
 		}
 	case *array.Float64:
 		for _, v := range a.Float64Values() {
-			if !(v >= 0) || math.IsInf(v, 1) {
+			if !(v >= 0) || math.IsInf(v, 1) || subnormal(v) {
 				return dst, false
 			}
 			dst = append(dst, v)
