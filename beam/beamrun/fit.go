@@ -39,13 +39,26 @@ type shardResult struct {
 	// First is the error of the shard's first failed bag in key order,
 	// with its key (for run.max_failed_bags).
 	First *failedBag `json:"first_failed,omitempty"`
+	// Fatal is the input error that stopped the shard's fit (a bad row
+	// or bag with run.on_error: fail, a null bag key with either): the
+	// run fails with the shards' earliest (failedBag.earlier).
+	Fatal *failedBag `json:"fatal,omitempty"`
+	// Failed is the error of a shard that failed the job (an I/O error,
+	// say), which the launcher reports instead of the runner's account.
+	Failed string `json:"failed,omitempty"`
 }
 
-// failedBag is a failed bag's key and error.
+// failedBag is a failed bag's key and error, and the input row the error
+// names, if any.
 type failedBag struct {
 	Str   string `json:"str,omitempty"`
 	Int   int64  `json:"int,omitempty"`
 	Error string `json:"error"`
+	// HasRow says that the error names an input row: row Row of the
+	// input file of index File.
+	HasRow bool  `json:"has_row,omitempty"`
+	File   int   `json:"file,omitempty"`
+	Row    int64 `json:"row,omitempty"`
 }
 
 // before orders failed bags by key, as the local run does.
@@ -54,6 +67,22 @@ func (b *failedBag) before(o *failedBag) bool {
 		return b.Str < o.Str
 	}
 	return b.Int < o.Int
+}
+
+// earlier orders errors as a local run with run.on_error: fail meets
+// them: errors of input rows (found while reading) in input order, then
+// errors of whole bags (found while fitting) by key.
+func (b *failedBag) earlier(o *failedBag) bool {
+	if b.HasRow != o.HasRow {
+		return b.HasRow
+	}
+	if b.HasRow && (b.File != o.File || b.Row != o.Row) {
+		return b.File < o.File || b.File == o.File && b.Row < o.Row
+	}
+	if b.before(o) != o.before(b) {
+		return b.before(o)
+	}
+	return b.Error < o.Error
 }
 
 // fitShardFn fits the bags of one shard: it writes the shard's rows, in
@@ -70,47 +99,78 @@ type fitShardFn struct {
 	Files []string
 	// Workers bounds a shard's parallel fits (run.workers when 0).
 	Workers int
+	// Launch identifies the launcher's run, for shards fitted in its
+	// process (see joinLaunch).
+	Launch string
 }
 
 // ProcessElement fits one shard.
 func (f *fitShardFn) ProcessElement(ctx context.Context, shard int, blobs func(*[]byte) bool) (err error) {
+	// A shard fitted in the launcher's own process (Prism's loopback
+	// workers) stops when the launcher is interrupted, and the launcher
+	// waits for it to remove its folder.
+	ctx, leave := joinLaunch(ctx, f.Launch)
+	defer leave()
 	var cfg pipeline.Config
 	if err := json.Unmarshal(f.Config, &cfg); err != nil {
 		return fmt.Errorf("shard %d: decoding the config: %w", shard, err)
 	}
-	tmp, err := os.MkdirTemp("", fmt.Sprintf("mixbatch-beam-shard-%05d-", shard))
+	work, err := newWorkDir(shard)
 	if err != nil {
 		return fmt.Errorf("shard %d: %w", shard, err)
 	}
 	defer func() {
-		if rerr := os.RemoveAll(tmp); rerr != nil && err == nil {
-			err = fmt.Errorf("shard %d: removing %s: %w", shard, tmp, rerr)
+		if rerr := work.remove(); rerr != nil && err == nil {
+			err = fmt.Errorf("shard %d: removing %s: %w", shard, work.dir, rerr)
 		}
 	}()
-	in := filepath.Join(tmp, "in")
-	if err := stageRows(blobs, filepath.Join(tmp, "blobs"), in); err != nil {
-		return fmt.Errorf("shard %d: %w", shard, err)
+	in := filepath.Join(work.dir, "in")
+	if err := stageRows(blobs, filepath.Join(work.dir, "blobs"), in); err != nil {
+		return f.failed(ctx, shard, fmt.Errorf("shard %d: %w", shard, err))
+	}
+	if fitHook != nil {
+		fitHook(ctx, shard)
 	}
 	cfg.Input.Paths = []string{in}
-	return f.fit(ctx, shard, &cfg, &locator{dir: in, files: f.Files})
+	return f.fit(ctx, shard, &cfg, work.dir, &locator{dir: in, files: f.Files})
+}
+
+// fitHook, when set (by tests), runs in every shard between staging its
+// rows and fitting them.
+var fitHook func(ctx context.Context, shard int)
+
+// failed records a shard's error for the launcher, which reports it
+// rather than the runner's account of the failed job, and returns it.
+func (f *fitShardFn) failed(ctx context.Context, shard int, err error) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	res := shardResult{Shard: shard, Failed: err.Error()}
+	if b, jerr := json.Marshal(res); jerr == nil {
+		// Best effort: the job fails with err anyway.
+		_ = writeAll(ctx, joinLocation(f.Staging, shardsDir, fmt.Sprintf("shard-%05d.json", shard)), bytes.NewReader(b))
+	}
+	return err
 }
 
 // fit runs pipeline.Run on cfg's inputs (a shard's staged rows, located
-// by loc) and copies its output to the staging location as the shard's.
-func (f *fitShardFn) fit(ctx context.Context, shard int, cfg *pipeline.Config, loc *locator) (err error) {
-	tmp, err := os.MkdirTemp("", fmt.Sprintf("mixbatch-beam-out-%05d-", shard))
-	if err != nil {
-		return fmt.Errorf("shard %d: %w", shard, err)
-	}
-	defer func() {
-		if rerr := os.RemoveAll(tmp); rerr != nil && err == nil {
-			err = fmt.Errorf("shard %d: removing %s: %w", shard, tmp, rerr)
-		}
-	}()
+// by loc) in the folder work and copies its output to the staging
+// location as the shard's.
+//
+// An error of the input (a bad row or bag) does not fail the job: the
+// shard records it as its Fatal error, and the launcher fails the run
+// with the earliest of the shards' in input order, as a local run meets
+// them, whichever shard ran first (a failed job would name the first
+// shard to fail). So that a shard's own error is its earliest too, a
+// shard whose fit stopped on an error without a row (found while
+// fitting, where bags are fitted in parallel) or in one of several staged
+// files (read in parallel) fits again with on_error: skip to find all
+// its bad bags, and records the earliest.
+func (f *fitShardFn) fit(ctx context.Context, shard int, cfg *pipeline.Config, work string, loc *locator) (err error) {
 	if loc == nil {
 		loc = &locator{}
 	}
-	out := filepath.Join(tmp, "out")
+	out := filepath.Join(work, "out")
 	cfg.Output.Dir = out
 	cfg.Output.Overwrite = true
 	// Applied to the whole run by the launcher.
@@ -119,29 +179,41 @@ func (f *fitShardFn) fit(ctx context.Context, shard int, cfg *pipeline.Config, l
 	// process-wide and bundles run side by side.
 	cfg.Run.MemoryLimit = 0
 	cfg.Run.TempDir = ""
+	res := shardResult{Shard: shard, Parts: map[string][]string{}}
 	sum, err := pipeline.Run(ctx, cfg, pipeline.Options{Workers: f.Workers})
 	if err != nil {
-		var ie *pipeline.InputError
-		if errors.As(err, &ie) {
-			loc.fix(ie)
+		if ctx.Err() != nil || !isDataError(err) {
+			return f.failed(ctx, shard, fmt.Errorf("shard %d: %w", shard, &relocatedError{loc.relocate(err.Error()).msg, err}))
 		}
-		return fmt.Errorf("shard %d: %w", shard, &relocatedError{loc.relocate(err.Error()), err})
+		// The data's fault: the same on every attempt.
+		fb := loc.failure(err)
+		if cfg.Run.OnError != pipeline.OnErrorSkip && !(fb.HasRow && loc.single()) {
+			e, serr := f.earliestSkipping(ctx, cfg, work, loc)
+			if ctx.Err() != nil {
+				return f.failed(ctx, shard, fmt.Errorf("shard %d: %w", shard, ctx.Err()))
+			}
+			if serr == nil && e != nil {
+				fb = e
+			}
+		}
+		res.Fatal = fb
+		res.Parts = nil
+		return f.report(ctx, shard, res)
 	}
-	res := shardResult{Shard: shard, Summary: *sum, Parts: map[string][]string{}, Seconds: map[string]float64{
-		"read": sum.Read.Seconds(), "fit": sum.Fit.Seconds(), "write": sum.Write.Seconds(),
-	}}
+	res.Summary = *sum
+	res.Seconds = map[string]float64{"read": sum.Read.Seconds(), "fit": sum.Fit.Seconds(), "write": sum.Write.Seconds()}
 	res.Summary.Output = ""
 	for _, table := range []string{pipeline.WeightsTable, pipeline.FitsTable, pipeline.PosteriorsTable, pipeline.ComponentsTable} {
 		names, err := parquetFiles(filepath.Join(out, table))
 		if err != nil {
-			return fmt.Errorf("shard %d: %w", shard, err)
+			return f.failed(ctx, shard, fmt.Errorf("shard %d: %w", shard, err))
 		}
 		for i, name := range names {
 			src := filepath.Join(out, table, name)
 			if table == pipeline.FitsTable && sum.BagsFailed > 0 {
-				first, err := relocateFits(ctx, src, cfg, loc)
+				first, _, err := relocateFits(ctx, src, cfg, loc)
 				if err != nil {
-					return fmt.Errorf("shard %d: %w", shard, err)
+					return f.failed(ctx, shard, fmt.Errorf("shard %d: %w", shard, err))
 				}
 				if first != nil && (res.First == nil || first.before(res.First)) {
 					res.First = first
@@ -149,11 +221,59 @@ func (f *fitShardFn) fit(ctx context.Context, shard int, cfg *pipeline.Config, l
 			}
 			part := fmt.Sprintf("part-%05d-%05d.parquet", shard, i)
 			if err := copyTo(ctx, src, joinLocation(f.Staging, table, part)); err != nil {
-				return fmt.Errorf("shard %d: %w", shard, err)
+				return f.failed(ctx, shard, fmt.Errorf("shard %d: %w", shard, err))
 			}
 			res.Parts[table] = append(res.Parts[table], part)
 		}
 	}
+	return f.report(ctx, shard, res)
+}
+
+// isDataError reports whether err is the input's fault: an input error
+// or a bag's failed fit, which a retry would meet again.
+func isDataError(err error) bool {
+	var ie *pipeline.InputError
+	var be *pipeline.BagError
+	return errors.As(err, &ie) || errors.As(err, &be)
+}
+
+// earliestSkipping fits the shard's rows again with run.on_error: skip
+// and returns its earliest error (failedBag.earlier): the one a local run
+// with on_error: fail meets first.
+func (f *fitShardFn) earliestSkipping(ctx context.Context, cfg *pipeline.Config, work string, loc *locator) (*failedBag, error) {
+	scfg := *cfg
+	scfg.Run.OnError = pipeline.OnErrorSkip
+	scfg.Output.Dir = filepath.Join(work, "skip")
+	scfg.Output.Posteriors = false
+	sum, err := pipeline.Run(ctx, &scfg, pipeline.Options{Workers: f.Workers})
+	if err != nil {
+		if isDataError(err) {
+			return loc.failure(err), nil
+		}
+		return nil, err
+	}
+	if sum.BagsFailed == 0 {
+		return nil, nil
+	}
+	names, err := parquetFiles(filepath.Join(scfg.Output.Dir, pipeline.FitsTable))
+	if err != nil {
+		return nil, err
+	}
+	var earliest *failedBag
+	for _, name := range names {
+		_, e, err := relocateFits(ctx, filepath.Join(scfg.Output.Dir, pipeline.FitsTable, name), &scfg, loc)
+		if err != nil {
+			return nil, err
+		}
+		if e != nil && (earliest == nil || e.earlier(earliest)) {
+			earliest = e
+		}
+	}
+	return earliest, nil
+}
+
+// report leaves a shard's result under _shards/ for the launcher.
+func (f *fitShardFn) report(ctx context.Context, shard int, res shardResult) error {
 	b, err := json.Marshal(res)
 	if err != nil {
 		return fmt.Errorf("shard %d: %w", shard, err)
@@ -271,26 +391,91 @@ func hasDictionary(sc *arrow.Schema) bool {
 type locator struct {
 	dir   string // the staged files' folder
 	files []string
-	rows  map[string][]int64 // RowColumn of the staged files read so far
+	rows  map[string][]int64          // RowColumn of the staged files read so far
+	bags  map[string]map[string]int64 // per staged file: rendered bag key -> RowColumn of its first row
 }
 
-// fix points an input error at the input file and row.
-func (l *locator) fix(e *pipeline.InputError) {
-	if f, row, ok := l.lookup(e.File, e.Row); ok {
-		e.File, e.Row = f, row
+// inputPos is a place in the input: row row of input file file when
+// hasRow, else (file >= 0) just the file.
+type inputPos struct {
+	file   int
+	row    int64
+	hasRow bool
+}
+
+// fix points an input error at the input file (and row), and returns
+// where that is.
+func (l *locator) fix(e *pipeline.InputError) inputPos {
+	if e.Row >= 0 {
+		if f, row, ok := l.lookup(e.File, e.Row); ok {
+			e.File, e.Row = l.files[f], row
+			return inputPos{file: f, row: row, hasRow: true}
+		}
+		return inputPos{file: -1}
 	}
+	if e.Bag != "" {
+		if f, ok := l.lookupBag(e.File, e.Bag); ok {
+			e.File = l.files[f]
+			return inputPos{file: f}
+		}
+	}
+	return inputPos{file: -1}
 }
 
-// lookup returns the input file and row of row of the staged file path.
-func (l *locator) lookup(path string, row int64) (string, int64, bool) {
-	if l.dir == "" || filepath.Dir(path) != l.dir {
-		return "", 0, false
+// failure returns a shard's data error (isDataError) as a failed bag
+// naming the input.
+func (l *locator) failure(err error) *failedBag {
+	fb := &failedBag{}
+	key := ""
+	var ie *pipeline.InputError
+	var be *pipeline.BagError
+	if errors.As(err, &ie) {
+		if pos := l.fix(ie); pos.hasRow {
+			fb.HasRow, fb.File, fb.Row = true, pos.file, pos.row
+		}
+		key = ie.Bag
+	} else if errors.As(err, &be) {
+		key = be.Bag
+	}
+	r := l.relocate(err.Error())
+	fb.Error = r.msg
+	if !fb.HasRow && r.pos.hasRow {
+		fb.HasRow, fb.File, fb.Row = true, r.pos.file, r.pos.row
+	}
+	if s, uerr := strconv.Unquote(key); uerr == nil {
+		fb.Str = s
+	} else if v, perr := strconv.ParseInt(key, 10, 64); perr == nil {
+		fb.Int = v
+	}
+	return fb
+}
+
+// single reports whether the shard's rows are staged in one file, which
+// pipeline.Run reads in order: its first bad row is then the shard's.
+func (l *locator) single() bool {
+	if l.dir == "" {
+		return false
+	}
+	names, err := filepath.Glob(filepath.Join(l.dir, "part-*.arrow"))
+	return err == nil && len(names) == 1
+}
+
+// staged reports whether path is one of the shard's staged files.
+func (l *locator) staged(path string) bool {
+	return l.dir != "" && filepath.Dir(path) == l.dir
+}
+
+// lookup returns the input file's index and the row of row of the staged
+// file path.
+func (l *locator) lookup(path string, row int64) (int, int64, bool) {
+	if !l.staged(path) {
+		return 0, 0, false
 	}
 	rows, ok := l.rows[path]
 	if !ok {
 		var err error
-		if rows, err = readRowColumn(path); err != nil {
-			return "", 0, false
+		if rows, _, err = readStaged(path, false); err != nil {
+			return 0, 0, false
 		}
 		if l.rows == nil {
 			l.rows = map[string][]int64{}
@@ -298,37 +483,96 @@ func (l *locator) lookup(path string, row int64) (string, int64, bool) {
 		l.rows[path] = rows
 	}
 	if row < 0 || row >= int64(len(rows)) {
-		return "", 0, false
+		return 0, 0, false
 	}
 	file, r := splitRowRef(rows[row])
 	if file >= len(l.files) {
-		return "", 0, false
+		return 0, 0, false
 	}
-	return l.files[file], r, true
+	return file, r, true
 }
 
-// readRowColumn reads the RowColumn of a staged Arrow IPC file.
-func readRowColumn(path string) (_ []int64, err error) {
+// lookupBag returns the index of the input file of the first row, in the
+// staged file path, of the bag whose key renders as key (as
+// pipeline.InputError.Bag renders it: a quoted string or an integer).
+// Staged files hold a shard's rows in input order, and the local run
+// names the file of a bag's first row, so the two agree.
+func (l *locator) lookupBag(path, key string) (int, bool) {
+	if !l.staged(path) {
+		return 0, false
+	}
+	first, ok := l.bags[path]
+	if !ok {
+		rows, keys, err := readStaged(path, true)
+		if err != nil {
+			return 0, false
+		}
+		first = map[string]int64{}
+		for i, k := range keys {
+			if _, seen := first[k]; !seen {
+				first[k] = rows[i]
+			}
+		}
+		if l.bags == nil {
+			l.bags = map[string]map[string]int64{}
+		}
+		l.bags[path] = first
+	}
+	ref, ok := first[key]
+	if !ok {
+		return 0, false
+	}
+	file, _ := splitRowRef(ref)
+	if file >= len(l.files) {
+		return 0, false
+	}
+	return file, true
+}
+
+// readStaged reads the RowColumn of a staged Arrow IPC file and, if keys,
+// its bag keys (the first column) rendered as pipeline.InputError.Bag
+// renders them.
+func readStaged(path string, keys bool) (_ []int64, _ []string, err error) {
 	ctx := context.Background()
 	r, err := readers.Open(ctx, readers.File{Path: path}, memory.DefaultAllocator)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer func() {
 		if cerr := r.Close(); cerr != nil && err == nil {
 			err = cerr
 		}
 	}()
-	rr, err := r.Records(ctx, []string{RowColumn}, 0)
+	cols := []string{RowColumn}
+	if keys {
+		cols = append(cols, r.Schema().Field(0).Name)
+	}
+	rr, err := r.Records(ctx, cols, 0)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer rr.Release()
 	var rows []int64
+	var rendered []string
 	for rr.Next() {
-		rows = append(rows, rr.Record().Column(0).(*array.Int64).Int64Values()...)
+		rec := rr.Record()
+		rows = append(rows, rec.Column(0).(*array.Int64).Int64Values()...)
+		if keys {
+			bag := rec.Column(1)
+			for i := range bag.Len() {
+				switch {
+				case bag.IsNull(i):
+					rendered = append(rendered, "")
+				case isString(bag.DataType()):
+					rendered = append(rendered, strconv.Quote(readers.String(bag, i)))
+				default:
+					v, _ := readers.Int(bag, i)
+					rendered = append(rendered, strconv.FormatInt(v, 10))
+				}
+			}
+		}
 	}
-	return rows, rr.Err()
+	return rows, rendered, rr.Err()
 }
 
 // relocatedError is an error whose message names input files and rows
@@ -341,40 +585,70 @@ type relocatedError struct {
 func (e *relocatedError) Error() string { return e.msg }
 func (e *relocatedError) Unwrap() error { return e.err }
 
+// relocated is a message relocated, and the input position its first
+// relocated location names (file -1 when none).
+type relocated struct {
+	msg string
+	pos inputPos
+}
+
+// stagedRef matches InputError's forms of a location in a staged file:
+// the file, a column maybe, and a row or (for errors of a whole bag,
+// which have no row) a bag key.
+const stagedRef = `(part-\d+\.arrow)((?:: column "(?:[^"\\]|\\.)*")?), (?:row (\d+)|bag ("(?:[^"\\]|\\.)*"|-?\d+))`
+
 // relocate rewrites "<staged file>: column "c", row N" in a message into
-// the input file and row.
-func (l *locator) relocate(msg string) string {
+// the input file and row, and "<staged file>: column "c", bag K" into the
+// input file of the bag's first row.
+func (l *locator) relocate(msg string) relocated {
+	res := relocated{msg: msg, pos: inputPos{file: -1}}
 	if l.dir == "" {
-		return msg
+		return res
 	}
-	// A path, a column maybe, and a row: InputError's form.
-	re := regexp.MustCompile(regexp.QuoteMeta(l.dir+string(filepath.Separator)) + `(part-\d+\.arrow)((?:: column "(?:[^"\\]|\\.)*")?, row )(\d+)`)
-	return re.ReplaceAllStringFunc(msg, func(m string) string {
+	re := regexp.MustCompile(regexp.QuoteMeta(l.dir+string(filepath.Separator)) + stagedRef)
+	found := false
+	res.msg = re.ReplaceAllStringFunc(msg, func(m string) string {
 		g := re.FindStringSubmatch(m)
-		row, err := strconv.ParseInt(g[3], 10, 64)
-		if err != nil {
-			return m
+		path := filepath.Join(l.dir, g[1])
+		if g[3] != "" {
+			row, err := strconv.ParseInt(g[3], 10, 64)
+			if err != nil {
+				return m
+			}
+			f, r, ok := l.lookup(path, row)
+			if !ok {
+				return m
+			}
+			if !found {
+				found, res.pos = true, inputPos{file: f, row: r, hasRow: true}
+			}
+			return l.files[f] + g[2] + ", row " + strconv.FormatInt(r, 10)
 		}
-		f, r, ok := l.lookup(filepath.Join(l.dir, g[1]), row)
+		f, ok := l.lookupBag(path, g[4])
 		if !ok {
 			return m
 		}
-		return f + g[2] + strconv.FormatInt(r, 10)
+		if !found {
+			found, res.pos = true, inputPos{file: f}
+		}
+		return l.files[f] + g[2] + ", bag " + g[4]
 	})
+	return res
 }
 
 // relocateFits rewrites the error column of a fits part file so that it
-// names input files and rows, and returns its first failed bag.
-func relocateFits(ctx context.Context, path string, cfg *pipeline.Config, loc *locator) (*failedBag, error) {
+// names input files and rows, and returns its first failed bag by key and
+// its earliest by failedBag.earlier.
+func relocateFits(ctx context.Context, path string, cfg *pipeline.Config, loc *locator) (first, earliest *failedBag, err error) {
 	tbl, err := readParquet(ctx, path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer tbl.Release()
 	sc := tbl.Schema()
 	errIdx := sc.FieldIndices("error")
 	if len(errIdx) == 0 {
-		return nil, fmt.Errorf("%s: no error column", path)
+		return nil, nil, fmt.Errorf("%s: no error column", path)
 	}
 	mem := memory.DefaultAllocator
 	cols := make([]arrow.Array, sc.NumFields())
@@ -389,11 +663,10 @@ func relocateFits(ctx context.Context, path string, cfg *pipeline.Config, loc *l
 		chunks := tbl.Column(j).Data().Chunks()
 		c, err := array.Concatenate(chunks, mem)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
 		}
 		cols[j] = c
 	}
-	var first *failedBag
 	errs := cols[errIdx[0]].(*array.String)
 	b := array.NewStringBuilder(mem)
 	defer b.Release()
@@ -402,9 +675,12 @@ func relocateFits(ctx context.Context, path string, cfg *pipeline.Config, loc *l
 			b.AppendNull()
 			continue
 		}
-		msg := loc.relocate(errs.Value(i))
-		b.Append(msg)
-		fb := &failedBag{Error: msg}
+		r := loc.relocate(errs.Value(i))
+		b.Append(r.msg)
+		fb := &failedBag{Error: r.msg}
+		if r.pos.hasRow {
+			fb.HasRow, fb.File, fb.Row = true, r.pos.file, r.pos.row
+		}
 		if bag := cols[0]; isString(bag.DataType()) {
 			fb.Str = readers.String(bag, i)
 		} else {
@@ -413,15 +689,18 @@ func relocateFits(ctx context.Context, path string, cfg *pipeline.Config, loc *l
 		if first == nil || fb.before(first) {
 			first = fb
 		}
+		if earliest == nil || fb.earlier(earliest) {
+			earliest = fb
+		}
 	}
 	cols[errIdx[0]].Release()
 	cols[errIdx[0]] = b.NewArray()
 	rec := array.NewRecord(sc, cols, tbl.NumRows())
 	defer rec.Release()
 	if err := writeParquet(path, sc, rec, cfg); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return first, nil
+	return first, earliest, nil
 }
 
 // parquetFiles lists the Parquet files of a table folder, sorted; a

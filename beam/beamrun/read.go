@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -42,6 +43,9 @@ type readUnitFn struct {
 	// Count is input.count: a count column is shipped with each file's own
 	// type, as the local run reads each file's counts as numbers.
 	Count string
+	// Staging is the output's staging location, where a unit that fails
+	// the job records its error for the launcher ("" for none).
+	Staging string
 
 	schema *arrow.Schema
 }
@@ -56,8 +60,27 @@ func (f *readUnitFn) Setup() error {
 	return nil
 }
 
-// ProcessElement reads unit u and emits its blobs.
+// ProcessElement reads unit u and emits its blobs. An error fails the
+// job; it is recorded under _shards/ as failed-read-<file>-<unit>.json,
+// which the launcher reports instead of the runner's account of the job
+// (and ignores if a retry succeeds).
 func (f *readUnitFn) ProcessElement(ctx context.Context, u UnitRef, emit func(int, []byte)) (err error) {
+	defer func() {
+		if err != nil && ctx.Err() == nil && f.Staging != "" {
+			b, jerr := json.Marshal(shardResult{Shard: -1, Failed: err.Error()})
+			if jerr == nil {
+				name := fmt.Sprintf("%s%010d-%010d.json", readFailurePrefix, u.File, u.Unit)
+				_ = writeAll(ctx, joinLocation(f.Staging, shardsDir, name), bytes.NewReader(b))
+			}
+		}
+	}()
+	return f.read(ctx, u, emit)
+}
+
+// readFailurePrefix starts the names of the read failures under _shards/.
+const readFailurePrefix = "failed-read-"
+
+func (f *readUnitFn) read(ctx context.Context, u UnitRef, emit func(int, []byte)) (err error) {
 	mem := memory.DefaultAllocator
 	r, err := readers.Open(ctx, readers.File{Path: u.Path, Size: u.Size, Format: readers.Format(u.Format)}, mem)
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"reflect"
 	"sort"
 	"strings"
@@ -53,8 +54,26 @@ func init() {
 const DefaultShards = 16
 
 // ErrSharedScope is returned for a config with model.scope: shared, which
-// the Beam runner does not run (see the package README).
+// the Beam runner does not run (see the package README). IsUsageError
+// reports it.
 var ErrSharedScope = errors.New("model.scope: shared is local-only for now: its EM pools every bag's statistics once per iteration, which on Beam would be one pipeline (or one global combine and a new read of the input) per iteration; run it with `mixbatch run`")
+
+// optionsError is an Options value Run refuses.
+type optionsError struct{ msg string }
+
+func (e *optionsError) Error() string { return e.msg }
+
+// IsUsageError reports whether err is Run's refusal of a config or
+// options that no run could carry out (model.scope: shared, a shard count
+// below 1), rather than a failure of the run: a command's usage error.
+func IsUsageError(err error) bool {
+	var oe *optionsError
+	return errors.Is(err, ErrSharedScope) || errors.As(err, &oe)
+}
+
+// waitShards bounds how long Run waits, after the job stopped, for the
+// shards fitted in its own process (Prism's) to stop and clean up.
+var waitShards = 30 * time.Second
 
 // Options adjust a Beam run beyond its config.
 type Options struct {
@@ -78,9 +97,20 @@ type Options struct {
 
 // Run runs cfg on Beam. On success output.dir holds the complete output,
 // the tables in part files part-<shard>-<i>.parquet; on failure it is
-// left as it was. The summary adds up the shards'.
+// left as it was. The summary adds up the shards'; it is returned on
+// failure too (never nil), saying how far the run got, as pipeline.Run's.
 func Run(ctx context.Context, cfg *pipeline.Config, opts Options) (*pipeline.Summary, error) {
 	started := time.Now()
+	sum := &pipeline.Summary{}
+	res, err := run(ctx, cfg, opts, started, sum)
+	if res != nil {
+		sum = res
+	}
+	sum.Elapsed = time.Since(started)
+	return sum, err
+}
+
+func run(ctx context.Context, cfg *pipeline.Config, opts Options, started time.Time, planned *pipeline.Summary) (*pipeline.Summary, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -89,7 +119,7 @@ func Run(ctx context.Context, cfg *pipeline.Config, opts Options) (*pipeline.Sum
 		opts.Shards = DefaultShards
 	}
 	if opts.Shards < 1 {
-		return nil, fmt.Errorf("shards must be positive, got %d", opts.Shards)
+		return nil, &optionsError{fmt.Sprintf("shards must be positive, got %d", opts.Shards)}
 	}
 	exec := opts.Execute
 	if exec == nil {
@@ -110,6 +140,7 @@ func Run(ctx context.Context, cfg *pipeline.Config, opts Options) (*pipeline.Sum
 	for _, n := range p.rows {
 		rows += n
 	}
+	planned.Files, planned.Rows = len(p.files), rows
 	log.Info("planned", "files", len(p.files), "units", p.units, "rows", rows, "shards", opts.Shards)
 
 	// Workers get the config with absolute input paths.
@@ -134,12 +165,24 @@ func Run(ctx context.Context, cfg *pipeline.Config, opts Options) (*pipeline.Sum
 			}
 		}
 	}()
-	fit := &fitShardFn{Config: cfgJSON, Staging: out.Staging(), Files: p.listed, Workers: opts.Workers}
+	// Shards fitted in this process (Prism's) stop with ctx, and the job
+	// ends, failed or interrupted, only when they have cleaned up.
+	lctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	launchID, launch := newLaunch(lctx)
+	defer func() {
+		cancel(context.Canceled)
+		if !launch.end(launchID, waitShards) {
+			log.Warn("shards of the job still running in this process; a later run removes their folders", "waited", waitShards)
+		}
+	}()
+	cleanStaleWork(os.TempDir())
+	fit := &fitShardFn{Config: cfgJSON, Staging: out.Staging(), Files: p.listed, Workers: opts.Workers, Launch: launchID}
 
 	t := time.Now()
 	if rows == 0 {
 		// No rows, no shards: the local run writes the empty tables.
-		if err := fit.fit(ctx, 0, &wcfg, nil); err != nil {
+		if err := fitEmpty(ctx, fit, &wcfg); err != nil {
 			return nil, err
 		}
 	} else {
@@ -149,9 +192,24 @@ func Run(ctx context.Context, cfg *pipeline.Config, opts Options) (*pipeline.Sum
 		}
 		bp, s := beam.NewPipelineWithRoot()
 		units := beam.Reshuffle(s, beam.ParDo(s, expandUnits, beam.CreateList(s, p.refs)))
-		keyed := beam.ParDo(s, &readUnitFn{Schema: schema, Shards: opts.Shards, BatchRows: readBatchRows, Count: cfg.Input.Count}, units)
+		keyed := beam.ParDo(s, &readUnitFn{Schema: schema, Shards: opts.Shards, BatchRows: readBatchRows, Count: cfg.Input.Count, Staging: out.Staging()}, units)
 		beam.ParDo0(s, fit, beam.GroupByKey(s, keyed))
-		if err := exec(ctx, bp); err != nil {
+		if err := exec(lctx, bp); err != nil {
+			if cause := context.Cause(ctx); cause != nil {
+				// Interrupted: the runner's account is of a cancelled
+				// RPC. Stop the shards running here before the staging
+				// location goes.
+				log.Info("the Beam job was stopped", "err", err)
+				cancel(cause)
+				launch.end(launchID, waitShards)
+				return nil, cause
+			}
+			log.Info("the Beam job failed", "err", err)
+			cancel(errors.New("the Beam job failed"))
+			launch.end(launchID, waitShards)
+			if msg := shardFailure(ctx, out.Staging()); msg != "" {
+				return nil, errors.New(msg)
+			}
 			return nil, fmt.Errorf("beam pipeline: %w", err)
 		}
 	}
@@ -161,11 +219,18 @@ func Run(ctx context.Context, cfg *pipeline.Config, opts Options) (*pipeline.Sum
 		return nil, nil
 	}
 
-	sum, first, err := collect(ctx, out.Staging())
+	sum, fails, err := collect(ctx, out.Staging())
 	if err != nil {
 		return nil, err
 	}
 	sum.Files = len(p.files)
+	first := fails.first
+	// The run's error, if any, is the one a local run would meet first
+	// (see failedBag.earlier).
+	if stop := fails.fatal; stop != nil {
+		sum.Bags, sum.BagsOK, sum.BagsFailed, sum.BagsNotConverged, sum.Rows = 0, 0, 0, 0, rows
+		return sum, errors.New(stop.Error)
+	}
 	if sum.Rows != rows {
 		return sum, fmt.Errorf("the shards fitted %d rows, the input has %d", sum.Rows, rows)
 	}
@@ -175,6 +240,14 @@ func Run(ctx context.Context, cfg *pipeline.Config, opts Options) (*pipeline.Sum
 	if lim := cfg.Run.MaxFailedBags; lim.Exceeded(sum.BagsFailed, sum.Bags) {
 		sum.BagsOK = 0
 		return sum, &pipeline.TooManyFailuresError{Failed: sum.BagsFailed, Bags: sum.Bags, Limit: *lim, First: first.Error}
+	}
+	// The local run's warnings, from the shards' summaries (the shards
+	// log nowhere).
+	if sum.RowsDropped > 0 {
+		log.Warn("rows with a null value or count were dropped (input.nulls: drop); fits.n_dropped counts them per bag", "rows", sum.RowsDropped)
+	}
+	if sum.Bags == 0 {
+		log.Warn("the input has no rows; writing empty tables")
 	}
 	m := &pipeline.Manifest{
 		Version:      pipeline.Version,
@@ -217,9 +290,52 @@ func runFlagRunner(ctx context.Context, p *beam.Pipeline) error {
 	return err
 }
 
+// fitEmpty writes the empty tables of an input without rows, in the
+// launcher.
+func fitEmpty(ctx context.Context, fit *fitShardFn, cfg *pipeline.Config) (err error) {
+	work, err := newWorkDir(0)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if rerr := work.remove(); rerr != nil && err == nil {
+			err = fmt.Errorf("removing %s: %w", work.dir, rerr)
+		}
+	}()
+	return fit.fit(ctx, 0, cfg, work.dir, nil)
+}
+
+// shardFailure returns the error that failed the job as the workers
+// recorded it, or "": the first unit's that failed to be read (by file
+// and unit), else the first shard's (by number).
+func shardFailure(ctx context.Context, staging string) string {
+	names, err := listFiles(ctx, joinLocation(staging, shardsDir))
+	if err != nil {
+		return ""
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		b, err := readFile(ctx, joinLocation(staging, shardsDir, name))
+		if err != nil {
+			continue
+		}
+		var r shardResult
+		if json.Unmarshal(b, &r) == nil && r.Failed != "" {
+			return r.Failed
+		}
+	}
+	return ""
+}
+
+// failures are the failed bags and errors the shards reported.
+type failures struct {
+	first *failedBag // the first failed bag by key (never nil)
+	fatal *failedBag // the earliest input error that stopped a shard, or nil
+}
+
 // collect reads and removes the shards' results, removes part files that
 // no result lists (left by retried bundles), and adds up the summaries.
-func collect(ctx context.Context, staging string) (*pipeline.Summary, *failedBag, error) {
+func collect(ctx context.Context, staging string) (*pipeline.Summary, *failures, error) {
 	names, err := listFiles(ctx, joinLocation(staging, shardsDir))
 	if err != nil {
 		return nil, nil, fmt.Errorf("listing the shards' results: %w", err)
@@ -227,9 +343,13 @@ func collect(ctx context.Context, staging string) (*pipeline.Summary, *failedBag
 	sort.Strings(names)
 	sum := &pipeline.Summary{}
 	var first *failedBag
+	fails := &failures{}
 	keep := map[string]bool{}
 	for _, name := range names {
 		loc := joinLocation(staging, shardsDir, name)
+		if strings.HasPrefix(name, readFailurePrefix) {
+			continue // a read that a retry redid
+		}
 		b, err := readFile(ctx, loc)
 		if err != nil {
 			return nil, nil, fmt.Errorf("reading a shard's result: %w", err)
@@ -251,8 +371,14 @@ func collect(ctx context.Context, staging string) (*pipeline.Summary, *failedBag
 		sum.Read += time.Duration(r.Seconds["read"] * float64(time.Second))
 		sum.Fit += time.Duration(r.Seconds["fit"] * float64(time.Second))
 		sum.Write += time.Duration(r.Seconds["write"] * float64(time.Second))
+		if r.Failed != "" {
+			return nil, nil, errors.New(r.Failed)
+		}
 		if r.First != nil && (first == nil || r.First.before(first)) {
 			first = r.First
+		}
+		if r.Fatal != nil && (fails.fatal == nil || r.Fatal.earlier(fails.fatal)) {
+			fails.fatal = r.Fatal
 		}
 		for table, parts := range r.Parts {
 			for _, p := range parts {
@@ -282,5 +408,6 @@ func collect(ctx context.Context, staging string) (*pipeline.Summary, *failedBag
 	if first == nil {
 		first = &failedBag{}
 	}
-	return sum, first, nil
+	fails.first = first
+	return sum, fails, nil
 }

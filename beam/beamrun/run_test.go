@@ -1,7 +1,9 @@
 package beamrun
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -15,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -57,9 +60,14 @@ func both(t *testing.T, yaml string, dir string, shards int) (local, onBeam stri
 	cfg := load(t, yaml, local)
 	_, lerr = pipeline.Run(ctx, cfg, pipeline.Options{})
 	cfg = load(t, yaml, onBeam)
-	_, berr = Run(ctx, cfg, Options{Shards: shards, Execute: onPrism})
+	beamLog.Reset()
+	log := slog.New(slog.NewTextHandler(&beamLog, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	_, berr = Run(ctx, cfg, Options{Shards: shards, Execute: onPrism, Logger: log})
 	return local, onBeam, lerr, berr
 }
+
+// beamLog is the launcher's warnings in the last run of both.
+var beamLog bytes.Buffer
 
 func load(t *testing.T, yaml, out string) *pipeline.Config {
 	t.Helper()
@@ -325,8 +333,12 @@ output: {dir: OUT, posteriors: true}
 // the keep column zone a dictionary in both (with other dictionaries), the
 // count w int16 and float64.
 // Bag "s07" has a NaN value in the second file, row 308; bag "s02" null
-// values in the first.
-func writeSensors(t *testing.T, in string) {
+// values in the first. Bag "s98", at the end of the first file, has counts
+// that sum to zero, and bag "s99", at the end of the second, only null
+// values: errors of whole bags, without a row. With nan, more rows have a
+// NaN value (input order, bag): nan[k] is row k of the second file; -1
+// takes row 308's NaN away.
+func writeSensors(t *testing.T, in string, nan ...int) {
 	t.Helper()
 	if err := os.MkdirAll(in, 0o755); err != nil {
 		t.Fatal(err)
@@ -349,8 +361,11 @@ func writeSensors(t *testing.T, in string) {
 			{Name: "w", Type: countType, Nullable: true},
 		}, nil)
 		b := array.NewRecordBuilder(mem, sc)
-		for i := range 600 {
+		for i := range 603 {
 			bag := fmt.Sprintf("s%02d", (i*7+fi)%10)
+			if i >= 600 {
+				bag = []string{"s98", "s99"}[fi]
+			}
 			switch kb := b.Field(0).(type) {
 			case *array.StringBuilder:
 				kb.Append(bag)
@@ -370,6 +385,10 @@ func writeSensors(t *testing.T, in string) {
 			}
 			switch cb := b.Field(4).(type) {
 			case *array.Int16Builder:
+				if bag == "s98" {
+					cb.Append(0)
+					break
+				}
 				cb.Append(int16(1 + i%3))
 			case *array.Float64Builder:
 				cb.Append(0.5 + float64(i%2))
@@ -377,8 +396,10 @@ func writeSensors(t *testing.T, in string) {
 			v := 20 + 15*float64(i%3) + float64(i%11)/5
 			vb := b.Field(2).(*array.Float64Builder)
 			switch {
-			case fi == 1 && i == 308: // bag s07
+			case fi == 1 && (i == 308 && !slices.Contains(nan, -1) || slices.Contains(nan, i)): // 308: bag s07
 				vb.Append(math.NaN())
+			case bag == "s99":
+				vb.AppendNull()
 			case fi == 0 && bag == "s02" && i > 400:
 				vb.AppendNull()
 			default:
@@ -473,7 +494,7 @@ func TestSkipBadBag(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in")
 	writeSensors(t, in)
-	yaml := strings.NewReplacer("IN", in, "RUN", "{on_error: skip, max_failed_bags: 1}").Replace(sensorsYAML)
+	yaml := strings.NewReplacer("IN", in, "RUN", "{on_error: skip, max_failed_bags: 3}").Replace(sensorsYAML)
 	local, onBeam, lerr, berr := both(t, yaml, filepath.Join(dir, "ok"), 3)
 	if lerr != nil || berr != nil {
 		t.Fatalf("local: %v; beam: %v\n%s", lerr, berr, yaml)
@@ -483,12 +504,37 @@ func TestSkipBadBag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Summary.BagsFailed != 1 || m.Summary.RowsDropped == 0 {
-		t.Errorf("the test data should fail one bag and drop rows: %+v", m.Summary)
+	if m.Summary.BagsFailed != 3 || m.Summary.RowsDropped == 0 {
+		t.Errorf("the test data should fail three bags and drop rows: %+v", m.Summary)
+	}
+	// The local run's warning.
+	if want := fmt.Sprintf(`msg="rows with a null value or count were dropped (input.nulls: drop); fits.n_dropped counts them per bag" rows=%d`, m.Summary.RowsDropped); !strings.Contains(beamLog.String(), want) {
+		t.Errorf("the launcher did not warn %s:\n%s", want, beamLog.String())
+	}
+	// same compared the errors; they name the input files, not a
+	// shard's staged ones.
+	_, fits := table(t, onBeam, pipeline.FitsTable)
+	var named int
+	for _, f := range fits {
+		if strings.Contains(f, "mixbatch-beam-shard") || strings.Contains(f, ".arrow") {
+			t.Errorf("fits names a staged file: %s", f)
+		}
+		for _, want := range []string{
+			filepath.Join(in, "part-1.parquet") + `: column "value", row 308, bag "s07"`,
+			filepath.Join(in, "part-0.parquet") + `: column "w", bag "s98": the bag's counts sum to zero`,
+			filepath.Join(in, "part-1.parquet") + `: column "value", bag "s99": every row of the bag (3) had a null value or count and was dropped`,
+		} {
+			if strings.Contains(f, want) {
+				named++
+			}
+		}
+	}
+	if named != 3 {
+		t.Errorf("fits names the input files and rows of %d failed bags, want 3:\n%s", named, strings.Join(fits, "\n"))
 	}
 
 	// Over the limit: both runs fail alike, and nothing is published.
-	yaml = strings.Replace(yaml, "max_failed_bags: 1", "max_failed_bags: 0", 1)
+	yaml = strings.Replace(yaml, "max_failed_bags: 3", "max_failed_bags: 2", 1)
 	local, onBeam, lerr, berr = both(t, yaml, filepath.Join(dir, "over"), 3)
 	var lt, bt *pipeline.TooManyFailuresError
 	if !errors.As(lerr, &lt) || !errors.As(berr, &bt) {
@@ -515,19 +561,43 @@ func noOutput(t *testing.T, local, onBeam string) {
 }
 
 // With on_error: fail the bad row fails the Beam job, naming the input
-// file and row as the local run does, and nothing is published.
+// file and row as the local run does, and nothing is published. More bad
+// rows later in the input, in other bags (and shards), and bags that fail
+// without a row do not change which is named, whatever shard runs first;
+// the error is the local run's, not wrapped in the runner's account.
 func TestFailPublishesNothing(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in")
-	writeSensors(t, in)
-	yaml := strings.NewReplacer("IN", in, "RUN", "{on_error: fail}").Replace(sensorsYAML)
-	local, onBeam, lerr, berr := both(t, yaml, dir, 3)
-	var ie *pipeline.InputError
-	if !errors.As(lerr, &ie) || berr == nil {
-		t.Fatalf("want an input error; local: %v; beam: %v", lerr, berr)
+	writeSensors(t, in, 402, 509, 590)
+	// One local worker: the local run then names the first bad row in
+	// input order.
+	yaml := strings.NewReplacer("IN", in, "RUN", "{on_error: fail, workers: 1}").Replace(sensorsYAML)
+	for _, shards := range []int{1, 3, 5} {
+		local, onBeam, lerr, berr := both(t, yaml, filepath.Join(dir, fmt.Sprint(shards)), shards)
+		var ie *pipeline.InputError
+		if !errors.As(lerr, &ie) || berr == nil {
+			t.Fatalf("want an input error; local: %v; beam: %v", lerr, berr)
+		}
+		if ie.Row != 308 {
+			t.Fatalf("the local run names row %d, want 308: %v", ie.Row, lerr)
+		}
+		if berr.Error() != lerr.Error() {
+			t.Errorf("%d shards: the Beam error is not the local one:\nbeam  %v\nlocal %v", shards, berr, lerr)
+		}
+		noOutput(t, local, onBeam)
 	}
-	if !strings.Contains(berr.Error(), lerr.Error()) {
-		t.Errorf("the Beam error does not say what the local one says:\nbeam  %v\nlocal %v", berr, lerr)
+
+	// No bad row: the bags that fail while fitting, s98 and s99, fail
+	// the run, the first by key.
+	in = filepath.Join(dir, "in-fit")
+	writeSensors(t, in, -1)
+	yaml = strings.NewReplacer("IN", in, "RUN", "{on_error: fail, workers: 1}").Replace(sensorsYAML)
+	local, onBeam, lerr, berr := both(t, yaml, filepath.Join(dir, "fit"), 3)
+	if lerr == nil || !strings.Contains(lerr.Error(), `bag "s98"`) {
+		t.Fatalf("local: %v, want bag s98's error", lerr)
+	}
+	if berr == nil || berr.Error() != lerr.Error() {
+		t.Errorf("the Beam error is not the local one:\nbeam  %v\nlocal %v", berr, lerr)
 	}
 	noOutput(t, local, onBeam)
 }
@@ -551,6 +621,9 @@ output: {dir: OUT}
 		t.Fatalf("local: %v; beam: %v", lerr, berr)
 	}
 	same(t, local, onBeam, pipeline.WeightsTable, pipeline.FitsTable)
+	if want := `level=WARN msg="the input has no rows; writing empty tables"`; !strings.Contains(beamLog.String(), want) {
+		t.Errorf("the launcher did not warn %s:\n%s", want, beamLog.String())
+	}
 }
 
 func TestSharedRefused(t *testing.T) {
@@ -692,8 +765,8 @@ func TestCollect(t *testing.T) {
 	if sum.Rows != 15 || sum.Bags != 5 || sum.BagsOK != 3 || sum.BagsFailed != 2 || sum.BagsNotConverged != 1 || sum.RowsDropped != 3 {
 		t.Errorf("summary %+v", sum)
 	}
-	if first.Error != "bag a failed" {
-		t.Errorf("first failed bag %+v, want a's", first)
+	if first.first.Error != "bag a failed" {
+		t.Errorf("first failed bag %+v, want a's", first.first)
 	}
 	left, err := filepath.Glob(filepath.Join(staging, "*", "*"))
 	if err != nil {
@@ -754,4 +827,158 @@ func TestConfigs(t *testing.T) {
 			same(t, cfgs[0].Output.Dir, cfgs[1].Output.Dir, tables...)
 		})
 	}
+}
+
+// An interrupt while shards fit (Prism runs them in this process) stops
+// them: Run returns the interrupt's cause only when they have removed
+// their folders, and publishes nothing.
+func TestInterruptDuringFit(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	if err := pipeline.GenMarbles(context.Background(), in, pipeline.Marbles{Bags: 30, RowsPerBag: 20, Seed: 1, Files: 2}); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan int, 16)
+	fitHook = func(ctx context.Context, shard int) {
+		started <- shard
+		select {
+		case <-ctx.Done():
+			// A fit takes a while to notice, and the folder to go.
+			time.Sleep(300 * time.Millisecond)
+		case <-time.After(20 * time.Second):
+		}
+	}
+	defer func() { fitHook = nil }()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	interrupt := errors.New("interrupted by SIGINT")
+	go func() {
+		<-started
+		cancel(interrupt)
+	}()
+	out := filepath.Join(dir, "out")
+	cfg := load(t, `
+input: {paths: ["`+in+`"], bag: bag_id, value: red}
+model:
+  family: bernoulli
+  components: [{name: factory1, p: 0.8}, {name: factory2, p: 0.3}]
+output: {dir: OUT}
+`, out)
+	t0 := time.Now()
+	sum, err := Run(ctx, cfg, Options{Shards: 3, Execute: onPrism})
+	if !errors.Is(err, interrupt) {
+		t.Fatalf("got %v, want the interrupt", err)
+	}
+	if d := time.Since(t0); d > 15*time.Second {
+		t.Errorf("Run took %s: it did not stop the shards", d)
+	}
+	if sum == nil || sum.Rows != 600 || sum.Files != 2 {
+		t.Errorf("summary %+v, want the planned files and rows", sum)
+	}
+	left, _ := filepath.Glob(filepath.Join(tmp, "mixbatch-beam-*"))
+	if len(left) > 0 {
+		t.Errorf("shard folders left: %v", left)
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("output written: %v", err)
+	}
+	staging, _ := filepath.Glob(filepath.Join(dir, ".*"))
+	if len(staging) > 0 {
+		t.Errorf("staging folders left: %v", staging)
+	}
+}
+
+// Shard folders of earlier runs go unless a live shard holds their lock;
+// folders without a lock file (older versions') once a minute old.
+func TestCleanStaleWork(t *testing.T) {
+	tmp := t.TempDir()
+	mk := func(name string, lock bool) string {
+		d := filepath.Join(tmp, name)
+		if err := os.MkdirAll(filepath.Join(d, "in"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if lock {
+			writeFile(t, filepath.Join(d, workLock), nil)
+		}
+		return d
+	}
+	dead := mk("mixbatch-beam-shard-00001-1", true)
+	live := mk("mixbatch-beam-shard-00002-2", true)
+	lf, err := lockFile(filepath.Join(live, workLock), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lf.Close()
+	oldNoLock := mk("mixbatch-beam-out-00003-3", false)
+	old := time.Now().Add(-2 * staleAge)
+	if err := os.Chtimes(oldNoLock, old, old); err != nil {
+		t.Fatal(err)
+	}
+	newNoLock := mk("mixbatch-beam-shard-00004-4", false)
+	other := mk("mixbatch-spill-5", true)
+	cleanStaleWork(tmp)
+	for d, keep := range map[string]bool{dead: false, live: true, oldNoLock: false, newNoLock: true, other: true} {
+		_, err := os.Stat(d)
+		if kept := err == nil; kept != keep {
+			t.Errorf("%s: kept %v, want %v", filepath.Base(d), kept, keep)
+		}
+	}
+}
+
+// A shard that fails the job (not for its data) records its error, which
+// the launcher reports instead of the runner's account of the job.
+func TestShardFailure(t *testing.T) {
+	ctx := context.Background()
+	staging := t.TempDir()
+	f := &fitShardFn{Staging: staging}
+	err := f.failed(ctx, 2, errors.New("shard 2: writing x: disk full"))
+	if err == nil || err.Error() != "shard 2: writing x: disk full" {
+		t.Fatalf("failed returned %v", err)
+	}
+	if err := f.report(ctx, 1, shardResult{Shard: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if got := shardFailure(ctx, staging); got != "shard 2: writing x: disk full" {
+		t.Errorf("shardFailure: %q", got)
+	}
+	if _, _, err := collect(ctx, staging); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("collect: %v", err)
+	}
+}
+
+// A unit that cannot be read fails the job; the launcher reports the
+// reader's error, the local run's, rather than the runner's account.
+func TestCorruptInput(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	if err := pipeline.GenMarbles(context.Background(), in, pipeline.Marbles{Bags: 20, RowsPerBag: 50, Seed: 1, Files: 1}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(in, "part-00000.parquet")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The pages, not the footer (its length is before the closing "PAR1").
+	footer := len(b) - 8 - int(binary.LittleEndian.Uint32(b[len(b)-8:]))
+	for i := 4; i < footer; i++ {
+		b[i] ^= 0x5a
+	}
+	writeFile(t, path, b)
+	yaml := `
+input: {paths: ["` + in + `"], bag: bag_id, value: red}
+model:
+  family: bernoulli
+  components: [{name: factory1, p: 0.8}, {name: factory2, p: 0.3}]
+output: {dir: OUT}
+`
+	local, onBeam, lerr, berr := both(t, yaml, dir, 2)
+	if lerr == nil || berr == nil {
+		t.Fatalf("local: %v; beam: %v", lerr, berr)
+	}
+	if berr.Error() != lerr.Error() {
+		t.Errorf("the Beam error is not the local one:\nbeam  %v\nlocal %v", berr, lerr)
+	}
+	noOutput(t, local, onBeam)
 }

@@ -16,13 +16,16 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
 
 	// The runners --runner may name (prism comes with beamrun), and the
 	// reflection-free execution of registered functions.
@@ -34,62 +37,180 @@ import (
 
 	"github.com/mixbatch/mixbatch/beam/beamrun"
 	"github.com/mixbatch/mixbatch/pipeline"
+	"github.com/mixbatch/mixbatch/store"
 )
 
+// Exit statuses, as mixbatch run's.
+const (
+	exitOK      = 0
+	exitFailure = 1 // the run failed: bad input, I/O, the job failed
+	exitUsage   = 2 // bad command line or config, or one this runner refuses
+	// 128 + the signal's number (130, 143) when interrupted by SIGINT or
+	// SIGTERM.
+)
+
+// Flag usages must not hold back-quoted words: package flag shows the
+// first as the flag's argument name.
 var (
-	configPath   = flag.String("config", "", "the run config (YAML), as for `mixbatch run` (required)")
+	configPath   = flag.String("config", "", "the run config (YAML), the same file as for mixbatch run (required)")
 	shards       = flag.Int("shards", beamrun.DefaultShards, "shards the bags are hashed into: the parallelism of the fits")
 	shardWorkers = flag.Int("shard_workers", 0, "parallel fits within a shard (0: run.workers of the config)")
 	verbose      = flag.Bool("v", false, "log the launcher's progress to stderr")
 )
 
+// dryRunners are the runners whose --dry_run shows the job without
+// running it.
+var dryRunners = map[string]bool{"dataflow": true, "dataflowrunner": true}
+
 func main() {
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), `Usage: mixbatch-beam --config FILE [--shards N] [--shard_workers N] [-v] [Beam flags: --runner, --endpoint, ...]
+
+Runs a mixbatch config on Apache Beam (Prism in-process by default); see beam/README.md.
+Exit status: 0 success, 1 run failure, 2 usage or config error,
+130 and 143 interrupted by SIGINT or SIGTERM.
+
+Flags:
+`)
+		flag.PrintDefaults()
+	}
 	flag.Parse()
 	// On a worker, Init runs the Beam harness and never returns: it must
 	// come before anything the launcher alone does.
 	beam.Init()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx)
+	ctx, stop := withSignals(context.Background())
+	code := run(ctx, os.Stdout, os.Stderr)
 	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "mixbatch-beam:", err)
-		os.Exit(1)
+	if sig, ok := context.Cause(ctx).(interruptError); ok && code != exitOK {
+		code = sig.exitCode()
+	}
+	os.Exit(code)
+}
+
+// interruptError is the cause of a context cancelled by a signal.
+type interruptError struct{ sig syscall.Signal }
+
+func (e interruptError) Error() string { return "interrupted by " + signalName(e.sig) }
+
+// exitCode is the shell's convention for death by a signal: 128 + its
+// number (130 for SIGINT, 143 for SIGTERM).
+func (e interruptError) exitCode() int { return 128 + int(e.sig) }
+
+func signalName(s syscall.Signal) string {
+	switch s {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
+}
+
+// withSignals returns a context cancelled, with an interruptError cause,
+// by the first SIGINT or SIGTERM: the launcher then stops the job's
+// shards that run in its process (Prism's), waits for them to remove
+// their folders, removes the staging location and exits with 130 or 143.
+// A second signal exits at once (a later run removes the shard folders
+// left behind).
+func withSignals(parent context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-sigs:
+			cancel(interruptError{s.(syscall.Signal)})
+		case <-done:
+			return
+		}
+		select {
+		case s := <-sigs:
+			fmt.Fprintf(os.Stderr, "mixbatch-beam: second %s; exiting now\n", signalName(s.(syscall.Signal)))
+			os.Exit(interruptError{s.(syscall.Signal)}.exitCode())
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel(nil)
 	}
 }
 
-// run loads the config, runs it on the runner the flags name, and prints
-// the summary.
-func run(ctx context.Context) error {
+// run loads the config, runs it on the runner the flags name, prints the
+// summary line on stdout and returns the exit status.
+func run(ctx context.Context, stdout, stderr io.Writer) int {
+	usage := func(msg string, args ...any) int {
+		fmt.Fprintf(stderr, "mixbatch-beam: "+msg+"\n", args...)
+		return exitUsage
+	}
+	if flag.NArg() > 0 {
+		return usage("unexpected argument %q", flag.Arg(0))
+	}
 	if *configPath == "" {
-		return errors.New("--config is required")
+		return usage("--config is required")
 	}
 	if *jobopts.Async {
-		return errors.New("--async is not supported: the launcher publishes the output when the job has finished")
+		return usage("--async is not supported: the launcher publishes the output when the job has finished")
+	}
+	runner := *runners.Runner
+	if runner == "" {
+		runner = "prism"
+	}
+	dry := false
+	if f := flag.Lookup("dry_run"); f != nil && f.Value.String() == "true" {
+		if !dryRunners[strings.ToLower(runner)] {
+			return usage("--dry_run only shows the job on Dataflow (--runner=dataflow); the %s runner would run it", runner)
+		}
+		dry = true
 	}
 	cfg, err := pipeline.LoadFile(*configPath)
 	if err != nil {
-		return err
+		return usage("invalid config: %v", err)
 	}
 	level := slog.LevelWarn
-	if *verbose {
+	if *verbose || dry {
+		// A dry run's job description is logged by the runner.
 		level = slog.LevelInfo
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	// Beam and Prism log through the default logger.
-	slog.SetDefault(log)
-	dry := false
-	if f := flag.Lookup("dry_run"); f != nil {
-		dry = f.Value.String() == "true"
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	// Beam and Prism log through the default logger: only with -v (or for
+	// a dry run's job description). Without, their account of a failed
+	// job (its plan, once per failed bundle) is left out: the launcher
+	// reports the shard's own error, or Beam's error if it has none.
+	beamLevel := level
+	if !*verbose && !dry {
+		beamLevel = slog.LevelError + 4
 	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: beamLevel})))
 	sum, err := beamrun.Run(ctx, cfg, beamrun.Options{Shards: *shards, Workers: *shardWorkers, Logger: log, DryRun: dry})
 	if err != nil {
-		return err
+		if beamrun.IsUsageError(err) {
+			return usage("%v", err)
+		}
+		what := "run failed"
+		if ctx.Err() != nil {
+			what = "interrupted"
+			if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+				what = cause.Error()
+			}
+			if errors.Is(err, context.Cause(ctx)) || errors.Is(err, context.Canceled) {
+				// The error says no more than what.
+				fmt.Fprintf(stderr, "mixbatch-beam: %s; the output folder was left as it was\n", what)
+				err = nil
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "mixbatch-beam: %s; the output folder was left as it was: %v\n", what, err)
+		}
+		fmt.Fprintf(stdout, "mixbatch-beam: %s\n", sum.StoppedLine(what, store.Redact(cfg.Output.Dir)))
+		return exitFailure
 	}
 	if dry {
-		fmt.Println("mixbatch-beam: dry run: the job was shown, not run; nothing was written")
-		return nil
+		fmt.Fprintln(stdout, "mixbatch-beam: dry run: the job was shown, not run; nothing was written")
+		return exitOK
 	}
-	fmt.Printf("mixbatch-beam: %d bags ok, %d failed, %d not converged; %d rows in %s -> %s\n",
-		sum.BagsOK, sum.BagsFailed, sum.BagsNotConverged, sum.Rows, sum.Elapsed.Round(1e6), sum.Output)
-	return nil
+	fmt.Fprintf(stdout, "mixbatch-beam: %s\n", sum.Line())
+	return exitOK
 }

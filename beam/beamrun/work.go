@@ -1,0 +1,183 @@
+package beamrun
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Shard folders: a shard stages its rows and runs its fit in a folder of
+// the worker's temporary folder ($TMPDIR), removed when the fit ends. A
+// worker that dies first (kill -9, a launcher that exits while Prism's
+// in-process workers run, a lost machine) leaves it behind, so every
+// shard, and the launcher, first removes the shard folders of earlier
+// runs, as the local run removes stale mixbatch-spill-* folders: a live
+// shard holds an exclusive flock on the lock file in its folder.
+
+// workPrefix starts the name of every shard folder.
+const workPrefix = "mixbatch-beam-shard-"
+
+// stalePrefixes are the names of folders that earlier versions left
+// without a lock file: removed once they are staleAge old.
+var stalePrefixes = []string{workPrefix, "mixbatch-beam-out-"}
+
+// workLock is the lock file of a shard folder, as pipeline's.
+const workLock = ".mixbatch-lock"
+
+// staleAge is how old a shard folder without a lock file must be before
+// it counts as stale: a shard creates the lock right after the folder.
+const staleAge = time.Minute
+
+// workDir is a shard's folder, locked while the shard lives.
+type workDir struct {
+	dir  string
+	lock *os.File
+}
+
+// newWorkDir removes stale shard folders and makes a new one for shard.
+func newWorkDir(shard int) (*workDir, error) {
+	tmp := os.TempDir()
+	cleanStaleWork(tmp)
+	dir, err := os.MkdirTemp(tmp, fmt.Sprintf("%s%05d-", workPrefix, shard))
+	if err != nil {
+		return nil, err
+	}
+	lock, err := lockFile(filepath.Join(dir, workLock), true)
+	if err != nil {
+		return nil, errors.Join(err, os.RemoveAll(dir))
+	}
+	return &workDir{dir: dir, lock: lock}, nil
+}
+
+// remove removes the folder, then drops the lock.
+func (w *workDir) remove() error {
+	err := os.RemoveAll(w.dir)
+	return errors.Join(err, w.lock.Close())
+}
+
+// lockFile opens (or creates) path and takes an exclusive flock on it
+// without waiting; it fails when another open file holds the lock, in
+// this process or another.
+func lockFile(path string, create bool) (*os.File, error) {
+	flags := os.O_RDWR
+	if create {
+		flags |= os.O_CREATE | os.O_EXCL
+	}
+	f, err := os.OpenFile(path, flags, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return nil, errors.Join(err, f.Close())
+	}
+	return f, nil
+}
+
+// cleanStaleWork removes the shard folders under tmp that no live shard
+// holds.
+func cleanStaleWork(tmp string) {
+	for _, prefix := range stalePrefixes {
+		old, _ := filepath.Glob(filepath.Join(tmp, prefix+"*"))
+		for _, d := range old {
+			fi, err := os.Lstat(d)
+			if err != nil || !fi.IsDir() {
+				continue
+			}
+			lf, err := lockFile(filepath.Join(d, workLock), false)
+			switch {
+			case err == nil:
+				if lf.Close() != nil {
+					continue
+				}
+			case errors.Is(err, os.ErrNotExist):
+				// No lock file: an old version's folder, or one being
+				// made this instant.
+				if time.Since(fi.ModTime()) < staleAge {
+					continue
+				}
+			default:
+				continue // locked by a live shard, or not ours
+			}
+			if err := os.RemoveAll(d); err != nil {
+				slog.Warn("removing the shard folder of an earlier run", "path", d, "err", err)
+				continue
+			}
+			slog.Info("removed the shard folder of an earlier run that did not finish", "path", d)
+		}
+	}
+}
+
+// launches are the runs under way in this process, by Options' launch id.
+// A shard fitted in the launcher's own process (Prism's loopback workers)
+// joins its launch: an interrupt of the launcher stops it, and the
+// launcher waits for it to remove its folder before returning. On a
+// remote worker the id is unknown and joining does nothing.
+var launches sync.Map // string -> *launch
+
+// launch is one Run's context and the shards of it running in this
+// process.
+type launch struct {
+	ctx context.Context
+	mu  sync.Mutex
+	n   int
+}
+
+// newLaunch registers a launch under a new id.
+func newLaunch(ctx context.Context) (string, *launch) {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	l := &launch{ctx: ctx}
+	launches.Store(id, l)
+	return id, l
+}
+
+// joinLaunch returns ctx, cancelled also when launch id's context is,
+// and the function to call when the shard is done.
+func joinLaunch(ctx context.Context, id string) (context.Context, func()) {
+	v, ok := launches.Load(id)
+	if !ok || id == "" {
+		return ctx, func() {}
+	}
+	l := v.(*launch)
+	l.mu.Lock()
+	l.n++
+	l.mu.Unlock()
+	ctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(l.ctx, func() { cancel(context.Cause(l.ctx)) })
+	return ctx, func() {
+		stop()
+		cancel(nil)
+		l.mu.Lock()
+		l.n--
+		l.mu.Unlock()
+	}
+}
+
+// end unregisters the launch and waits, at most timeout, for the shards
+// that joined it to finish. It reports whether they did.
+func (l *launch) end(id string, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		l.mu.Lock()
+		n := l.n
+		l.mu.Unlock()
+		if n == 0 {
+			launches.Delete(id)
+			return true
+		}
+		if time.Now().After(deadline) {
+			launches.Delete(id)
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
