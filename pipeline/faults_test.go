@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mixbatch/mixbatch/em"
+	"github.com/mixbatch/mixbatch/internal/flock"
 	"github.com/mixbatch/mixbatch/readers"
 )
 
@@ -131,7 +132,7 @@ func TestStaleStagingCleaned(t *testing.T) {
 	swapped := mk("swapped", false, time.Hour) // an old output swapped out, not removed
 	fresh := mk("fresh", false, 0)             // no lock yet: maybe a run just starting
 	live := mk("live", true, 0)
-	held, err := lockFile(filepath.Join(live, lockName), false)
+	held, err := flock.Open(filepath.Join(live, lockName), false)
 	if err != nil {
 		t.Fatal(err)
 	}

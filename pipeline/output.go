@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 
+	"github.com/mixbatch/mixbatch/internal/flock"
 	"github.com/mixbatch/mixbatch/store"
 	"github.com/mixbatch/mixbatch/writers"
 )
@@ -100,7 +101,7 @@ func newStage(dir string, overwrite bool, log *slog.Logger) (*stage, error) {
 		return nil, fmt.Errorf("output.dir: creating staging folder: %w", err)
 	}
 	s := &stage{dir: filepath.Clean(dir), tmp: tmp, overwrite: overwrite, log: log}
-	lock, err := lockFile(filepath.Join(tmp, lockName), true)
+	lock, err := flock.Open(filepath.Join(tmp, lockName), true)
 	if err != nil {
 		_ = os.RemoveAll(tmp)
 		return nil, fmt.Errorf("output.dir: locking the staging folder: %w", err)
@@ -118,25 +119,6 @@ const lockName = ".mixbatch-lock"
 // before it counts as stale: a run creates the lock right after the folder.
 const staleGrace = time.Minute
 
-// lockFile opens (or creates) path and takes an exclusive flock on it
-// without waiting. It returns an error wrapping unix.EWOULDBLOCK when
-// another process holds the lock.
-func lockFile(path string, create bool) (*os.File, error) {
-	flags := os.O_RDWR
-	if create {
-		flags |= os.O_CREATE | os.O_EXCL
-	}
-	f, err := os.OpenFile(path, flags, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		_ = f.Close()
-		return nil, err
-	}
-	return f, nil
-}
-
 // cleanStale removes the staging folders of output folder dir left behind
 // by runs that died without cleaning up (kill -9, power loss, a second
 // Ctrl-C). A staging folder whose lock another process holds belongs to a
@@ -153,7 +135,7 @@ func cleanStale(parent, base, dir string, log *slog.Logger) {
 			continue
 		}
 		path := filepath.Join(parent, e.Name())
-		lock, err := lockFile(filepath.Join(path, lockName), false)
+		lock, err := flock.Open(filepath.Join(path, lockName), false)
 		switch {
 		case err == nil:
 			// Its run is gone: the lock was free.

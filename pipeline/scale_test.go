@@ -24,6 +24,7 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/mixbatch/mixbatch/em"
+	"github.com/mixbatch/mixbatch/internal/flock"
 	"github.com/mixbatch/mixbatch/writers"
 )
 
@@ -260,7 +261,7 @@ func TestSpillRemovedOnFailure(t *testing.T) {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		lf, err := lockFile(filepath.Join(d, lockName), true)
+		lf, err := flock.Open(filepath.Join(d, lockName), true)
 		if err != nil {
 			t.Fatal(err)
 		}

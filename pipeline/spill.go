@@ -18,6 +18,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/ipc"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/mixbatch/mixbatch/internal/flock"
 )
 
 // spillPrefix starts the name of every spill folder under run.temp_dir.
@@ -78,7 +80,7 @@ func newSpiller(tempDir string, parts, workers, dim int, counts bool, mem memory
 			err = errors.Join(err, sp.remove())
 		}
 	}()
-	if sp.lock, err = lockFile(filepath.Join(dir, lockName), true); err != nil {
+	if sp.lock, err = flock.Open(filepath.Join(dir, lockName), true); err != nil {
 		return nil, fmt.Errorf("run.temp_dir: %w", err)
 	}
 	fields := []arrow.Field{{Name: "bag", Type: arrow.PrimitiveTypes.Int32}}
@@ -340,7 +342,7 @@ func (sp *spiller) remove() error {
 func cleanSpills(dir string, log *slog.Logger) {
 	old, _ := filepath.Glob(filepath.Join(dir, spillPrefix+"*"))
 	for _, d := range old {
-		lf, err := lockFile(filepath.Join(d, lockName), false)
+		lf, err := flock.Open(filepath.Join(d, lockName), false)
 		if err != nil {
 			continue // locked by a live run, or not ours
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
 
+	"github.com/mixbatch/mixbatch/internal/flock"
 	"github.com/mixbatch/mixbatch/pipeline"
 	"github.com/mixbatch/mixbatch/store"
 	"github.com/mixbatch/mixbatch/store/storetest"
@@ -905,7 +906,7 @@ func TestCleanStaleWork(t *testing.T) {
 	}
 	dead := mk("mixbatch-beam-shard-00001-1", true)
 	live := mk("mixbatch-beam-shard-00002-2", true)
-	lf, err := lockFile(filepath.Join(live, workLock), false)
+	lf, err := flock.Open(filepath.Join(live, workLock), false)
 	if err != nil {
 		t.Fatal(err)
 	}

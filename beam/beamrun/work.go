@@ -10,8 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/mixbatch/mixbatch/internal/flock"
 )
 
 // Shard folders: a shard stages its rows and runs its fit in a folder of
@@ -50,7 +51,7 @@ func newWorkDir(shard int) (*workDir, error) {
 	if err != nil {
 		return nil, err
 	}
-	lock, err := lockFile(filepath.Join(dir, workLock), true)
+	lock, err := flock.Open(filepath.Join(dir, workLock), true)
 	if err != nil {
 		return nil, errors.Join(err, os.RemoveAll(dir))
 	}
@@ -63,24 +64,6 @@ func (w *workDir) remove() error {
 	return errors.Join(err, w.lock.Close())
 }
 
-// lockFile opens (or creates) path and takes an exclusive flock on it
-// without waiting; it fails when another open file holds the lock, in
-// this process or another.
-func lockFile(path string, create bool) (*os.File, error) {
-	flags := os.O_RDWR
-	if create {
-		flags |= os.O_CREATE | os.O_EXCL
-	}
-	f, err := os.OpenFile(path, flags, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		return nil, errors.Join(err, f.Close())
-	}
-	return f, nil
-}
-
 // cleanStaleWork removes the shard folders under tmp that no live shard
 // holds.
 func cleanStaleWork(tmp string) {
@@ -91,7 +74,7 @@ func cleanStaleWork(tmp string) {
 			if err != nil || !fi.IsDir() {
 				continue
 			}
-			lf, err := lockFile(filepath.Join(d, workLock), false)
+			lf, err := flock.Open(filepath.Join(d, workLock), false)
 			switch {
 			case err == nil:
 				if lf.Close() != nil {

@@ -10,17 +10,16 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/term"
 
+	"github.com/mixbatch/mixbatch/internal/interrupt"
 	"github.com/mixbatch/mixbatch/pipeline"
 	"github.com/mixbatch/mixbatch/store"
 )
@@ -59,64 +58,10 @@ Exit status: 0 success, 1 run failure, 2 usage or config error,
 `
 
 func main() {
-	ctx, stop := withSignals(context.Background())
+	ctx, stop := interrupt.Notify(context.Background(), "mixbatch")
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	if sig, ok := context.Cause(ctx).(interruptError); ok && code != exitOK {
-		code = sig.exitCode()
-	}
-	os.Exit(code)
-}
-
-// interruptError is the cause of a context cancelled by a signal.
-type interruptError struct{ sig syscall.Signal }
-
-func (e interruptError) Error() string { return "interrupted by " + signalName(e.sig) }
-
-// exitCode is the shell's convention for death by a signal: 128 + its
-// number (130 for SIGINT, 143 for SIGTERM).
-func (e interruptError) exitCode() int { return 128 + int(e.sig) }
-
-func signalName(s syscall.Signal) string {
-	switch s {
-	case syscall.SIGINT:
-		return "SIGINT"
-	case syscall.SIGTERM:
-		return "SIGTERM"
-	}
-	return s.String()
-}
-
-// withSignals returns a context cancelled, with an interruptError cause, by
-// the first SIGINT or SIGTERM; the run then stops, removes its temporary
-// files and exits with 130 or 143. A second signal exits at once (a later
-// run removes what this one leaves behind).
-func withSignals(parent context.Context) (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(parent)
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		var first syscall.Signal
-		select {
-		case s := <-sigs:
-			first = s.(syscall.Signal)
-			cancel(interruptError{first})
-		case <-done:
-			return
-		}
-		select {
-		case s := <-sigs:
-			fmt.Fprintf(os.Stderr, "mixbatch: second %s; exiting now\n", signalName(s.(syscall.Signal)))
-			os.Exit(interruptError{s.(syscall.Signal)}.exitCode())
-		case <-done:
-		}
-	}()
-	return ctx, func() {
-		signal.Stop(sigs)
-		close(done)
-		cancel(nil)
-	}
+	os.Exit(interrupt.ExitCode(ctx, code))
 }
 
 // run dispatches a command line and returns the exit status.

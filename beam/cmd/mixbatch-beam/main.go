@@ -19,9 +19,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
@@ -36,6 +34,7 @@ import (
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/universal"
 
 	"github.com/mixbatch/mixbatch/beam/beamrun"
+	"github.com/mixbatch/mixbatch/internal/interrupt"
 	"github.com/mixbatch/mixbatch/pipeline"
 	"github.com/mixbatch/mixbatch/store"
 )
@@ -78,64 +77,10 @@ Flags:
 	// On a worker, Init runs the Beam harness and never returns: it must
 	// come before anything the launcher alone does.
 	beam.Init()
-	ctx, stop := withSignals(context.Background())
+	ctx, stop := interrupt.Notify(context.Background(), "mixbatch-beam")
 	code := run(ctx, os.Stdout, os.Stderr)
 	stop()
-	if sig, ok := context.Cause(ctx).(interruptError); ok && code != exitOK {
-		code = sig.exitCode()
-	}
-	os.Exit(code)
-}
-
-// interruptError is the cause of a context cancelled by a signal.
-type interruptError struct{ sig syscall.Signal }
-
-func (e interruptError) Error() string { return "interrupted by " + signalName(e.sig) }
-
-// exitCode is the shell's convention for death by a signal: 128 + its
-// number (130 for SIGINT, 143 for SIGTERM).
-func (e interruptError) exitCode() int { return 128 + int(e.sig) }
-
-func signalName(s syscall.Signal) string {
-	switch s {
-	case syscall.SIGINT:
-		return "SIGINT"
-	case syscall.SIGTERM:
-		return "SIGTERM"
-	}
-	return s.String()
-}
-
-// withSignals returns a context cancelled, with an interruptError cause,
-// by the first SIGINT or SIGTERM: the launcher then stops the job's
-// shards that run in its process (Prism's), waits for them to remove
-// their folders, removes the staging location and exits with 130 or 143.
-// A second signal exits at once (a later run removes the shard folders
-// left behind).
-func withSignals(parent context.Context) (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(parent)
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case s := <-sigs:
-			cancel(interruptError{s.(syscall.Signal)})
-		case <-done:
-			return
-		}
-		select {
-		case s := <-sigs:
-			fmt.Fprintf(os.Stderr, "mixbatch-beam: second %s; exiting now\n", signalName(s.(syscall.Signal)))
-			os.Exit(interruptError{s.(syscall.Signal)}.exitCode())
-		case <-done:
-		}
-	}()
-	return ctx, func() {
-		signal.Stop(sigs)
-		close(done)
-		cancel(nil)
-	}
+	os.Exit(interrupt.ExitCode(ctx, code))
 }
 
 // run loads the config, runs it on the runner the flags name, prints the

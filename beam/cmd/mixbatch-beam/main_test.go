@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"github.com/mixbatch/mixbatch/internal/interrupt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -184,7 +185,7 @@ em: {restarts: 200, seed: 1}
 output: {dir: "`+out+`"}
 `)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
-		t.Run(signalName(sig), func(t *testing.T) {
+		t.Run(interrupt.Name(sig), func(t *testing.T) {
 			tmp := t.TempDir()
 			cmd := command(t, tmp, "--config", cfg, "--shards=4", "-v")
 			var stdout bytes.Buffer
@@ -215,7 +216,7 @@ output: {dir: "`+out+`"}
 			if code, want := cmd.ProcessState.ExitCode(), 128+int(sig); code != want {
 				t.Errorf("exit status %d, want %d; stderr:\n%s", code, want, log.String())
 			}
-			what := "interrupted by " + signalName(sig)
+			what := "interrupted by " + interrupt.Name(sig)
 			if !strings.HasPrefix(stdout.String(), "mixbatch-beam: "+what+" after ") {
 				t.Errorf("stdout %q", stdout.String())
 			}

@@ -1,0 +1,31 @@
+// Package flock takes the exclusive advisory locks (flock(2)) that mark
+// the folders of a live run: its staging, spill and Beam shard folders.
+// The kernel lets go of a lock when its process dies, so a folder whose
+// lock is free belongs to a run that is gone and may be removed.
+package flock
+
+import (
+	"errors"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// Open opens path (creating it when create is set; it must not exist
+// then) and takes an exclusive flock on it without waiting. It returns an
+// error wrapping unix.EWOULDBLOCK when another open file holds the lock,
+// in this process or another. Closing the file releases the lock.
+func Open(path string, create bool) (*os.File, error) {
+	flags := os.O_RDWR
+	if create {
+		flags |= os.O_CREATE | os.O_EXCL
+	}
+	f, err := os.OpenFile(path, flags, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return nil, errors.Join(err, f.Close())
+	}
+	return f, nil
+}
