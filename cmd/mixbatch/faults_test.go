@@ -242,13 +242,20 @@ output: {dir: %q}
 	if err := os.WriteFile(config, []byte(yml), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	interruptFit(t, config, filepath.Join(root, "out"), 100*time.Millisecond)
+}
+
+// interruptFit starts a run of config, sends it SIGINT once it has been
+// fitting for wait, and checks that it exits 130 within 2 s without
+// creating out.
+func interruptFit(t *testing.T, config, out string, wait time.Duration) {
+	t.Helper()
 	p := start(t, "run", "--config", config)
-	// Wait until the run is fitting.
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(p.stderr.String(), "msg=read") && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(wait)
 	sent := time.Now()
 	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
@@ -258,7 +265,7 @@ output: {dir: %q}
 	if code != 130 || took > 2*time.Second {
 		t.Errorf("exit %d after %v, want 130 within 2 s\nstderr: %s", code, took, p.stderr.String())
 	}
-	if _, err := os.Stat(filepath.Join(root, "out")); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(out); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("output after an interrupted first run: %v, want none", err)
 	}
 }
@@ -284,24 +291,7 @@ output: {dir: %q}
 	if err := os.WriteFile(config, []byte(yml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := start(t, "run", "--config", config)
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(p.stderr.String(), "msg=read") && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	time.Sleep(500 * time.Millisecond)
-	sent := time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	code := p.wait(t)
-	took := time.Since(sent)
-	if code != 130 || took > 2*time.Second {
-		t.Errorf("exit %d after %v, want 130 within 2 s\nstderr: %s", code, took, p.stderr.String())
-	}
-	if _, err := os.Stat(filepath.Join(root, "out")); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("output after an interrupted first run: %v, want none", err)
-	}
+	interruptFit(t, config, filepath.Join(root, "out"), 500*time.Millisecond)
 }
 
 // TestKill9KeepsOutput kills a run with SIGKILL while it writes: the earlier
