@@ -373,6 +373,21 @@ func TestWeightsIter(t *testing.T) {
 	for _, p := range it.parts {
 		p.it.batch = 2 // bags straddle batches
 	}
+	got := drainWeights(t, it)
+	if want := []string{"1 [0.25 0.75]", "2 [NaN 1]", "5 [0.5 0.5]"}; !slices.Equal(got, want) {
+		t.Errorf("bags %q, want %q", got, want)
+	}
+
+	writeWeights(t, weights, []int64{5, 5, 1, 1}, []string{"factory1", "factory2", "factory1", "factory2"}, []float64{0.5, 0.5, 0.2, 0.8})
+	err = Write(context.Background(), dir, &bytes.Buffer{}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "bag 1 comes after bag 5: the weights are not in increasing bag order") {
+		t.Errorf("error %v", err)
+	}
+}
+
+// drainWeights reads every bag of it as "key [weights]" and closes it.
+func drainWeights(t *testing.T, it *mergedWeights) []string {
+	t.Helper()
 	var got []string
 	for {
 		bw, ok := it.next()
@@ -384,15 +399,7 @@ func TestWeightsIter(t *testing.T) {
 	if err := it.close(); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"1 [0.25 0.75]", "2 [NaN 1]", "5 [0.5 0.5]"}; !slices.Equal(got, want) {
-		t.Errorf("bags %q, want %q", got, want)
-	}
-
-	writeWeights(t, weights, []int64{5, 5, 1, 1}, []string{"factory1", "factory2", "factory1", "factory2"}, []float64{0.5, 0.5, 0.2, 0.8})
-	err = Write(context.Background(), dir, &bytes.Buffer{}, Options{})
-	if err == nil || !strings.Contains(err.Error(), "bag 1 comes after bag 5: the weights are not in increasing bag order") {
-		t.Errorf("error %v", err)
-	}
+	return got
 }
 
 // TestWeightsMergeParts reads a weights table of several part files
@@ -435,17 +442,7 @@ func TestWeightsMergeParts(t *testing.T) {
 	for _, p := range it.parts {
 		p.it.batch = 1
 	}
-	var got []string
-	for {
-		bw, ok := it.next()
-		if !ok {
-			break
-		}
-		got = append(got, fmt.Sprint(bw.key, bw.w))
-	}
-	if err := it.close(); err != nil {
-		t.Fatal(err)
-	}
+	got := drainWeights(t, it)
 	want := []string{"1 [0.1 0.9]", "2 [0.2 0.8]", "3 [0.3 0.7]", "4 [0.4 0.6]", "7 [0.7 0.3]", "9 [NaN 1]"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("bags %q, want %q", got, want)
