@@ -245,12 +245,16 @@ func (f *Fitter) Fit(logLik, counts []float64, k int, s Settings) (Result, error
 }
 
 // stopped reports whether Settings.Done has been closed.
-func (f *Fitter) stopped() bool {
-	if f.done == nil {
+func (f *Fitter) stopped() bool { return closed(f.done) }
+
+// closed reports whether done, a Done channel of Settings or
+// LearnSettings, is closed; a nil one never is.
+func closed(done <-chan struct{}) bool {
+	if done == nil {
 		return false
 	}
 	select {
-	case <-f.done:
+	case <-done:
 		return true
 	default:
 		return false

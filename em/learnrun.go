@@ -140,17 +140,7 @@ func (l *Learner) Learn(bag Bag, s LearnSettings) (LearnResult, error) {
 }
 
 // stopped reports whether LearnSettings.Done has been closed.
-func (l *Learner) stopped() bool {
-	if l.done == nil {
-		return false
-	}
-	select {
-	case <-l.done:
-		return true
-	default:
-		return false
-	}
-}
+func (l *Learner) stopped() bool { return closed(l.done) }
 
 // randomStart reports whether the starts are random: the location
 // parameter is learned and has no starting value.

@@ -145,12 +145,18 @@ func (f *fitShardFn) failed(ctx context.Context, shard int, err error) error {
 	if ctx.Err() != nil {
 		return err
 	}
-	res := shardResult{Shard: shard, Failed: err.Error()}
-	if b, jerr := json.Marshal(res); jerr == nil {
-		// Best effort: the job fails with err anyway.
-		_ = writeAll(ctx, joinLocation(f.Staging, shardsDir, fmt.Sprintf("shard-%05d.json", shard)), bytes.NewReader(b))
-	}
+	recordFailure(ctx, f.Staging, fmt.Sprintf("shard-%05d.json", shard), shard, err)
 	return err
+}
+
+// recordFailure leaves err, which fails the job, under _shards/ of the
+// staging location as name, for the launcher to report rather than the
+// runner's account of the failed job. Best effort: the job fails with err
+// anyway.
+func recordFailure(ctx context.Context, staging, name string, shard int, err error) {
+	if b, jerr := json.Marshal(shardResult{Shard: shard, Failed: err.Error()}); jerr == nil {
+		_ = writeAll(ctx, joinLocation(staging, shardsDir, name), bytes.NewReader(b))
+	}
 }
 
 // fit runs pipeline.Run on cfg's inputs (a shard's staged rows, located

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -67,11 +66,7 @@ func (f *readUnitFn) Setup() error {
 func (f *readUnitFn) ProcessElement(ctx context.Context, u UnitRef, emit func(int, []byte)) (err error) {
 	defer func() {
 		if err != nil && ctx.Err() == nil && f.Staging != "" {
-			b, jerr := json.Marshal(shardResult{Shard: -1, Failed: err.Error()})
-			if jerr == nil {
-				name := fmt.Sprintf("%s%010d-%010d.json", readFailurePrefix, u.File, u.Unit)
-				_ = writeAll(ctx, joinLocation(f.Staging, shardsDir, name), bytes.NewReader(b))
-			}
+			recordFailure(ctx, f.Staging, fmt.Sprintf("%s%010d-%010d.json", readFailurePrefix, u.File, u.Unit), -1, err)
 		}
 	}()
 	return f.read(ctx, u, emit)
