@@ -193,6 +193,9 @@ func TestSharedMatchesFitShared(t *testing.T) {
 				res.Params.Weights[j], res.Params.Mean[j], res.Params.SD[j])
 		}
 	}
+	if weights.len() == 0 || weights.len() != len(res.BagWeights) {
+		t.Fatalf("weights has %d rows, em.FitShared %d bag weights", weights.len(), len(res.BagWeights))
+	}
 	for i := 0; i < weights.len(); i++ {
 		if weights.cols["weight"][i] != res.BagWeights[i] {
 			t.Fatalf("weights row %d: %v, em.FitShared %v", i, weights.cols["weight"][i], res.BagWeights[i])
@@ -326,6 +329,9 @@ func TestSharedMultivariate(t *testing.T) {
 		t.Errorf("shared means %v, want about (0, -3) and (10, 5)", res.Params.Mean)
 	}
 	weights := readTable(t, j.out, WeightsTable)
+	if weights.len() == 0 || weights.len() != len(res.BagWeights) {
+		t.Fatalf("weights has %d rows, em.FitShared %d bag weights", weights.len(), len(res.BagWeights))
+	}
 	for i := 0; i < weights.len(); i++ {
 		if weights.cols["weight"][i] != res.BagWeights[i] {
 			t.Fatalf("weights row %d: %v, em.FitShared %v", i, weights.cols["weight"][i], res.BagWeights[i])

@@ -142,6 +142,9 @@ func TestSeriesScale(t *testing.T) {
 				}
 			}
 			n := float64(len(values))
+			if n == 0 {
+				t.Fatalf("bag %s has no rows in the input", ex.bag)
+			}
 			if fit := fitOf(t, ex, cfg.Input.Bag, ex.bag); fit["total_count"].(float64) != n {
 				t.Fatalf("fits total_count %v, input has %v rows", fit["total_count"], n)
 			}
@@ -217,8 +220,11 @@ func TestSeriesScale(t *testing.T) {
 			for i, x := range s.X {
 				want := 0.0
 				for k, c := range comps {
-					want += n * s.H * wmap[c.Name] * independentProb(c, ex.family, "", x)
-					_ = k
+					wantK := n * s.H * wmap[c.Name] * independentProb(c, ex.family, "", x)
+					if !near(s.Comps[k][i], wantK, 1e-12) {
+						t.Errorf("x = %v: %s contributes %v, want n·h·w·f = %v", x, c.Name, s.Comps[k][i], wantK)
+					}
+					want += wantK
 				}
 				if !near(s.Sum[i], want, 1e-12) {
 					t.Errorf("x = %v: mixture %v, want n·h·Σ w_k f_k = %v", x, s.Sum[i], want)

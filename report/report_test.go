@@ -203,6 +203,9 @@ func wantMeans(t *testing.T, page, dir, bagCol string) {
 		sums[row[1].(string)] += row[2].(float64)
 		counts[row[1].(string)]++
 	}
+	if len(sums) == 0 {
+		t.Fatalf("%s: the weights table has no rows", dir)
+	}
 	w := section(t, page, "weights")
 	for name, s := range sums {
 		want := fmt.Sprintf(`<tr><td>%s</td><td class="n">%.3f</td>`, name, s/counts[name])

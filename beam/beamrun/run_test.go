@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -842,6 +843,10 @@ func TestInterruptDuringFit(t *testing.T) {
 		t.Fatal(err)
 	}
 	started := make(chan int, 16)
+	// A shard whose context the interrupt does not reach waits out the 20 s
+	// and counts itself here: the test asserts on that count, not on how
+	// long Run took.
+	var notStopped atomic.Int32
 	fitHook = func(ctx context.Context, shard int) {
 		started <- shard
 		select {
@@ -849,6 +854,7 @@ func TestInterruptDuringFit(t *testing.T) {
 			// A fit takes a while to notice, and the folder to go.
 			time.Sleep(300 * time.Millisecond)
 		case <-time.After(20 * time.Second):
+			notStopped.Add(1)
 		}
 	}
 	defer func() { fitHook = nil }()
@@ -866,13 +872,12 @@ model:
   components: [{name: factory1, p: 0.8}, {name: factory2, p: 0.3}]
 output: {dir: OUT}
 `, out)
-	t0 := time.Now()
 	sum, err := Run(ctx, cfg, Options{Shards: 3, Execute: onPrism})
 	if !errors.Is(err, interrupt) {
 		t.Fatalf("got %v, want the interrupt", err)
 	}
-	if d := time.Since(t0); d > 15*time.Second {
-		t.Errorf("Run took %s: it did not stop the shards", d)
+	if n := notStopped.Load(); n > 0 {
+		t.Errorf("%d shards' fits ran on after the interrupt: Run did not stop them", n)
 	}
 	if sum == nil || sum.Rows != 600 || sum.Files != 2 {
 		t.Errorf("summary %+v, want the planned files and rows", sum)
