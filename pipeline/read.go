@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -74,6 +75,13 @@ type plan struct {
 	sorted bool
 	// window, when set, restricts reading to the bags of one window.
 	window *window
+	// skippedLinks are the symbolic links to folders inside the input
+	// folders, which are not followed; the run warns about each.
+	skippedLinks []string
+	// utf8Cols are the string columns that the posteriors pass copies
+	// into its output (keep and value columns): their values are checked
+	// to be UTF-8 text as they are read (see fileSet.reader).
+	utf8Cols []string
 }
 
 // columns lists the columns read in the fitting pass.
@@ -87,11 +95,17 @@ func (c *Config) fitColumns() []string {
 
 // makePlan lists the input files and checks every file's schema.
 func makePlan(ctx context.Context, cfg *Config, mem memory.Allocator) (*plan, error) {
-	files, err := readers.ListContext(ctx, cfg.Input.Paths)
+	listing, err := readers.ListLinks(ctx, cfg.Input.Paths)
 	if err != nil {
 		return nil, err
 	}
-	p := &plan{files: files, rows: make([]int64, len(files)), mtimes: make([]time.Time, len(files))}
+	files := listing.Files
+	p := &plan{files: files, rows: make([]int64, len(files)), mtimes: make([]time.Time, len(files)),
+		skippedLinks: listing.SkippedLinks}
+	if cfg.Output.Posteriors {
+		// Copied into posteriors/: string ones must be UTF-8 text there.
+		p.utf8Cols = append(slices.Clone(cfg.Input.Keep), cfg.Input.Value...)
+	}
 	var first []string // file that set each unified type, for messages
 	for i, f := range files {
 		if err := ctx.Err(); err != nil {
@@ -132,6 +146,11 @@ func makePlan(ctx context.Context, cfg *Config, mem memory.Allocator) (*plan, er
 		}
 		types, err := checkSchema(cfg, f.Path, sc)
 		if err != nil {
+			return nil, err
+		}
+		// Encodings and codecs the readers cannot decode, from the footer,
+		// so that validate finds them too.
+		if err := r.Unreadable(append(cfg.fitColumns(), cfg.Input.Keep...)); err != nil {
 			return nil, err
 		}
 		nv := len(cfg.Input.Value)

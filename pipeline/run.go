@@ -141,6 +141,9 @@ func (r *runner) planInputs(ctx context.Context) error {
 		r.opts.replan(p)
 	}
 	r.plan = p
+	for _, l := range p.skippedLinks {
+		r.log.Warn("not following a symbolic link to a folder inside an input folder", "path", l)
+	}
 	r.sum.Files = len(p.files)
 	for _, n := range p.rows {
 		r.sum.Rows += n

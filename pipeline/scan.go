@@ -829,6 +829,9 @@ func (fs *fileSet) reader(ctx context.Context, fi int) (*readers.Reader, error) 
 		return nil, err
 	}
 	rd, err := readers.Open(ctx, fs.p.files[fi], fs.mem)
+	if err == nil {
+		rd.CheckUTF8(fs.p.utf8Cols...)
+	}
 	fs.open[fi], fs.errs[fi] = rd, err
 	return rd, err
 }

@@ -327,6 +327,8 @@ func decompress(c *guardChunk, src []byte, size int, exact bool) (_ []byte, err 
 		if out := codec.Decode(dst, src); len(out) != size || &out[0] != &dst[0] {
 			return nil, wrong("%d bytes", len(out))
 		}
+	case lz4Raw: // one block, which must fill dst (Decode panics if not)
+		codec.Decode(dst, src)
 	default: // gzip, brotli: streams, as their Decode reads them into dst
 		rdr := codec.NewReader(bytes.NewReader(src))
 		n, rerr := io.ReadFull(rdr, dst)

@@ -87,7 +87,9 @@ const (
 // the IPC reader will: each is a length prefix, that many bytes of
 // flatbuffer metadata, and a body of the length the metadata gives. It
 // returns an error if a metadata or body length does not fit in what is
-// left of the stream, and reports whether any batch is compressed. Where
+// left of the stream, or the stream ends inside a message's prefix (a
+// continuation marker at the end of the file, which arrow's reader takes
+// for a clean end), and reports whether any batch is compressed. Where
 // it cannot follow the stream (bad metadata), it stops and leaves the
 // error to the IPC reader, which then allocates no more than boundedAlloc
 // allows.
@@ -96,8 +98,11 @@ func checkMessages(f io.ReaderAt, off, size int64) (compressed bool, err error) 
 	var prefix [8]byte
 	for i := 0; ; i++ {
 		start := pos
+		if end == pos {
+			return compressed, nil // cut between messages: see the README
+		}
 		if end-pos < 4 {
-			return compressed, nil
+			return compressed, fmt.Errorf("truncated stream: it ends %d bytes into the prefix of message %d at byte %d", end-pos, i, start)
 		}
 		if _, err := f.ReadAt(prefix[:4], pos); err != nil {
 			return compressed, nil
@@ -105,8 +110,10 @@ func checkMessages(f io.ReaderAt, off, size int64) (compressed bool, err error) 
 		n := int64(binary.LittleEndian.Uint32(prefix[:4]))
 		pos += 4
 		if n == ipcContinuation {
+			// A marker at the end of the file, without the length after
+			// it, is a cut, which arrow's reader takes for a clean end.
 			if end-pos < 4 {
-				return compressed, nil
+				return compressed, fmt.Errorf("truncated stream: message %d at byte %d has its continuation marker but %d of the 4 bytes of its length", i, start, end-pos)
 			}
 			if _, err := f.ReadAt(prefix[4:], pos); err != nil {
 				return compressed, nil

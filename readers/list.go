@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -110,6 +111,32 @@ func List(paths []string) ([]File, error) {
 // object's URL, query included. Errors name the URL (redacted, see
 // store.Redact).
 func ListContext(ctx context.Context, paths []string) ([]File, error) {
+	l, err := ListLinks(ctx, paths)
+	return l.Files, err
+}
+
+// Listing is what ListLinks found: the data files, and the symbolic links
+// to folders inside walked folders, which are not followed (so that no
+// cycle can be), for the caller to warn about.
+type Listing struct {
+	Files        []File
+	SkippedLinks []string // sorted, without duplicates
+}
+
+// ListLinks is ListContext that also reports the symbolic links to folders
+// that it skipped inside the folders it walked (links whose names are
+// hidden are skipped without a report, like every hidden name).
+func ListLinks(ctx context.Context, paths []string) (Listing, error) {
+	var links []string
+	files, err := listContext(ctx, paths, &links)
+	if err != nil {
+		return Listing{}, err
+	}
+	sort.Strings(links)
+	return Listing{Files: files, SkippedLinks: slices.Compact(links)}, nil
+}
+
+func listContext(ctx context.Context, paths []string, links *[]string) ([]File, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("readers: no input paths")
 	}
@@ -142,7 +169,7 @@ func ListContext(ctx context.Context, paths []string) ([]File, error) {
 		fi, err := os.Stat(p)
 		switch {
 		case err == nil:
-			files, err := expand(p, fi, true)
+			files, err := expand(p, fi, true, links)
 			if err != nil {
 				return nil, err
 			}
@@ -169,7 +196,7 @@ func ListContext(ctx context.Context, paths []string) ([]File, error) {
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", m, err)
 				}
-				files, err := expand(m, mfi, false)
+				files, err := expand(m, mfi, false, links)
 				if err != nil {
 					return nil, err
 				}
@@ -193,8 +220,9 @@ func ListContext(ctx context.Context, paths []string) ([]File, error) {
 
 // expand returns the data files at path p, whose Stat is fi. A directory is
 // walked. A file is returned if its extension is supported; otherwise it is
-// an error when explicit is set, and skipped when not.
-func expand(p string, fi fs.FileInfo, explicit bool) ([]File, error) {
+// an error when explicit is set, and skipped when not. Symbolic links to
+// folders met in the walk are not followed: they are appended to links.
+func expand(p string, fi fs.FileInfo, explicit bool, links *[]string) ([]File, error) {
 	p = filepath.Clean(p)
 	if !fi.IsDir() {
 		format, ok := formatOf(p)
@@ -235,6 +263,12 @@ func expand(p string, fi fs.FileInfo, explicit bool) ([]File, error) {
 		}
 		if d.IsDir() {
 			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			if info, err := os.Stat(path); err == nil && info.IsDir() {
+				*links = append(*links, path)
+				return nil
+			}
 		}
 		format, ok := formatOf(path)
 		if !ok {

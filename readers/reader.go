@@ -64,6 +64,10 @@ type Reader struct {
 	// it is compressed (which bounds allocations: see ipcAllocator).
 	streamOff, streamLen int64
 	ipcCompressed        bool
+
+	// utf8 names the string columns whose values record readers check
+	// (see CheckUTF8).
+	utf8 map[string]bool
 }
 
 // RecordReader streams record batches; the record returned by Record is
@@ -410,19 +414,33 @@ func (r *Reader) records(ctx context.Context, columns []string, batchSize int, u
 			return nil, fmt.Errorf("%s: column name %q is ambiguous: %d columns have it", path, name, len(found))
 		}
 	}
+	var rr RecordReader
+	var err error
+	var row0 int64 // the file's row number of the first row read
 	if r.pq != nil {
 		var rowGroups []int
 		if u >= 0 {
 			rowGroups = []int{u}
+			for _, n := range r.rgRows[:u] {
+				row0 += n
+			}
 		} else {
 			rowGroups = make([]int, len(r.rgRows))
 			for i := range rowGroups {
 				rowGroups[i] = i
 			}
 		}
-		return r.parquetRecords(ctx, idx, int64(batchSize), rowGroups)
+		rr, err = r.parquetRecords(ctx, idx, int64(batchSize), rowGroups)
+	} else {
+		rr, err = r.ipcRecords(ctx, idx, int64(batchSize))
 	}
-	return r.ipcRecords(ctx, idx, int64(batchSize))
+	if err != nil {
+		return nil, err
+	}
+	if cols := r.textColumns(columns, idx); len(cols) > 0 {
+		rr = &utf8Records{RecordReader: rr, path: path, cols: cols, row: row0}
+	}
+	return rr, nil
 }
 
 // columnNames lists the top-level column names, for error messages.

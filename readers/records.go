@@ -64,6 +64,9 @@ func (r *Reader) parquetRecords(ctx context.Context, idx []int, batch int64, row
 			p.Release()
 		}
 	}()
+	if err := r.unreadable(idx, rowGroups); err != nil {
+		return nil, err
+	}
 	var leaves []int // the Parquet columns read
 	for _, i := range idx {
 		leaves = appendLeaves(leaves, &r.pq.Manifest.Fields[i])
