@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -106,53 +108,24 @@ func makePlan(ctx context.Context, cfg *Config, mem memory.Allocator) (*plan, er
 		// Copied into posteriors/: string ones must be UTF-8 text there.
 		p.utf8Cols = append(slices.Clone(cfg.Input.Keep), cfg.Input.Value...)
 	}
+	foots, bad, err := readFooters(ctx, cfg, files, mem)
 	var first []string // file that set each unified type, for messages
 	for i, f := range files {
-		if err := ctx.Err(); err != nil {
+		if i == bad {
 			return nil, err
 		}
-		fi, err := store.Stat(ctx, f.Path)
-		if err != nil {
-			return nil, err
-		}
-		p.mtimes[i] = fi.ModTime
-		r, err := readers.Open(ctx, f, mem)
-		if err != nil {
-			return nil, err
-		}
-		sc := r.Schema()
-		p.rows[i] = r.NumRows()
-		var row int64
-		for u := range r.NumUnits() {
-			n := r.UnitRows(u)
-			un := unit{file: i, index: u, row: row, rows: n}
-			un.lo, un.hi, un.ranged = r.UnitIntRange(cfg.Input.Bag, u)
-			p.units = append(p.units, un)
-			row += n
-		}
-		lo, hi, ok := r.IntRange(cfg.Input.Bag)
+		ft := &foots[i]
+		p.mtimes[i], p.rows[i] = ft.mtime, ft.rows
+		p.units = append(p.units, ft.units...)
 		if i == 0 {
-			p.keyLo, p.keyHi, p.dense = lo, hi, ok
+			p.keyLo, p.keyHi, p.dense = ft.lo, ft.hi, ft.ranged
 		} else {
-			p.keyLo, p.keyHi, p.dense = min(p.keyLo, lo), max(p.keyHi, hi), p.dense && ok
+			p.keyLo, p.keyHi, p.dense = min(p.keyLo, ft.lo), max(p.keyHi, ft.hi), p.dense && ft.ranged
 		}
-		if cfg.Input.Count != "" {
-			if idx := sc.FieldIndices(cfg.Input.Count); len(idx) > 0 && (p.countType == nil || !isInteger(sc.Field(idx[0]).Type)) {
-				p.countType = sc.Field(idx[0]).Type
-			}
+		if ft.countType != nil && (p.countType == nil || !isInteger(ft.countType)) {
+			p.countType = ft.countType
 		}
-		if err := r.Close(); err != nil {
-			return nil, fmt.Errorf("%s: %w", f.Path, err)
-		}
-		types, err := checkSchema(cfg, f.Path, sc)
-		if err != nil {
-			return nil, err
-		}
-		// Encodings and codecs the readers cannot decode, from the footer,
-		// so that validate finds them too.
-		if err := r.Unreadable(append(cfg.fitColumns(), cfg.Input.Keep...)); err != nil {
-			return nil, err
-		}
+		types := ft.types
 		nv := len(cfg.Input.Value)
 		if i == 0 {
 			p.bagType, p.valueTypes, p.keepTypes = types[0], types[1:1+nv], types[1+nv:]
@@ -192,6 +165,101 @@ func makePlan(ctx context.Context, cfg *Config, mem memory.Allocator) (*plan, er
 		}
 	}
 	return p, nil
+}
+
+// footer is what planning learns of one file from its footer (or, for
+// Arrow IPC, its batches' headers).
+type footer struct {
+	mtime  time.Time
+	rows   int64
+	units  []unit
+	lo, hi int64 // the file's integer bag key range,
+	ranged bool  // when known
+	// countType is the type of the count column, nil without one.
+	countType arrow.DataType
+	// types are the bag, value and keep columns' types (checkSchema).
+	types []arrow.DataType
+}
+
+// planConcurrency is how many files planning opens at once. Opening one
+// is a few small reads (on an object store, requests that each wait tens
+// of milliseconds for their first byte), so planning a folder of
+// thousands of files is nearly all waiting, which overlaps.
+const planConcurrency = 16
+
+// readFooters opens every file, planConcurrency at a time, and returns
+// what each footer says. If some files cannot be opened or do not fit the
+// config, it returns the first such file's index in input order and its
+// error (bad is len(files) if there is none), as if they were opened one
+// by one, so that reruns report the same one: files after a failed one
+// are not opened, and every file before it is.
+func readFooters(ctx context.Context, cfg *Config, files []readers.File, mem memory.Allocator) (foots []footer, bad int, err error) {
+	foots = make([]footer, len(files))
+	errs := make([]error, len(files))
+	var next atomic.Int64
+	var failed atomic.Int64 // the lowest index of a failed file
+	failed.Store(int64(len(files)))
+	var wg sync.WaitGroup
+	for range min(planConcurrency, len(files)) {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= failed.Load() {
+					return
+				}
+				if errs[i] = readFooter(ctx, cfg, files[i], int(i), mem, &foots[i]); errs[i] != nil {
+					for {
+						f := failed.Load()
+						if i >= f || failed.CompareAndSwap(f, i) {
+							break
+						}
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if i := int(failed.Load()); i < len(files) {
+		return foots, i, errs[i]
+	}
+	return foots, len(files), nil
+}
+
+// readFooter fills ft with what the footer of file f, the i-th of the
+// run, says, and checks its schema against the config.
+func readFooter(ctx context.Context, cfg *Config, f readers.File, i int, mem memory.Allocator, ft *footer) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r, err := readers.Open(ctx, f, mem)
+	if err != nil {
+		return err
+	}
+	sc := r.Schema()
+	ft.mtime, ft.rows = r.ModTime(), r.NumRows()
+	var row int64
+	for u := range r.NumUnits() {
+		n := r.UnitRows(u)
+		un := unit{file: i, index: u, row: row, rows: n}
+		un.lo, un.hi, un.ranged = r.UnitIntRange(cfg.Input.Bag, u)
+		ft.units = append(ft.units, un)
+		row += n
+	}
+	ft.lo, ft.hi, ft.ranged = r.IntRange(cfg.Input.Bag)
+	if cfg.Input.Count != "" {
+		if idx := sc.FieldIndices(cfg.Input.Count); len(idx) > 0 {
+			ft.countType = sc.Field(idx[0]).Type
+		}
+	}
+	if err := r.Close(); err != nil {
+		return fmt.Errorf("%s: %w", f.Path, err)
+	}
+	if ft.types, err = checkSchema(cfg, f.Path, sc); err != nil {
+		return err
+	}
+	// Encodings and codecs the readers cannot decode, from the footer,
+	// so that validate finds them too.
+	return r.Unreadable(append(cfg.fitColumns(), cfg.Input.Keep...))
 }
 
 // denseEnough reports whether integer keys in [lo, hi] are close enough

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/ipc"
@@ -374,6 +375,10 @@ func (r *Reader) Schema() *arrow.Schema { return r.schema }
 
 // NumRows returns the number of rows in the file.
 func (r *Reader) NumRows() int64 { return r.numRows }
+
+// ModTime returns the file's modification time when it was opened, as
+// store.Stat gives it.
+func (r *Reader) ModTime() time.Time { return r.src.ModTime() }
 
 // Records streams the named top-level columns, in file order, as record batches of at most batchSize rows
 // (batchSize <= 0 means a default of 64*1024). The returned records have exactly those columns in that order.

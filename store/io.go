@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"gocloud.dev/blob"
 )
@@ -22,6 +23,9 @@ type File interface {
 	io.Closer
 	// Size is the file's size in bytes when it was opened.
 	Size() int64
+	// ModTime is the file's modification time when it was opened, as
+	// Stat gives it.
+	ModTime() time.Time
 }
 
 // Open opens the file or object at location for reading. A local one must
@@ -48,7 +52,7 @@ func Open(ctx context.Context, location string) (File, error) {
 			}
 			return nil, err
 		}
-		return &localFile{File: f, size: fi.Size()}, nil
+		return &localFile{File: f, size: fi.Size(), mtime: fi.ModTime()}, nil
 	}
 	l, b, err := open(ctx, location)
 	if err != nil {
@@ -58,30 +62,34 @@ func Open(ctx context.Context, location string) (File, error) {
 	if err != nil {
 		return nil, wrapErr(l, err)
 	}
-	return &object{ctx: ctx, b: b, l: l, size: a.Size}, nil
+	return &object{ctx: ctx, b: b, l: l, size: a.Size, mtime: a.ModTime}, nil
 }
 
 // localFile is an open local file.
 type localFile struct {
 	*os.File
-	size int64
+	size  int64
+	mtime time.Time
 }
 
-func (f *localFile) Size() int64 { return f.size }
+func (f *localFile) Size() int64        { return f.size }
+func (f *localFile) ModTime() time.Time { return f.mtime }
 
 // object is an object open for range reads.
 type object struct {
-	ctx  context.Context
-	b    *blob.Bucket
-	l    loc
-	size int64
+	ctx   context.Context
+	b     *blob.Bucket
+	l     loc
+	size  int64
+	mtime time.Time
 
 	mu     sync.Mutex
 	off    int64 // for Seek
 	closed bool
 }
 
-func (o *object) Size() int64 { return o.size }
+func (o *object) Size() int64        { return o.size }
+func (o *object) ModTime() time.Time { return o.mtime }
 
 // ReadAt reads len(p) bytes at off with one range read.
 func (o *object) ReadAt(p []byte, off int64) (int, error) {

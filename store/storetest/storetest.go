@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/fsouza/fake-gcs-server/fakestorage"
 	"github.com/johannesboyne/gofakes3"
@@ -32,10 +33,30 @@ type Request struct {
 	Served int64 // response body bytes
 }
 
-// Recorder records the requests of the handler it wraps.
+// Recorder records the requests of the handler it wraps. It can also
+// delay every request, as a real store's first byte is tens of
+// milliseconds away, and counts how many were in flight at once.
 type Recorder struct {
-	mu   sync.Mutex
-	reqs []Request
+	mu       sync.Mutex
+	reqs     []Request
+	latency  time.Duration
+	inFlight int
+	most     int
+}
+
+// SetLatency delays every later request by d before it is served.
+func (r *Recorder) SetLatency(d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.latency = d
+}
+
+// MostInFlight returns the most requests that were being served at once
+// since the server started or was last Reset.
+func (r *Recorder) MostInFlight() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.most
 }
 
 // Requests returns the requests so far, in the order they ended.
@@ -50,14 +71,24 @@ func (r *Recorder) Reset() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.reqs = nil
+	r.most = r.inFlight
 }
 
 // wrap returns h recording into r.
 func (r *Recorder) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.mu.Lock()
+		r.inFlight++
+		r.most = max(r.most, r.inFlight)
+		delay := r.latency
+		r.mu.Unlock()
+		if delay > 0 {
+			time.Sleep(delay)
+		}
 		cw := &countingWriter{ResponseWriter: w, status: http.StatusOK}
 		h.ServeHTTP(cw, req)
 		r.mu.Lock()
+		r.inFlight--
 		r.reqs = append(r.reqs, Request{Method: req.Method, Path: req.URL.Path, Query: req.URL.RawQuery,
 			Range: req.Header.Get("Range"), Status: cw.status, Served: cw.n})
 		r.mu.Unlock()
