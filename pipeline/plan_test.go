@@ -65,6 +65,11 @@ func TestPlanNamesEarliestBadFile(t *testing.T) {
 			t.Fatalf("error %v, want one naming part-00005.parquet", err)
 		}
 	}
+	// The failed run's summary counts the files it listed.
+	sum, err := Run(context.Background(), cfg, Options{})
+	if err == nil || sum == nil || sum.Files != planFiles {
+		t.Errorf("run: %v, summary %+v; want an error and %d files", err, sum, planFiles)
+	}
 }
 
 // BenchmarkPlanObjectStore plans 64 files on an S3 server whose every

@@ -95,7 +95,9 @@ func (c *Config) fitColumns() []string {
 	return cols
 }
 
-// makePlan lists the input files and checks every file's schema.
+// makePlan lists the input files and checks every file's schema. If the
+// listing succeeded but a file does not fit, it returns the error with a
+// plan that holds only the listed files, for the summary.
 func makePlan(ctx context.Context, cfg *Config, mem memory.Allocator) (*plan, error) {
 	listing, err := readers.ListLinks(ctx, cfg.Input.Paths)
 	if err != nil {
@@ -112,7 +114,7 @@ func makePlan(ctx context.Context, cfg *Config, mem memory.Allocator) (*plan, er
 	var first []string // file that set each unified type, for messages
 	for i, f := range files {
 		if i == bad {
-			return nil, err
+			return &plan{files: files}, err
 		}
 		ft := &foots[i]
 		p.mtimes[i], p.rows[i] = ft.mtime, ft.rows
@@ -140,7 +142,7 @@ func makePlan(ctx context.Context, cfg *Config, mem memory.Allocator) (*plan, er
 		for j, t := range types {
 			u, ok := unify(cur[j], t)
 			if !ok {
-				return nil, &InputError{File: f.Path, Column: names[j], Row: -1,
+				return &plan{files: files}, &InputError{File: f.Path, Column: names[j], Row: -1,
 					Reason: fmt.Sprintf("type %s does not match type %s in %s", t, cur[j], first[j])}
 			}
 			cur[j] = u

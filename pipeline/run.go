@@ -135,6 +135,9 @@ func Check(ctx context.Context, cfg *Config, opts Options) (*Summary, error) {
 func (r *runner) planInputs(ctx context.Context) error {
 	p, err := makePlan(ctx, r.cfg, r.mem)
 	if err != nil {
+		if p != nil {
+			r.sum.Files = len(p.files) // for the summary of the failure
+		}
 		return err
 	}
 	if r.opts.replan != nil {

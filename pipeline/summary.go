@@ -26,10 +26,28 @@ func (s *Summary) Line() string {
 
 // StoppedLine is the line the commands print on stdout for a run that
 // failed or was interrupted (what says which, such as "run failed"),
-// naming the output folder dir, which was left as it was.
+// naming the output folder dir, which was left as it was. It gives as
+// much as the run had learned: nothing before the inputs were listed,
+// the number of files if it stopped while reading their footers, and the
+// rows and bags after that.
 func (s *Summary) StoppedLine(what, dir string) string {
-	return fmt.Sprintf("%s after %s: %d input files, %d rows, %d bags; nothing written to %s",
-		what, s.Elapsed.Round(time.Millisecond), s.Files, s.Rows, s.Bags, dir)
+	got := ""
+	switch {
+	case s.Files == 0 && s.Rows == 0:
+	case s.Rows == 0 && s.Bags == 0:
+		got = ": " + plural(s.Files, "input file")
+	default:
+		got = fmt.Sprintf(": %s, %s, %s", plural(s.Files, "input file"), plural(s.Rows, "row"), plural(s.Bags, "bag"))
+	}
+	return fmt.Sprintf("%s after %s%s; nothing written to %s", what, s.Elapsed.Round(time.Millisecond), got, dir)
+}
+
+// plural renders a count of things: "1 row", "2 rows".
+func plural[T int | int64](n T, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // formatBytes renders a byte count for people: 0 B, 812 KiB, 374 MiB, 1.2 GiB.
