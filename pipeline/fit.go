@@ -82,6 +82,12 @@ func fitAll(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, sp *sp
 			if err != nil {
 				return nil, err
 			}
+			if len(todo) == 0 {
+				// A partition no bag hashed to (there are more
+				// partitions than bags, or the hash was unlucky): nothing
+				// to fit. fitBags takes nil for every bag.
+				continue
+			}
 			if err := fitBags(ctx, cfg, p, b, m, f, errs, todo, workers, progress); err != nil {
 				return nil, err
 			}
