@@ -245,3 +245,69 @@ func TestOpenURLFormatFromKey(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestOpenRequests counts the requests that opening a Parquet object
+// takes: its attributes, then one range read of its last 64 KiB that
+// holds the footer's length and the footer (and, in a file that small,
+// the magic at its start), plus one for the magic in a larger file. Each
+// costs a real store's first-byte latency, and planning opens every file.
+func TestOpenRequests(t *testing.T) {
+	mem := memory.NewGoAllocator()
+	sc := arrow.NewSchema([]arrow.Field{{Name: "bag", Type: arrow.PrimitiveTypes.Int64}, {Name: "x", Type: arrow.PrimitiveTypes.Float64}}, nil)
+	dir := t.TempDir()
+	srv := storetest.NewS3(t, "lake")
+	for _, tc := range []struct {
+		name        string
+		rows        int
+		heads, gets int
+	}{
+		{"small", 100, 1, 1},
+		{"large", 200000, 1, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(7, uint64(tc.rows)))
+			b := array.NewRecordBuilder(mem, sc)
+			for i := range tc.rows {
+				b.Field(0).(*array.Int64Builder).Append(int64(i / 10))
+				b.Field(1).(*array.Float64Builder).Append(rng.NormFloat64())
+			}
+			rec := b.NewRecord()
+			b.Release()
+			defer rec.Release()
+			path := filepath.Join(dir, tc.name+".parquet")
+			writeParquet(t, path, sc, []arrow.Record{rec}, 50000, false)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if small := len(data) <= 64<<10; small != (tc.name == "small") {
+				t.Fatalf("%s file of %d bytes", tc.name, len(data))
+			}
+			srv.Put(t, "lake", "t/"+tc.name+".parquet", data)
+			srv.Reset()
+			r, err := readers.Open(context.Background(), readers.File{Path: srv.URL("lake", "t/"+tc.name+".parquet")}, mem)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.NumRows() != int64(tc.rows) {
+				t.Errorf("%d rows, want %d", r.NumRows(), tc.rows)
+			}
+			if err := r.Close(); err != nil {
+				t.Fatal(err)
+			}
+			heads, gets := 0, 0
+			for _, q := range srv.Requests() {
+				switch q.Method {
+				case "HEAD":
+					heads++
+				case "GET":
+					gets++
+				}
+			}
+			if heads != tc.heads || gets != tc.gets {
+				t.Errorf("opening a %d-byte object took %d HEAD and %d GET requests, want %d and %d: %+v",
+					len(data), heads, gets, tc.heads, tc.gets, srv.Requests())
+			}
+		})
+	}
+}

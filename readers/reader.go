@@ -132,8 +132,16 @@ func Open(ctx context.Context, f File, mem memory.Allocator) (_ *Reader, err err
 	if r.file.Size == 0 {
 		r.file.Size = r.size
 	}
+	if f.Format == Parquet && store.IsURL(f.Path) && r.size > 0 {
+		tail, err := newTailCache(src, r.size)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Path, err)
+		}
+		defer tail.release()
+		r.src = tail
+	}
 	head := make([]byte, 8)
-	n, err := src.ReadAt(head, 0)
+	n, err := r.src.ReadAt(head, 0)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%s: %w", f.Path, err)
 	}
