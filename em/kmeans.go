@@ -71,6 +71,34 @@ func (km *kmeans) run(x, c []float64, d, k int, rng *rand.Rand) (int, []int) {
 	return kk, km.assign
 }
 
+// runData clusters like run, but from k distinct points drawn with
+// probability ∝ c (scikit-learn's "random_from_data") and without Lloyd
+// iterations: each point goes to its nearest drawn point. Its starts are
+// more diverse than k-means++ with Lloyd, which tends to reach the same
+// partition from most seeds.
+func (km *kmeans) runData(x, c []float64, d, k int, rng *rand.Rand) (int, []int) {
+	n := len(c)
+	km.centers = grow(km.centers, k*d)
+	km.dist = grow(km.dist, n)
+	for i := range km.dist {
+		km.dist[i] = 1
+	}
+	kk := 0
+	for kk < k {
+		i := pick(c, km.dist, rng)
+		if i < 0 {
+			break // fewer distinct points than k
+		}
+		copy(km.centers[kk*d:(kk+1)*d], x[i*d:(i+1)*d])
+		km.dist[i] = 0
+		kk++
+	}
+	km.assign = growInt(km.assign, n)
+	km.wsum = grow(km.wsum, k)
+	km.nearest(km.assign, km.assign, x, c, d, kk)
+	return kk, km.assign
+}
+
 // lloyd1D runs Lloyd's iterations for sorted one-dimensional points: each
 // cluster is then a run of consecutive points between the midpoints of
 // neighbouring centres, found by binary search, and its mean comes from

@@ -278,8 +278,9 @@ type LearnSettings struct {
 	// MaxIter caps the E-steps per start after the first; 0 means
 	// DefaultMaxIter.
 	MaxIter int
-	// Tol: a start has converged when an EM step raises the log-likelihood
-	// by at most Tol times its absolute value; 0 means DefaultTol.
+	// Tol: a start stops when an EM step raises the log-likelihood by at
+	// most Tol times its absolute value and its point is certified (see
+	// LearnResult.Converged); 0 means DefaultTol.
 	Tol float64
 	// Restarts is the number of random starts; 0 means DefaultRestarts.
 	// It matters only where the initialiser is random (see Learner.Learn).
@@ -329,13 +330,16 @@ type LearnResult struct {
 	Iterations int
 	// TotalIterations counts the E-steps of all starts, first ones included.
 	TotalIterations int
-	// Converged reports whether the best start met the Tol rule. The rule
-	// does not certify a maximum: where EM crawls (flat ridges, a component
-	// drifting towards a rate or weight of 0), a step can gain less than
-	// Tol·|ll| far from it. Only univariate Gaussian starts are finished by
-	// Newton's method; for the other families Converged can be true with
-	// parameters visibly off (a Poisson K = 3 bag of 171 values: weights
-	// 0.22 and log-likelihood 0.03 from the maximum).
+	// Converged reports whether the best start's point is certified a
+	// local maximum of the log-likelihood (see Learner.Learn, "Stopping"):
+	// for univariate Gaussian, Poisson and Bernoulli components by Newton's
+	// method with the exact Hessian (no direction of upward curvature on
+	// the free coordinates, and the gain the local quadratic model predicts
+	// at most 1e-3·Tol·|ll|); for Categorical and MultiGaussian components
+	// by Aitken's criterion on the EM sequence (its limit at most Tol·|ll|
+	// above the point). With Accelerate None it reports the textbook rule
+	// alone (an EM step gained at most Tol·|ll|). It certifies a local
+	// maximum, not the global one: that is what the starts are for.
 	Converged bool
 	// Starts is the number of distinct starting points run (random starts
 	// that reach a starting point already run are skipped).

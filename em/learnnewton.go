@@ -32,7 +32,7 @@ const (
 
 // Outcomes of newtonGauss.
 const (
-	newtonConverged = iota // a step gained at most tol·|ll|
+	newtonConverged = iota // the point is certified (see newtonGauss)
 	newtonBudget           // MaxIter E-steps spent
 	newtonFailed           // nothing free, or no step gained
 	newtonStopped          // LearnSettings.Done was closed
@@ -49,10 +49,13 @@ const (
 // local quadratic model, with the Hessian's eigenvalues floored (so it is
 // an ascent direction also where the model is not concave), and a
 // backtracking line search keeps the log-likelihood increasing and every
-// variance above RegCovar. It stops when a step raises the log-likelihood
-// by at most tol·|ll| (converged), when no step along the direction raises
-// it (reported as not ok: the caller goes back to SQUAREM), or when the
-// budget of E-step equivalents is spent. Each gradient pass and each line
+// variance above RegCovar. It stops, converged, when -H has no eigenvalue
+// below -1e-10 of its largest magnitude (see direction) and the gain the
+// quadratic model predicts is at most newtonCertTol·tol·|ll| (and the
+// collapsed components' EM update gained at most tol·|ll|); it fails (the
+// caller goes back to SQUAREM) when no step along the direction raises the
+// log-likelihood or newtonStall steps in a row gain nothing worth
+// counting; and it stops when the budget of E-step equivalents is spent. Each gradient pass and each line
 // search trial counts as one E-step in *evals.
 func (l *Learner) newtonGauss(th, trial *Params, ll float64, tol float64, evals *int, maxEvals int) (float64, int) {
 	m := l.m
@@ -61,6 +64,7 @@ func (l *Learner) newtonGauss(th, trial *Params, ll float64, tol float64, evals 
 	for _, b := range []*[]float64{&nw.r0, &nw.r1, &nw.r2, &nw.r3, &nw.r4, &nw.z, &nw.rr, &nw.lw} {
 		*b = grow(*b, k)
 	}
+	stall := 0
 	for {
 		if *evals-1 >= maxEvals {
 			return ll, newtonBudget
@@ -70,8 +74,8 @@ func (l *Learner) newtonGauss(th, trial *Params, ll float64, tol float64, evals 
 		}
 		ref, collapsed := l.newtonFree(th)
 		p := len(nw.idx)
-		if p == 0 {
-			return ll, newtonFailed
+		if p == 0 && !collapsed {
+			return ll, newtonConverged // nothing free: the point is its own maximum
 		}
 		start := ll
 		if collapsed {
@@ -87,47 +91,21 @@ func (l *Learner) newtonGauss(th, trial *Params, ll float64, tol float64, evals 
 			}
 			l.mstepCollapsed(th, &l.st)
 			ref, _ = l.newtonFree(th)
-			if p = len(nw.idx); p == 0 {
-				return ll, newtonFailed
-			}
 			ll = l.logLikGaussian(th)
+			if p = len(nw.idx); p == 0 {
+				if ll-start <= tol*math.Abs(ll) {
+					return ll, newtonConverged
+				}
+				continue
+			}
 		}
 		*evals++
 		l.newtonDerivatives(th)
-		// Step: maximise the quadratic model with -H's eigenvalues floored.
-		// The eigendecomposition reads the upper triangle, and the lower
-		// one is zero, as in the copy mat.EigenSym makes.
-		for a := range p {
-			for b := range p {
-				v := 0.0
-				if b >= a {
-					v = -nw.h[a*p+b]
-				}
-				nw.vecs[a*p+b] = v
-			}
-		}
-		if !nw.syev.factorize(nw.vecs, p, nw.vals) {
+		half, saddle, ok := nw.direction(p)
+		if !ok {
 			return ll, newtonFailed
 		}
-		top := 0.0
-		for _, v := range nw.vals {
-			top = math.Max(top, math.Abs(v))
-		}
-		floor := math.Max(1e-10*top, 1e-300)
-		clear(nw.step)
-		pred := 0.0
-		for i, v := range nw.vals {
-			proj := 0.0
-			for a := range p {
-				proj += nw.vecs[a*p+i] * nw.g[a]
-			}
-			lam := math.Max(math.Abs(v), floor)
-			pred += proj * proj / lam
-			for a := range p {
-				nw.step[a] += proj / lam * nw.vecs[a*p+i]
-			}
-		}
-		if 0.5*pred <= 1e-3*tol*math.Abs(ll) && ll-start <= tol*math.Abs(ll) {
+		if !saddle && half <= newtonCertTol*tol*math.Abs(ll) && ll-start <= tol*math.Abs(ll) {
 			return ll, newtonConverged // the model gains nothing worth a step
 		}
 		moved := false
@@ -142,21 +120,33 @@ func (l *Learner) newtonGauss(th, trial *Params, ll float64, tol float64, evals 
 			llt := l.logLikGaussian(trial)
 			if llt >= ll {
 				copyParams(th, trial)
-				gain := llt - start
+				stall = stallCount(stall, llt-ll, tol, ll)
 				ll = llt
 				moved = true
-				// A shortened step may have stopped at the variance floor;
-				// only a full step's small gain means convergence.
-				if gain <= tol*math.Abs(ll) && t == 1 {
-					return ll, newtonConverged
-				}
+				// Convergence is certified at the next pass, from the
+				// gradient and Hessian at the new point.
 				break
 			}
 		}
-		if !moved {
+		if !moved || stall >= newtonStall {
 			return ll, newtonFailed
 		}
 	}
+}
+
+// newtonStall is the number of consecutive Newton steps gaining at most
+// newtonCertTol·tol·|ll| after which a Newton phase gives up: its model
+// promises more than the steps deliver (rounding), so the point cannot be
+// certified.
+const newtonStall = 3
+
+// stallCount returns the count of consecutive negligible steps after a step
+// that gained gain at log-likelihood ll.
+func stallCount(stall int, gain, tol, ll float64) int {
+	if gain <= newtonCertTol*tol*math.Abs(ll) {
+		return stall + 1
+	}
+	return 0
 }
 
 // newtonFree sets l.newton.idx to the free coordinates at th and sizes
@@ -409,4 +399,55 @@ func (l *Learner) logLikGaussian(p *Params) float64 {
 		acc.add(l.c[i], mx, s)
 	}
 	return acc.value() + l.konst
+}
+
+// newtonCertTol: a Newton phase certifies its point when the gain its
+// quadratic model predicts for the full step (the Newton decrement
+// ½ gᵀ(-H)⁻¹g) is at most newtonCertTol·Tol·|ll|.
+const newtonCertTol = 1e-3
+
+// direction sets nw.step to the step that maximises the quadratic model
+// with gradient nw.g and Hessian nw.h (p×p), with the eigenvalues of -H
+// replaced by their absolute values floored at 1e-10 of the largest (so it
+// is an ascent direction also where the model is not concave). It returns
+// the gain the model predicts, half = ½ Σ (vᵢᵀg)²/λᵢ, whether -H has an
+// eigenvalue below -floor (the point is not a maximum: some direction
+// curves upwards), and false if the eigendecomposition failed.
+func (nw *gaussNewton) direction(p int) (half float64, saddle, ok bool) {
+	// The eigendecomposition reads the upper triangle, and the lower one
+	// is zero, as in the copy mat.EigenSym makes.
+	for a := range p {
+		for b := range p {
+			v := 0.0
+			if b >= a {
+				v = -nw.h[a*p+b]
+			}
+			nw.vecs[a*p+b] = v
+		}
+	}
+	if !nw.syev.factorize(nw.vecs, p, nw.vals) {
+		return 0, false, false
+	}
+	top := 0.0
+	for _, v := range nw.vals {
+		top = math.Max(top, math.Abs(v))
+	}
+	floor := math.Max(1e-10*top, 1e-300)
+	clear(nw.step)
+	pred := 0.0
+	for i, v := range nw.vals {
+		if v < -floor {
+			saddle = true
+		}
+		proj := 0.0
+		for a := range p {
+			proj += nw.vecs[a*p+i] * nw.g[a]
+		}
+		lam := math.Max(math.Abs(v), floor)
+		pred += proj * proj / lam
+		for a := range p {
+			nw.step[a] += proj / lam * nw.vecs[a*p+i]
+		}
+	}
+	return 0.5 * pred, saddle, true
 }

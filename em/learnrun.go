@@ -15,32 +15,64 @@ import (
 // learned and has no starting value, each of s.Restarts starts clusters
 // the values by k-means++ seeding (weighted by the counts; for Categorical
 // on the one-hot codes) and Lloyd iterations, seeded from s.Seed and the
-// start's number, and takes one M-step from that hard assignment. Starts
-// whose starting point equals one already run are skipped (their result
-// would be the same), so Starts may be less than Restarts. Otherwise there
-// is one start: the given and fixed values, learned variances or
-// covariances without a starting value set to the whole bag's, weights
-// without one uniform. A learned quantity with a starting value starts
-// from it in every start. A start that fails (a singular covariance) is
-// dropped; Learn fails only if every start does.
+// start's number, and takes one M-step from that hard assignment. When
+// that starting point equals one already run (Lloyd's iterations often
+// reach the same partition from different seeds), the start instead
+// assigns every value to the nearest of K distinct values drawn from the
+// data with probability ∝ count (continuing the same random stream; not
+// for Categorical, whose k-means++ seeding already draws codes so; at
+// most maxDrawn such starts per Learn), and is skipped only if that point
+// too was run. So Starts may be less than
+// Restarts. Otherwise there is one start: the given and fixed values,
+// learned variances or covariances without a starting value set to the
+// whole bag's, weights without one uniform. A learned quantity with a
+// starting value starts from it in every start. A start that fails (a
+// singular covariance) is dropped; Learn fails only if every start does.
 //
 // Iterations. Each start runs EM, accelerated by SQUAREM unless
 // s.Accelerate is None: SQUAREM's extrapolation is taken in unconstrained
 // coordinates (log weights, log sd, logit p, log-Cholesky factors, ...),
 // followed by one EM step, and accepted only if that point's
 // log-likelihood is at least that of the plain EM step it replaces, so the
-// log-likelihood increases monotonically. A start stops when one EM step
-// raises the log-likelihood by no more than s.Tol times its absolute
-// value (Converged), or after s.MaxIter E-steps. For the univariate
-// Gaussian, a start not converged after 24 E-steps is finished by Newton's
-// method on the observed log-likelihood (see newtonGauss: exact gradient
-// and Hessian, monotone line search, variances kept at or above RegCovar),
-// which converges quadratically where EM crawls along flat curved ridges;
-// it stops when a Newton step raises the log-likelihood by at most
-// s.Tol·|ll|, and hands back to SQUAREM if it cannot make progress. The
-// mean and sd of a component collapsed onto the variance floor stay fixed
-// in Newton's steps.
-// Each of its gradient passes and line-search trials counts as an E-step.
+// log-likelihood increases monotonically. For univariate Gaussian, Poisson
+// and Bernoulli components, a start still running after 24 E-steps, and
+// every start whose EM step gains at most s.Tol·|ll|, is handed to
+// Newton's method on the observed log-likelihood (newtonGauss,
+// newtonScalar: exact gradient and Hessian in log-weight ratios and
+// means, log sds, log rates or logit p; eigenvalues of the Hessian taken
+// in absolute value and floored, so every step ascends; a monotone line
+// search; variances kept at or above RegCovar), which converges
+// quadratically where EM crawls along flat curved ridges, and hands back
+// to SQUAREM if it cannot make progress (a start gives up, not converged,
+// after three such failures called by EM's stalling). The mean and sd of a
+// component collapsed onto the variance floor (variance below
+// 10·RegCovar) take EM updates, and weights below 1e-12, Poisson rates
+// below 1e-12 and Bernoulli p within 1e-12 of 0 or 1 are held, outside
+// Newton's coordinates. A Poisson rate held near 0 must satisfy the KKT
+// condition of that bound (the log-likelihood's derivative in the rate
+// at 0 not positive); EM cannot move such a rate, so where the condition
+// fails the rate is lifted off 0 (liftRates).
+// Each of Newton's gradient passes and line-search trials counts as an
+// E-step.
+//
+// Stopping. With s.Accelerate None a start stops, converged, when one EM
+// step raises the log-likelihood by at most s.Tol·|ll| (the textbook rule,
+// which does not certify a maximum: on flat ridges EM's steps are small
+// far from it). Otherwise a start is converged only when its point is
+// certified: for univariate Gaussian, Poisson and Bernoulli components,
+// Newton's phase certifies it when the Hessian on the free coordinates has
+// no eigenvalue above 1e-10 of its largest magnitude (no direction curves
+// upwards: not a saddle; flat directions, such as the weights of two
+// components merged into one, are allowed) and the gain the quadratic
+// model predicts for the Newton step, ½ gᵀ(-H)⁻¹g with -H's eigenvalues
+// floored, is at most 1e-3·s.Tol·|ll|. For Categorical and MultiGaussian
+// components, once an EM step gains at most s.Tol·|ll| one more plain EM
+// step is taken and the three log-likelihoods l0, l1, l2 must meet
+// Aitken's criterion: with the linear rate a = (l2-l1)/(l1-l0) < 1, the
+// extrapolated limit l1 + (l2-l1)/(1-a) is at most s.Tol·|l2| above l1 (or
+// the step gains nothing at all); otherwise SQUAREM continues. A start
+// still uncertified after s.MaxIter E-steps stops, not converged.
+//
 // A start is abandoned early (not counted as a candidate) when it comes
 // within 1e-2 (in log weights, log sds and means in units of the bag's
 // standard deviation) of a maximum an earlier start reached with a higher
@@ -96,18 +128,31 @@ func (l *Learner) Learn(bag Bag, s LearnSettings) (LearnResult, error) {
 		found    bool
 		firstErr error
 	)
+	drawn := 0 // starts drawn from the data
 	for r := range starts {
 		if l.stopped() {
 			return LearnResult{}, ErrStopped
 		}
 		l.pcg.Seed(mix64(s.Seed), mix64(pcgStream+uint64(r)))
 		start := &l.pts[0]
-		l.start(start, random)
+		l.start(start, random, false)
 		if l.exch {
 			l.sortComponents(start, nil)
 		}
 		if l.seen(start) {
-			continue
+			// A start already run: draw one from the data instead (it
+			// continues the same random stream, so it is reproducible).
+			if !random || l.m.Family == Categorical || drawn >= maxDrawn {
+				continue
+			}
+			drawn++
+			l.start(start, random, true)
+			if l.exch {
+				l.sortComponents(start, nil)
+			}
+			if l.seen(start) {
+				continue
+			}
 		}
 		res.Starts++
 		out, err := l.run(s)
@@ -176,8 +221,9 @@ func (l *Learner) given() LearnSet {
 }
 
 // start writes a starting point to p; see Learn. With random, the loaded
-// rows are clustered with l.rng.
-func (l *Learner) start(p *Params, random bool) {
+// rows are clustered with l.rng: by k-means++ and Lloyd's iterations, or
+// with fromData around points drawn from the data (kmeans.runData).
+func (l *Learner) start(p *Params, random, fromData bool) {
 	m := l.m
 	k := m.K
 	copyParams(p, &m.Init)
@@ -191,9 +237,12 @@ func (l *Learner) start(p *Params, random bool) {
 	if random {
 		var kk int
 		var assign []int
-		if m.Family == Categorical {
+		switch {
+		case m.Family == Categorical:
 			kk, assign = l.km.runOneHot(l.x, l.c, m.Levels, k, l.rng)
-		} else {
+		case fromData:
+			kk, assign = l.km.runData(l.x, l.c, l.d, k, l.rng)
+		default:
 			kk, assign = l.km.run(l.x, l.c, l.d, k, l.rng)
 		}
 		l.hardStats(&l.st, assign)
@@ -285,6 +334,10 @@ type runResult struct {
 	converged bool
 	dup       bool // stopped near a maximum found before
 }
+
+// maxDrawn caps the starts drawn from the data per Learn (see Learn):
+// each costs a start's E-steps, and a few find most of what they find.
+const maxDrawn = 3
 
 // dupTol is the distance (see near) below which a start's current point
 // counts as on its way to a maximum that an earlier start reached.
@@ -419,6 +472,8 @@ func (l *Learner) run(s LearnSettings) (runResult, error) {
 	}
 	gain := math.Inf(1) // the last cycle's gain in log-likelihood
 	newtonNext := newtonAfterLearn
+	newton := l.m.Family == Gaussian || l.scalarNewton()
+	fails := 0 // Newton phases that EM's stalling called and that failed
 	budget := func() bool { return evals-1 < s.MaxIter }
 	stepMax := 1.0
 	for {
@@ -432,19 +487,48 @@ func (l *Learner) run(s LearnSettings) (runResult, error) {
 		if err != nil {
 			return runResult{p: th, ll: ll0, iters: evals - 1}, err
 		}
-		if ll1-ll0 <= s.Tol*math.Abs(ll1) {
+		small := ll1-ll0 <= s.Tol*math.Abs(ll1)
+		if small && s.Accelerate == None {
+			// The textbook rule, and nothing else.
 			if ll1 >= ll0 {
 				return runResult{p: f1, ll: ll1, iters: evals - 1, converged: true}, nil
 			}
 			return runResult{p: th, ll: ll0, iters: evals - 1, converged: true}, nil
+		}
+		if small && !newton {
+			// Certify by the EM sequence's linear rate (see aitken); f2 is
+			// EM's step from f1.
+			if !budget() {
+				return runResult{p: f1, ll: ll1, iters: evals - 1}, nil
+			}
+			if l.stopped() {
+				return runResult{p: f1, ll: ll1, iters: evals - 1}, ErrStopped
+			}
+			evals++
+			ll2, err := l.estep(&l.st, f2)
+			if err == nil && aitken(ll0, ll1, ll2, s.Tol) {
+				if ll2 >= ll1 {
+					return runResult{p: f2, ll: ll2, iters: evals - 1, converged: true}, nil
+				}
+				return runResult{p: f1, ll: ll1, iters: evals - 1, converged: true}, nil
+			}
 		}
 		if s.Accelerate == None {
 			th, f1, f2 = f1, f2, th
 			gain, ll0 = ll1-ll0, ll1
 			continue
 		}
-		if l.m.Family == Gaussian && evals >= newtonNext {
-			llN, status := l.newtonGauss(f1, q, ll1, s.Tol, &evals, s.MaxIter)
+		if newton && (small || evals >= newtonNext) {
+			if ll1 < ll0 {
+				th, f1, ll1 = f1, th, ll0 // Newton starts from the better point
+			}
+			var llN float64
+			var status int
+			if l.m.Family == Gaussian {
+				llN, status = l.newtonGauss(f1, q, ll1, s.Tol, &evals, s.MaxIter)
+			} else {
+				llN, status = l.newtonScalar(f1, q, ll1, s.Tol, &evals, s.MaxIter)
+			}
 			switch status {
 			case newtonConverged:
 				return runResult{p: f1, ll: llN, iters: evals - 1, converged: true}, nil
@@ -452,6 +536,12 @@ func (l *Learner) run(s LearnSettings) (runResult, error) {
 				return runResult{p: f1, ll: llN, iters: evals - 1}, nil
 			case newtonStopped:
 				return runResult{p: f1, ll: llN, iters: evals - 1}, ErrStopped
+			}
+			if small {
+				if fails++; fails >= newtonFails {
+					// EM has stalled and Newton cannot certify the point.
+					return runResult{p: f1, ll: llN, iters: evals - 1}, nil
+				}
 			}
 			// Back to SQUAREM from where Newton stopped, for a while.
 			newtonNext = evals + newtonAfterLearn
@@ -511,6 +601,11 @@ func (l *Learner) extrapolate(th, f1, f2, q *Params, stepMax float64) (float64, 
 	}
 	return 1, atBound
 }
+
+// newtonFails is the number of failed Newton phases, each called when an
+// EM step gained at most Tol·|ll|, after which a start gives up (not
+// converged).
+const newtonFails = 3
 
 // squaremGrowth is the factor by which SQUAREM's step bound grows or
 // shrinks (R's SQUAREM: step.max0 = 1, mstep = 4).
@@ -932,4 +1027,22 @@ func mix64(h uint64) uint64 {
 	h *= 0x94d049bb133111eb
 	h ^= h >> 31
 	return h
+}
+
+// aitken reports whether three successive EM log-likelihoods l0, l1, l2
+// certify convergence: with the linear rate a = (l2-l1)/(l1-l0) < 1, the
+// log-likelihood's limit is at most (l2-l1)/(1-a) above l1 (Aitken's
+// acceleration; Böhning et al. 1994, McNicholas et al. 2010), and that must
+// be at most tol·|l2|. A step that gains nothing (l2 <= l1: EM's fixed
+// point to rounding) certifies too.
+func aitken(l0, l1, l2, tol float64) bool {
+	d1, d2 := l1-l0, l2-l1
+	if !(d2 > 0) {
+		return !math.IsNaN(d2)
+	}
+	if !(d1 > 0) {
+		return false
+	}
+	a := d2 / d1
+	return a < 1 && d2/(1-a) <= tol*math.Abs(l2)
 }

@@ -39,9 +39,12 @@ type SharedResult struct {
 // Bernoulli and Categorical families, where k-means++ clusters the bags'
 // code frequencies and each cluster's pooled codes give a component's
 // starting probabilities. Every bag starts from the given weights, or
-// uniform ones. A start stops when an iteration raises the joint
-// log-likelihood by at most s.Tol times its absolute value, or after
-// s.MaxIter iterations.
+// uniform ones. A start stops, converged, when an iteration raises the
+// joint log-likelihood by at most s.Tol times its absolute value and the
+// next plain EM step confirms it by Aitken's criterion (the
+// log-likelihood's limit, extrapolated from the EM sequence's linear
+// rate, is at most s.Tol·|ll| above it; with s.Accelerate None the first
+// condition alone), or, not converged, after s.MaxIter iterations.
 //
 // FitShared refuses models that CheckIdentifiable rates NotIdentifiable
 // for the shared scope. For Conditional ones (shared categorical) it
@@ -107,7 +110,7 @@ func FitShared(bags []Bag, m Model, s LearnSettings) (SharedResult, error) {
 				return SharedResult{}, err
 			}
 		} else {
-			l.start(&l.pts[0], random)
+			l.start(&l.pts[0], random, false)
 		}
 		copyParams(&start, &l.pts[0])
 		if l.exch {
@@ -295,8 +298,8 @@ type sharedPoint struct {
 // ...) and accepted only if the log-likelihood after the EM steps that
 // follow it is at least the plain step's, so the log-likelihood increases
 // monotonically. It stops when an EM step raises the joint log-likelihood
-// by at most s.Tol times its absolute value, or after s.MaxIter E-step
-// passes over the bags.
+// by at most s.Tol times its absolute value and Aitken's criterion holds
+// (see aitken), or after s.MaxIter E-step passes over the bags.
 func (r *sharedRun) run(p *Params, bagW []float64, s LearnSettings) (float64, int, bool, error) {
 	l := r.l
 	run := s.Parallel
@@ -349,10 +352,27 @@ func (r *sharedRun) run(p *Params, bagW []float64, s LearnSettings) (float64, in
 			return 0, evals - 1, false, err
 		}
 		if ll1-ll0 <= s.Tol*math.Abs(ll1) {
-			if ll1 >= ll0 {
+			if s.Accelerate == None { // the textbook rule
+				if ll1 >= ll0 {
+					return done(f1, ll1, true)
+				}
+				return done(th, ll0, true)
+			}
+			// Certified only by the EM sequence's linear rate (see
+			// aitken): one more step, from f2 = M(f1).
+			if evals-1 >= s.MaxIter {
+				return done(f1, ll1, false)
+			}
+			ll2, err := step(f2, q)
+			if err != nil {
+				return done(f1, ll1, false)
+			}
+			if aitken(ll0, ll1, ll2, s.Tol) {
+				if ll2 >= ll1 {
+					return done(f2, ll2, true)
+				}
 				return done(f1, ll1, true)
 			}
-			return done(th, ll0, true)
 		}
 		if s.Accelerate == None {
 			th, f1, f2 = f1, f2, th

@@ -61,9 +61,21 @@ const (
 // one flag per component; nil means none. Parameters not learned are
 // constants: they stay out of the information matrix and get standard
 // error 0.
+//
+// SDFloor, when positive, is the smallest standard deviation the fit of a
+// learned SD can produce (√RegCovar of the Model; 0 means none). A learned
+// SD within a relative 1e-6 of it has collapsed onto the floor: it is on
+// the boundary of its range.
 type ScalarComponents struct {
 	P, Rate, Mean, SD                             []float64
 	LearnedP, LearnedRate, LearnedMean, LearnedSD []bool
+	SDFloor                                       float64
+}
+
+// onFloor reports whether component j's learned SD is on comps.SDFloor.
+func (comps *ScalarComponents) onFloor(j int) bool {
+	return comps.SDFloor > 0 && comps.LearnedSD != nil && comps.LearnedSD[j] &&
+		comps.SD[j] <= comps.SDFloor*(1+1e-6)
 }
 
 // ScalarStdErrors are the standard errors that StdErrors computes, in the
@@ -254,7 +266,10 @@ func StdErrors(fam Family, xs, counts, weights []float64, comps ScalarComponents
 //     contain), and for a learned Bernoulli P at most BoundaryWeight or at
 //     least 1-BoundaryWeight or a learned Poisson Rate of 0 (a parameter on
 //     the boundary of its range: as for weights, no Wald interval; the
-//     other standard errors hold it fixed).
+//     other standard errors hold it fixed). Likewise a learned Gaussian SD
+//     on comps.SDFloor (a component collapsed onto one value), and then
+//     also its component's learned mean: with the SD pinned at the floor,
+//     the mean's error would be the floor's, not the data's.
 //   - +Inf for a parameter the data do not determine, by the rule of
 //     WeightStdErrors. Learning a Bernoulli parameter with K >= 2 is always
 //     such a case: a bag of 0s and 1s determines only the mixture's P(x = 1).
@@ -364,7 +379,7 @@ func (u *Uncertainty) StdErrors(fam Family, xs, counts, weights []float64, comps
 				continue
 			}
 			if fam == Bernoulli && (comps.P[j] <= BoundaryWeight || comps.P[j] >= 1-BoundaryWeight) ||
-				fam == Poisson && comps.Rate[j] == 0 {
+				fam == Poisson && comps.Rate[j] == 0 || fam == Gaussian && comps.onFloor(j) {
 				continue
 			}
 			u.slots = append(u.slots, seSlot{comp: j, par: par})
