@@ -312,7 +312,7 @@ func (l *Learner) estepGaussian(st *Stats, p *Params) float64 {
 func (l *Learner) estepDiscrete(st *Stats, p *Params) float64 {
 	m := l.m
 	k := m.K
-	lw, e, lr := l.scratch[:k], l.scratch[k:2*k], l.scratch[2*k:3*k]
+	lw, e, lr, lw0 := l.scratch[:k], l.scratch[k:2*k], l.scratch[2*k:3*k], l.scratch[3*k:4*k]
 	for j, w := range p.Weights {
 		lw[j] = math.Log(w)
 	}
@@ -333,9 +333,14 @@ func (l *Learner) estepDiscrete(st *Stats, p *Params) float64 {
 			}
 		}
 	case Poisson:
+		// Relative to the reference rate (see poissonRef): log f(x; λ) -
+		// log f(x; ref) = x log(λ/ref) - (λ - ref) for x > 0, and log f(0;
+		// λ) = -λ.
+		ref := l.ref
 		for j, r := range p.Rate {
-			lw[j] -= r
-			lr[j] = math.Log(r)
+			lw0[j] = lw[j] - r
+			lw[j] -= r - ref
+			lr[j] = logRatio(r, ref)
 		}
 	}
 	acc := llAcc{prod: 1}
@@ -352,7 +357,7 @@ func (l *Learner) estepDiscrete(st *Stats, p *Params) float64 {
 		case Poisson:
 			for j := range k {
 				if x == 0 {
-					e[j] = lw[j] // 0 log λ = 0, also for λ = 0
+					e[j] = lw0[j] // 0 log λ = 0, also for λ = 0
 				} else {
 					e[j] = lw[j] + x*lr[j]
 				}

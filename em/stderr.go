@@ -891,15 +891,7 @@ func scalarLogDensity(fam Family, comps *ScalarComponents, j int, x float64) flo
 		}
 		return math.Log1p(-comps.P[j])
 	case Poisson:
-		lambda := comps.Rate[j]
-		lg, _ := math.Lgamma(x + 1)
-		if lambda == 0 {
-			if x == 0 {
-				return 0
-			}
-			return math.Inf(-1)
-		}
-		return x*math.Log(lambda) - lambda - lg
+		return PoissonLogProb(x, comps.Rate[j])
 	default: // Gaussian
 		z := (x - comps.Mean[j]) / comps.SD[j]
 		return -0.5*math.Log(2*math.Pi) - math.Log(comps.SD[j]) - 0.5*z*z

@@ -361,7 +361,7 @@ func (m *model) bagComps(dst []em.LogProber, f *fits, b int) []em.LogProber {
 		case Gaussian:
 			c = newNormal(param("mean", m.fixed("mean", j)), param("sd", m.fixed("sd", j)))
 		case Poisson:
-			c = distuv.Poisson{Lambda: param("rate", m.fixed("rate", j))}
+			c = poissonDist{param("rate", m.fixed("rate", j))}
 		case MultivariateGaussian:
 			c = zero{} // no univariate density: see mvnComps
 		case Categorical:

@@ -166,7 +166,7 @@ func (x *Mixture) component(p Params) (em.LogProber, error) {
 		if !(rate > 0) || math.IsInf(rate, 1) {
 			return nil, fmt.Errorf("rate must be positive and finite, got %v", rate)
 		}
-		return distuv.Poisson{Lambda: rate}, nil
+		return poissonDist{rate}, nil
 	case MultivariateGaussian:
 		// Mean vectors and covariance matrices are not Params in this
 		// release: such components are never Complete.
@@ -248,6 +248,16 @@ func (x *Mixture) LogProb(k int, code float64) float64 {
 func (x *Mixture) Prob(k int, code float64) float64 {
 	return math.Exp(x.LogProb(k, code))
 }
+
+// poissonDist is a Poisson component with the given rate. Its
+// log-probabilities are em.PoissonLogProb's, accurate at any rate (gonum's
+// distuv.Poisson forms x log λ − λ − log x!, which at λ ≈ 10¹² keeps
+// about 10⁻³ of absolute precision: too little to tell components apart).
+type poissonDist struct{ rate float64 }
+
+// LogProb returns log f(x; rate), −Inf at values that are not
+// non-negative integers.
+func (p poissonDist) LogProb(x float64) float64 { return em.PoissonLogProb(x, p.rate) }
 
 // nowhere is the density of a component without parameters: zero at
 // every value.

@@ -98,7 +98,7 @@ func newModel(cfg *Config) *model {
 		}
 	case Poisson:
 		for _, c := range comps {
-			m.comps = append(m.comps, distuv.Poisson{Lambda: val(c.Rate)})
+			m.comps = append(m.comps, poissonDist{val(c.Rate)})
 		}
 	case MultivariateGaussian:
 		// Every component's parameters are learned per bag; the fit and
