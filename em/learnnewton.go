@@ -36,6 +36,7 @@ const (
 	newtonBudget           // MaxIter E-steps spent
 	newtonFailed           // nothing free, or no step gained
 	newtonStopped          // LearnSettings.Done was closed
+	newtonMoved            // a step was taken (search)
 )
 
 // newtonGauss improves th (log-likelihood ll) by Newton's method on the
@@ -108,30 +109,91 @@ func (l *Learner) newtonGauss(th, trial *Params, ll float64, tol float64, evals 
 		if !saddle && half <= newtonCertTol*tol*math.Abs(ll) && ll-start <= tol*math.Abs(ll) {
 			return ll, newtonConverged // the model gains nothing worth a step
 		}
-		moved := false
-		for t, try := 1.0, 0; try < 30; t, try = t/2, try+1 {
-			if *evals-1 >= maxEvals {
-				return ll, newtonBudget
-			}
-			if !l.newtonPoint(trial, th, ref, t) {
-				continue
-			}
-			*evals++
-			llt := l.logLikGaussian(trial)
-			if llt >= ll {
-				copyParams(th, trial)
-				stall = stallCount(stall, llt-ll, tol, ll)
-				ll = llt
-				moved = true
-				// Convergence is certified at the next pass, from the
-				// gradient and Hessian at the new point.
-				break
-			}
-		}
-		if !moved || stall >= newtonStall {
-			return ll, newtonFailed
+		// Convergence is certified at the next pass, from the gradient
+		// and Hessian at the new point.
+		var status int
+		ll, status = l.search(th, trial, ll, tol, &stall, evals, maxEvals,
+			func(t float64) bool { return l.newtonPoint(trial, th, ref, t) },
+			func() (float64, bool) { return l.logLikGaussian(trial), true })
+		if status != newtonMoved {
+			return ll, status
 		}
 	}
+}
+
+// largest returns the index of the largest weight (the first of equal
+// ones): the reference component of Newton's log-weight ratios.
+func largest(w []float64) int {
+	ref := 0
+	for j, v := range w {
+		if v > w[ref] {
+			ref = j
+		}
+	}
+	return ref
+}
+
+// size sizes the buffers for len(nw.idx) free coordinates.
+func (nw *gaussNewton) size() {
+	p := len(nw.idx)
+	for _, b := range []*[]float64{&nw.g, &nw.gi, &nw.step} {
+		*b = grow(*b, p)
+	}
+	nw.h = grow(nw.h, p*p)
+	nw.vecs = grow(nw.vecs, p*p)
+	nw.vals = grow(nw.vals, p)
+}
+
+// betas returns the log-weight ratios log(w_j/w_ref), in nw.lw.
+func (nw *gaussNewton) betas(w []float64, ref int) []float64 {
+	beta := nw.lw[:len(w)]
+	for j, v := range w {
+		beta[j] = math.Log(v) - math.Log(w[ref])
+	}
+	return beta
+}
+
+// fromBetas sets dst to the weights of log-weight ratios beta, keeping
+// the components whose weight in w is 0 at 0.
+func fromBetas(dst, w, beta []float64) {
+	sum := 0.0
+	for j, b := range beta {
+		if w[j] > 0 {
+			dst[j] = math.Exp(b)
+			sum += dst[j]
+		}
+	}
+	for j := range dst {
+		dst[j] /= sum
+	}
+}
+
+// search is the line search of Newton's methods: it tries the points
+// th + t·step that point writes to trial for t = 1, 1/2, ... (at most 30),
+// and moves th to the first valid one whose log-likelihood (logLik, false
+// for none) is at least ll; it returns the log-likelihood and
+// newtonMoved, or newtonFailed when no point qualified or the last
+// newtonStall steps gained nothing worth certifying, or newtonBudget.
+// Each log-likelihood counts as an E-step.
+func (l *Learner) search(th, trial *Params, ll, tol float64, stall, evals *int, maxEvals int, point func(t float64) bool, logLik func() (float64, bool)) (float64, int) {
+	for t, try := 1.0, 0; try < 30; t, try = t/2, try+1 {
+		if *evals-1 >= maxEvals {
+			return ll, newtonBudget
+		}
+		if !point(t) {
+			continue
+		}
+		*evals++
+		if llt, ok := logLik(); ok && llt >= ll {
+			copyParams(th, trial)
+			*stall = stallCount(*stall, llt-ll, tol, ll)
+			if *stall >= newtonStall {
+				return llt, newtonFailed
+			}
+			return llt, newtonMoved
+		}
+	}
+	return ll, newtonFailed
 }
 
 // newtonStall is the number of consecutive Newton steps gaining at most
@@ -156,12 +218,7 @@ func (l *Learner) newtonFree(th *Params) (int, bool) {
 	m := l.m
 	k := m.K
 	nw := &l.newton
-	ref := 0
-	for j, w := range th.Weights {
-		if w > th.Weights[ref] {
-			ref = j
-		}
-	}
+	ref := largest(th.Weights)
 	nw.idx = nw.idx[:0]
 	collapsed := false
 	for j, w := range th.Weights {
@@ -185,13 +242,7 @@ func (l *Learner) newtonFree(th *Params) (int, bool) {
 			nw.idx = append(nw.idx, coordLogSD*k+j)
 		}
 	}
-	p := len(nw.idx)
-	for _, b := range []*[]float64{&nw.g, &nw.gi, &nw.step} {
-		*b = grow(*b, p)
-	}
-	nw.h = grow(nw.h, p*p)
-	nw.vecs = grow(nw.vecs, p*p)
-	nw.vals = grow(nw.vals, p)
+	nw.size()
 	return ref, collapsed
 }
 
@@ -222,10 +273,7 @@ func (l *Learner) newtonPoint(dst, th *Params, ref int, t float64) bool {
 	k := m.K
 	nw := &l.newton
 	copyParams(dst, th)
-	beta := nw.lw[:k]
-	for j, w := range th.Weights {
-		beta[j] = math.Log(w) - math.Log(th.Weights[ref])
-	}
+	beta := nw.betas(th.Weights, ref)
 	for a, c := range nw.idx {
 		j, v := c%k, t*nw.step[a]
 		switch c / k {
@@ -241,16 +289,7 @@ func (l *Learner) newtonPoint(dst, th *Params, ref int, t float64) bool {
 		}
 	}
 	if m.Learn.Has(LearnWeights) {
-		sum := 0.0
-		for j, b := range beta {
-			if th.Weights[j] > 0 {
-				dst.Weights[j] = math.Exp(b)
-				sum += dst.Weights[j]
-			}
-		}
-		for j := range dst.Weights {
-			dst.Weights[j] /= sum
-		}
+		fromBetas(dst.Weights, th.Weights, beta)
 	}
 	return true
 }

@@ -80,26 +80,15 @@ func (l *Learner) newtonScalar(th, trial *Params, ll float64, tol float64, evals
 			}
 			return ll, newtonConverged
 		}
-		moved := false
-		for t, try := 1.0, 0; try < 30; t, try = t/2, try+1 {
-			if *evals-1 >= maxEvals {
-				return ll, newtonBudget
-			}
-			if !l.scalarPoint(trial, th, ref, t) {
-				continue
-			}
-			*evals++
-			llt, err := l.estep(&l.st, trial)
-			if err == nil && llt >= ll {
-				copyParams(th, trial)
-				stall = stallCount(stall, llt-ll, tol, ll)
-				ll = llt
-				moved = true
-				break
-			}
-		}
-		if !moved || stall >= newtonStall {
-			return ll, newtonFailed
+		var status int
+		ll, status = l.search(th, trial, ll, tol, &stall, evals, maxEvals,
+			func(t float64) bool { return l.scalarPoint(trial, th, ref, t) },
+			func() (float64, bool) {
+				llt, err := l.estep(&l.st, trial)
+				return llt, err == nil
+			})
+		if status != newtonMoved {
+			return ll, status
 		}
 	}
 }
@@ -120,12 +109,7 @@ func (l *Learner) scalarFree(th *Params) int {
 	m := l.m
 	k := m.K
 	nw := &l.newton
-	ref := 0
-	for j, w := range th.Weights {
-		if w > th.Weights[ref] {
-			ref = j
-		}
-	}
+	ref := largest(th.Weights)
 	nw.idx = nw.idx[:0]
 	for j, w := range th.Weights {
 		if !(w >= scalarEdge) {
@@ -142,13 +126,7 @@ func (l *Learner) scalarFree(th *Params) int {
 			nw.idx = append(nw.idx, coordMean*k+j)
 		}
 	}
-	p := len(nw.idx)
-	for _, b := range []*[]float64{&nw.g, &nw.gi, &nw.step} {
-		*b = grow(*b, p)
-	}
-	nw.h = grow(nw.h, p*p)
-	nw.vecs = grow(nw.vecs, p*p)
-	nw.vals = grow(nw.vals, p)
+	nw.size()
 	return ref
 }
 
@@ -159,10 +137,7 @@ func (l *Learner) scalarPoint(dst, th *Params, ref int, t float64) bool {
 	k := m.K
 	nw := &l.newton
 	copyParams(dst, th)
-	beta := nw.lw[:k]
-	for j, w := range th.Weights {
-		beta[j] = math.Log(w) - math.Log(th.Weights[ref])
-	}
+	beta := nw.betas(th.Weights, ref)
 	for a, c := range nw.idx {
 		j, v := c%k, t*nw.step[a]
 		if c/k == coordBeta {
@@ -184,16 +159,7 @@ func (l *Learner) scalarPoint(dst, th *Params, ref int, t float64) bool {
 		}
 	}
 	if m.Learn.Has(LearnWeights) {
-		sum := 0.0
-		for j, b := range beta {
-			if th.Weights[j] > 0 {
-				dst.Weights[j] = math.Exp(b)
-				sum += dst.Weights[j]
-			}
-		}
-		for j := range dst.Weights {
-			dst.Weights[j] /= sum
-		}
+		fromBetas(dst.Weights, th.Weights, beta)
 	}
 	return true
 }
