@@ -244,6 +244,7 @@ func readFooter(ctx context.Context, cfg *Config, f readers.File, i int, mem mem
 		n := r.UnitRows(u)
 		un := unit{file: i, index: u, row: row, rows: n}
 		un.lo, un.hi, un.ranged = r.UnitIntRange(cfg.Input.Bag, u)
+		un.keyBytes, _ = r.UnitColumnBytes(cfg.Input.Bag, u)
 		ft.units = append(ft.units, un)
 		row += n
 	}

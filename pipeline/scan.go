@@ -32,6 +32,9 @@ type unit struct {
 	// statistics, when ranged.
 	lo, hi int64
 	ranged bool
+	// keyBytes is what the bag column takes uncompressed in the unit,
+	// from the Parquet footer (0 when not known); see runner.keyBytes.
+	keyBytes int64
 }
 
 // Dense key indexing: integer bag keys whose range (from the Parquet
@@ -78,6 +81,9 @@ type scanner struct {
 	chunks []rowChunk // rows of every unit read, when kept in memory
 	spill  *spiller   // nil unless rows are spilled
 	worker int
+	// longKeys holds one copy of each long string key for all the
+	// workers of a scan.
+	longKeys *keyTable
 	// Scratch, reused across batches.
 	codes, cnts []float64
 	keys        []int64
@@ -225,12 +231,40 @@ func (s *scanner) strID(k string, u int) int32 {
 			s.badKey = &bad
 		}
 		id = int32(s.bagCount())
-		k = strings.Clone(k)
+		k = s.longKeys.clone(k)
 		s.strIDs[k] = id
 		s.strs = append(s.strs, k)
 		s.newID(u, hashString(k))
 	}
 	return id
+}
+
+// keyTable holds one copy of every long string bag key that the workers
+// of a scan have seen: each worker keeps every key it sees, so a key of
+// 10 kB seen by every worker was held that many times.
+type keyTable struct {
+	mu   sync.Mutex
+	keys map[string]string
+}
+
+// longKey is the length from which string keys are shared through a
+// keyTable: for shorter ones a copy per worker costs less than the lock.
+const longKey = 256
+
+// clone returns a copy of k that does not share memory with k's source,
+// the same copy for every caller if k is long (t may be nil).
+func (t *keyTable) clone(k string) string {
+	if t == nil || len(k) < longKey {
+		return strings.Clone(k)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c, ok := t.keys[k]; ok {
+		return c
+	}
+	c := strings.Clone(k)
+	t.keys[c] = c
+	return c
 }
 
 // intKey returns the key of id, integer bags.
@@ -760,8 +794,13 @@ func scan(ctx context.Context, cfg *Config, p *plan, m *model, mem memory.Alloca
 	files := newFileSet(p, mem)
 	var next atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
+	var long *keyTable
+	if p.strKeys && workers > 1 {
+		long = &keyTable{keys: map[string]string{}}
+	}
 	for w := range workers {
 		s := newScanner(cfg, p, m, agg, sp, w)
+		s.longKeys = long
 		scanners[w] = s
 		g.Go(func() (err error) {
 			for {

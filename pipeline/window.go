@@ -145,6 +145,7 @@ func (r *runner) stream(ctx context.Context, rows int64) error {
 	})
 	g.Go(func() error {
 		for s := range next {
+			r.warnLargeBag(s.b)
 			t := time.Now()
 			f, err := fitAll(gctx, r.cfg, s.sub, s.b, r.model, nil, r.workers, fit)
 			if err != nil {

@@ -49,6 +49,14 @@ type parquetRecords struct {
 	rgWhole []bool        // per row group, like rgRows: read it whole (see above)
 	held    []arrow.Array // rgWhole: the current row group's columns, one per reader
 	heldOff int64         // rows of held already returned
+	// Batches of variable-width (BYTE_ARRAY) columns are bounded in bytes
+	// as well as rows (see BatchBytes): rgWidth is, per row group like
+	// rgRows, the bytes per row its column chunks take uncompressed, from
+	// the footer (0 when no column read is variable-width), and width the
+	// bytes per row the last batch took decoded (0 before the first).
+	rgWidth []float64
+	rgDict  []bool // per row group: a BYTE_ARRAY chunk read has a dictionary page
+	width   float64
 	cur     arrow.Record
 	err     error
 	done    bool
@@ -76,6 +84,8 @@ func (r *Reader) parquetRecords(ctx context.Context, idx []int, batch int64, row
 		p.rgRows = append(p.rgRows, rg.NumRows())
 		p.rgIdx = append(p.rgIdx, i)
 		p.rgWhole = append(p.rgWhole, hasDeltaInt64(rg, leaves))
+		w, dict := varWidth(rg, leaves)
+		p.rgWidth, p.rgDict = append(p.rgWidth, w), append(p.rgDict, dict)
 	}
 	pos := make(map[int]int) // field index -> position in p.readers
 	var fields []arrow.Field
@@ -134,6 +144,83 @@ func appendLeaves(cols []int, f *pqarrow.SchemaField) []int {
 	return cols
 }
 
+// BatchBytes bounds the bytes that a batch of a Parquet stream with a
+// variable-width (BYTE_ARRAY: string or binary) column materialises: such
+// a batch has fewer rows than asked for when its columns would otherwise
+// take more. The values of such a column are decoded into one buffer per
+// batch, so that a batch of a row group of 100k rows of 10 kB strings took
+// 1 GB (and twice that while the buffer grew), for a dictionary-encoded
+// column chunk of 10 MB. Batches of fixed-width columns only are not
+// bounded: 1<<20 rows of an int64 column take 8 MiB.
+//
+// A batch has at most BatchBytes over the bytes per row that the footer
+// gives the column chunks uncompressed, or that the batch before it took
+// decoded, whichever is more. A dictionary-encoded chunk's footer size
+// counts each distinct value once (one key of 100 kB in a million rows
+// takes 100 kB there), so the first batch of a stream with such a chunk
+// has at most probeRows rows, to measure. A variable so that tests can
+// lower it.
+var BatchBytes int64 = 32 << 20
+
+const probeRows = 256
+
+// varWidth returns the uncompressed bytes per row of the column chunks
+// cols in rg (at least 1) if one of them is BYTE_ARRAY, else 0, and
+// whether one of those has a dictionary page. A
+// dictionary-encoded chunk's size counts its dictionary once, so decoded
+// it can take many times more; a plain one's is about its decoded size.
+func varWidth(rg *metadata.RowGroupMetaData, cols []int) (width float64, dict bool) {
+	var bytes int64
+	found := false
+	for _, c := range cols {
+		cc, err := rg.ColumnChunk(c)
+		if err != nil {
+			continue
+		}
+		bytes += max(cc.TotalUncompressedSize(), 0)
+		if cc.Type() == parquet.Types.ByteArray {
+			found = true
+			dict = dict || cc.HasDictionaryPage()
+		}
+	}
+	if !found {
+		return 0, false
+	}
+	return max(float64(bytes)/float64(max(rg.NumRows(), 1)), 1), dict
+}
+
+// batchRows returns the rows of the next batch of the current row group
+// (see BatchBytes).
+func (p *parquetRecords) batchRows() int64 {
+	n := min(p.batch, p.rgRows[0])
+	fw := p.rgWidth[0]
+	if fw == 0 || p.rgWhole[0] {
+		return n
+	}
+	if p.width == 0 && p.rgDict[0] {
+		n = min(n, probeRows)
+	}
+	return max(1, min(n, int64(float64(BatchBytes)/max(p.width, fw))))
+}
+
+// arrayBytes returns the bytes of the buffers of a, its children and its
+// dictionary.
+func arrayBytes(d arrow.ArrayData) int64 {
+	var n int64
+	for _, b := range d.Buffers() {
+		if b != nil {
+			n += int64(b.Len())
+		}
+	}
+	for _, c := range d.Children() {
+		n += arrayBytes(c)
+	}
+	if dict, ok := d.Dictionary().(*array.Data); ok && dict != nil {
+		n += arrayBytes(dict)
+	}
+	return n
+}
+
 // hasDeltaInt64 reports whether any of the columns of rg is INT64 in
 // DELTA_BINARY_PACKED encoding, by the column chunk metadata.
 func hasDeltaInt64(rg *metadata.RowGroupMetaData, cols []int) bool {
@@ -182,15 +269,23 @@ func (p *parquetRecords) Next() (ok bool) {
 	}()
 	for len(p.rgRows) > 0 && p.rgRows[0] <= 0 {
 		p.rgRows, p.rgWhole, p.rgIdx = p.rgRows[1:], p.rgWhole[1:], p.rgIdx[1:]
+		p.rgWidth, p.rgDict = p.rgWidth[1:], p.rgDict[1:]
 	}
 	if len(p.rgRows) == 0 {
 		p.done = true
 		return false
 	}
-	n := min(p.batch, p.rgRows[0])
+	n := p.batchRows()
 	if !p.rgWhole[0] {
 		if !p.read(cols, n) {
 			return false
+		}
+		if p.rgWidth[0] > 0 {
+			var bytes int64
+			for _, c := range cols {
+				bytes += arrayBytes(c.Data())
+			}
+			p.width = max(float64(bytes)/float64(n), 1)
 		}
 	} else {
 		if p.held == nil {

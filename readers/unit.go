@@ -98,6 +98,31 @@ func (r *Reader) UnitRecords(ctx context.Context, columns []string, batchSize in
 	return r.records(ctx, columns, batchSize, u)
 }
 
+// UnitColumnBytes returns the bytes that top-level column name takes
+// uncompressed in unit u, from the Parquet footer: the sum of its column
+// chunks' total_uncompressed_size (a dictionary-encoded chunk counts its
+// dictionary once, so its values take more decoded). ok is false for
+// Arrow IPC, for a u out of range and for a column the file does not have
+// (or has more than once).
+func (r *Reader) UnitColumnBytes(name string, u int) (n int64, ok bool) {
+	if r.file.Format != Parquet || r.meta == nil || u < 0 || u >= len(r.rgRows) || r.manifest == nil {
+		return 0, false
+	}
+	idx := r.schema.FieldIndices(name)
+	if len(idx) != 1 || idx[0] >= len(r.manifest.Fields) {
+		return 0, false
+	}
+	rg := r.meta.RowGroup(u)
+	for _, c := range appendLeaves(nil, &r.manifest.Fields[idx[0]]) {
+		cc, err := rg.ColumnChunk(c)
+		if err != nil {
+			return 0, false
+		}
+		n += max(cc.TotalUncompressedSize(), 0)
+	}
+	return n, true
+}
+
 // IntRange returns the smallest and largest value of integer column name over the whole
 // file from the Parquet column statistics, and ok=false when any row group lacks them,
 // the column is not an integer column, the file is IPC, or the column has nulls only.
