@@ -202,6 +202,15 @@ type Model struct {
 	Init Params
 }
 
+// VarianceFloor returns the smallest variance a learned one can take:
+// RegCovar, or DefaultRegCovar when RegCovar is 0.
+func (m Model) VarianceFloor() float64 {
+	if m.RegCovar == 0 {
+		return DefaultRegCovar
+	}
+	return m.RegCovar
+}
+
 // FreeParams returns the number of free parameters of one bag's mixture:
 // K-1 for learned weights plus the learned component parameters (Gaussian
 // mean and sd: K each; Poisson rate, Bernoulli p: K; Categorical probs:
@@ -574,9 +583,7 @@ func validateModel(m Model) (Model, error) {
 	if m.Family != MultiGaussian {
 		m.Dim = 0
 	}
-	if m.RegCovar == 0 {
-		m.RegCovar = DefaultRegCovar
-	}
+	m.RegCovar = m.VarianceFloor()
 	in := m.Init.Clone()
 	m.Init = in
 	learned := func(q LearnSet) bool { return m.Learn.Has(q) }

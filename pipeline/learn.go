@@ -297,13 +297,9 @@ func (w *worker) stdErrors(m *model, f *fits, i, kused int, p em.Params) {
 		}
 		return out
 	}
-	reg := model.RegCovar
-	if reg == 0 {
-		reg = em.DefaultRegCovar
-	}
 	comps := em.ScalarComponents{P: p.P, Rate: p.Rate, Mean: p.Mean, SD: p.SD,
 		LearnedP: learned("p"), LearnedRate: learned("rate"), LearnedMean: learned("mean"), LearnedSD: learned("sd"),
-		SDFloor: math.Sqrt(reg)} // a learned sd on the variance floor is on its boundary
+		SDFloor: math.Sqrt(model.VarianceFloor())} // a learned sd on the variance floor is on its boundary
 	res, err := w.unc.StdErrors(model.Family, w.xs, w.cs, p.Weights, comps)
 	if err != nil {
 		return // left NaN: the estimate stands, its error is unknown
