@@ -73,7 +73,7 @@ func fitAll(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, sp *sp
 	// overlap, so no lock is needed.
 	errs := b.readErrors()
 	if sp == nil {
-		if err := fitBags(ctx, cfg, p, b, m, f, errs, nil, workers, progress); err != nil {
+		if err := fitBags(ctx, cfg, p, b, m, f, errs, true, nil, workers, progress); err != nil {
 			return nil, err
 		}
 	} else {
@@ -82,13 +82,7 @@ func fitAll(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, sp *sp
 			if err != nil {
 				return nil, err
 			}
-			if len(todo) == 0 {
-				// A partition no bag hashed to (there are more
-				// partitions than bags, or the hash was unlucky): nothing
-				// to fit. fitBags takes nil for every bag.
-				continue
-			}
-			if err := fitBags(ctx, cfg, p, b, m, f, errs, todo, workers, progress); err != nil {
+			if err := fitBags(ctx, cfg, p, b, m, f, errs, false, todo, workers, progress); err != nil {
 				return nil, err
 			}
 		}
@@ -105,17 +99,20 @@ func fitAll(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, sp *sp
 	return f, nil
 }
 
-// fitBags fits the bags todo (all bags when nil), whose rows are in b.
-func fitBags(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, f *fits, errs []string, todo []int32, workers int, progress func(int64)) error {
-	n := b.len()
-	if todo != nil {
-		n = len(todo)
+// fitBags fits the bags whose rows are in b: every one with all, else
+// those listed in todo. (A spill partition that no bag hashed to lists
+// none: nothing to fit. A nil list once stood for every bag, and such a
+// partition failed every bag for want of rows.)
+func fitBags(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, f *fits, errs []string, all bool, todo []int32, workers int, progress func(int64)) error {
+	n := len(todo)
+	if all {
+		n = b.len()
 	}
 	bag := func(j int) int {
-		if todo != nil {
-			return int(todo[j])
+		if all {
+			return j
 		}
-		return j
+		return int(todo[j])
 	}
 	skip := cfg.Run.OnError == OnErrorSkip
 	g, ctx := errgroup.WithContext(ctx)
