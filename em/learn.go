@@ -892,6 +892,29 @@ func (l *Learner) poissonRef() {
 	}
 }
 
+// poissonTerms sets, for the log-weights lw (overwritten) and rates of a
+// Poisson mixture, the terms of log(w_j f(x; λ_j)) relative to log f(x;
+// ref) (see poissonRef): lw0[j] = log w_j − λ_j, the whole of it at x = 0,
+// and, for x > 0, lw[j] + (x − ref)·lr[j], with lr[j] = log(λ_j/ref) and
+// lw[j] = log w_j − bd0(ref, λ_j). That is x log(λ_j/ref) − (λ_j − ref)
+// regrouped: formed as written, its two parts are about |x − ref|·10⁻⁶·x
+// each at x ≈ 10¹², which cancel and leave the result with their
+// rounding (10⁻⁹ a value); regrouped, x − ref is exact and bd0 has no
+// cancellation, so the result keeps its own precision. A rate 0 gives
+// −Inf for every x > 0.
+func (l *Learner) poissonTerms(lw, lw0, lr, rate []float64) {
+	ref := l.ref
+	for j, r := range rate {
+		lw0[j] = lw[j] - r
+		if r > 0 {
+			lw[j] -= bd0(ref, r)
+			lr[j] = logRatio(r, ref)
+		} else {
+			lw[j], lr[j] = math.Inf(-1), 0
+		}
+	}
+}
+
 // logRatio returns log(a/b) for a >= 0, b > 0, accurately also when a/b
 // is near 1.
 func logRatio(a, b float64) float64 {

@@ -16,6 +16,7 @@ type gaussNewton struct {
 	g, gi, h           []float64 // gradient, one row's, Hessian (P×P)
 	r0, r1, r2, r3, r4 []float64 // per component sums of c r z^p
 	z, rr, lw          []float64
+	lr, lw0            []float64 // newtonScalar's Poisson terms (scalarDerivatives)
 	step               []float64
 	vecs               []float64 // P×P: -H's upper triangle, then its eigenvectors (columns)
 	vals               []float64 // and eigenvalues, ascending

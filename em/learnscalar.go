@@ -39,7 +39,7 @@ const scalarEdge = 1e-12
 func (l *Learner) newtonScalar(th, trial *Params, ll float64, tol float64, evals *int, maxEvals int) (float64, int) {
 	nw := &l.newton
 	k := l.m.K
-	for _, b := range []*[]float64{&nw.z, &nw.rr, &nw.lw, &nw.r0} {
+	for _, b := range []*[]float64{&nw.z, &nw.rr, &nw.lw, &nw.r0, &nw.lr, &nw.lw0} {
 		*b = grow(*b, k)
 	}
 	stall := 0
@@ -177,18 +177,31 @@ func (l *Learner) scalarDerivatives(th *Params) {
 	for j := range th.Weights {
 		mu[j], v[j] = l.scalarMean(th, j)
 	}
+	// Poisson terms relative to the reference rate, as the E-step forms
+	// them (see poissonTerms): they differ from log(w_j f_j(x)) by log
+	// f(x; ref), the same for every component. Formed as x log λ_j − λ_j,
+	// the posteriors carried the rounding of terms near x log x (about
+	// 10⁻² at 10¹²), and the certificate never held there.
+	lw, lr, lw0 := nw.lw[:k], nw.lr[:k], nw.lw0[:k]
+	if m.Family == Poisson {
+		for j, w := range th.Weights {
+			lw[j] = math.Log(w)
+		}
+		l.poissonTerms(lw, lw0, lr, th.Rate)
+	}
 	gi := nw.gi
 	for i, x := range l.x {
 		c := l.c[i]
 		mx := math.Inf(-1)
 		for j, w := range th.Weights {
-			a := math.Log(w)
+			var a float64
 			if m.Family == Poisson {
-				a -= th.Rate[j]
-				if x != 0 {
-					a += x * math.Log(th.Rate[j])
+				if x == 0 {
+					a = lw0[j] // 0 log λ = 0, also for λ = 0
+				} else {
+					a = lw[j] + (x-l.ref)*lr[j]
 				}
-			} else if x == 1 {
+			} else if a = math.Log(w); x == 1 {
 				a += math.Log(th.P[j])
 			} else {
 				a += math.Log1p(-th.P[j])

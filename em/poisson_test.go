@@ -3,6 +3,7 @@ package em_test
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/mixbatch/mixbatch/em"
@@ -308,6 +309,71 @@ func TestLearnPoissonHugeRates(t *testing.T) {
 		t.Error("K = 1 not converged")
 	}
 	check("learned, K = 1", res.LogLikelihood, -3508.6031125870641)
+}
+
+// TestLearnPoissonHugeRatesCertified: learned K = 2 Poisson fits of bags
+// drawn near rates 1e12 and 1e12 + 3e6 (page views) must be certified
+// maxima. Newton's derivatives formed x log λ − λ, whose rounding there
+// (about 1e-2 a value) made the certificate fail on every such bag
+// (converged = false on 10 of 10 before the fix), though the answers were
+// right to 4e-7 in log-likelihood.
+//
+// The check of the answer is independent of the fit: the log-likelihood,
+// from em.PoissonLogProb (within 1e-15 of R's dpois, TestPoissonLogProb)
+// and a log-sum-exp, must not rise by more than 1e-9 when any parameter
+// moves either way by amounts that lower it at a maximum: rates by 100 and
+// 1000 (the curvature, about 1.5e-10 a squared unit, makes those lose
+// 1e-6 and 1e-4), weights by 1e-4 and 1e-3.
+func TestLearnPoissonHugeRatesCertified(t *testing.T) {
+	loglik := func(xs, w, rate []float64) float64 {
+		ll := 0.0
+		for _, x := range xs {
+			a, b := math.Log(w[0])+em.PoissonLogProb(x, rate[0]), math.Log(w[1])+em.PoissonLogProb(x, rate[1])
+			m := max(a, b)
+			ll += m + math.Log(math.Exp(a-m)+math.Exp(b-m))
+		}
+		return ll
+	}
+	for seed := uint64(1); seed <= 20; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		xs := make([]float64, 400)
+		for i := range xs {
+			lam := 1e12
+			if rng.Float64() < 0.6 {
+				lam += 3e6
+			}
+			// Poisson(λ) is Normal(λ, √λ) to within 1e-6 here; the bag
+			// only needs integers near the rates.
+			xs[i] = math.Round(lam + rng.NormFloat64()*math.Sqrt(lam))
+		}
+		res, err := em.Learn(em.Bag{X: xs}, em.Model{Family: em.Poisson, K: 2, Learn: em.LearnWeights | em.LearnRate}, em.LearnSettings{Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Converged {
+			t.Errorf("seed %d: not converged (log-likelihood %.10f, weights %v, rates %v)", seed, res.LogLikelihood, res.Params.Weights, res.Params.Rate)
+		}
+		w, rate := res.Params.Weights, res.Params.Rate
+		ll := loglik(xs, w, rate)
+		if math.Abs(ll-res.LogLikelihood) > 1e-9 {
+			t.Errorf("seed %d: log-likelihood %.12f, recomputed %.12f", seed, res.LogLikelihood, ll)
+		}
+		for j := range 2 {
+			for _, d := range []float64{-1000, -100, 100, 1000} {
+				r := slices.Clone(rate)
+				r[j] += d
+				if got := loglik(xs, w, r); got > ll+1e-9 {
+					t.Errorf("seed %d: rate %d moved by %g raises the log-likelihood by %.3g", seed, j, d, got-ll)
+				}
+			}
+			for _, d := range []float64{-1e-3, -1e-4, 1e-4, 1e-3} {
+				v := []float64{w[0] + d, w[1] - d}
+				if got := loglik(xs, v, rate); got > ll+1e-9 {
+					t.Errorf("seed %d: weight moved by %g raises the log-likelihood by %.3g", seed, d, got-ll)
+				}
+			}
+		}
+	}
 }
 
 // TestStdErrorsPoissonHugeRates: with fixed rates near 1e12, the weights'

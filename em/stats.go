@@ -333,15 +333,8 @@ func (l *Learner) estepDiscrete(st *Stats, p *Params) float64 {
 			}
 		}
 	case Poisson:
-		// Relative to the reference rate (see poissonRef): log f(x; λ) -
-		// log f(x; ref) = x log(λ/ref) - (λ - ref) for x > 0, and log f(0;
-		// λ) = -λ.
-		ref := l.ref
-		for j, r := range p.Rate {
-			lw0[j] = lw[j] - r
-			lw[j] -= r - ref
-			lr[j] = logRatio(r, ref)
-		}
+		// Relative to the reference rate (see poissonTerms).
+		l.poissonTerms(lw, lw0, lr, p.Rate)
 	}
 	acc := llAcc{prod: 1}
 	for i, x := range l.x {
@@ -355,11 +348,12 @@ func (l *Learner) estepDiscrete(st *Stats, p *Params) float64 {
 				e[j] = l.logp[j*lv+int(x)]
 			}
 		case Poisson:
+			dx := x - l.ref
 			for j := range k {
 				if x == 0 {
 					e[j] = lw0[j] // 0 log λ = 0, also for λ = 0
 				} else {
-					e[j] = lw[j] + x*lr[j]
+					e[j] = lw[j] + dx*lr[j]
 				}
 			}
 		}
