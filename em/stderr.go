@@ -274,6 +274,10 @@ func StdErrors(fam Family, xs, counts, weights []float64, comps ScalarComponents
 //     WeightStdErrors. Learning a Bernoulli parameter with K >= 2 is always
 //     such a case: a bag of 0s and 1s determines only the mixture's P(x = 1).
 //
+// A component whose weight is on the boundary is held at weight 0: its
+// parameters are not used, and may be NaN (as Learn leaves those of a
+// component it emptied).
+//
 // Standard errors of Gaussian components are for SD itself (not its
 // logarithm or the variance).
 //
@@ -316,10 +320,14 @@ func (u *Uncertainty) StdErrors(fam Family, xs, counts, weights []float64, comps
 	default:
 		panic(fmt.Sprintf("em: StdErrors supports bernoulli, poisson and gaussian components, not %v", fam))
 	}
-	if err := checkScalarParams(fam, &comps); err != nil {
+	if err := checkScalarParams(fam, &comps, weights); err != nil {
 		return ScalarStdErrors{}, err
 	}
-	// The log-density table; it also checks the values.
+	// The log-density table; it also checks the values. A component on
+	// the boundary (weight at most BoundaryWeight) is held at weight 0, so
+	// its densities do not enter (compute gives them 0) and its
+	// parameters, which Learn leaves NaN for a component it emptied, are
+	// not read.
 	u.tab = grow(u.tab, len(xs)*k)
 	for i, x := range xs {
 		if counts != nil && counts[i] == 0 {
@@ -333,7 +341,11 @@ func (u *Uncertainty) StdErrors(fam Family, xs, counts, weights []float64, comps
 			return ScalarStdErrors{}, err
 		}
 		for j := 0; j < k; j++ {
-			u.tab[i*k+j] = scalarLogDensity(fam, &comps, j, x)
+			if weights[j] > BoundaryWeight {
+				u.tab[i*k+j] = scalarLogDensity(fam, &comps, j, x)
+			} else {
+				u.tab[i*k+j] = math.Inf(-1)
+			}
 		}
 	}
 	// Kept by value, not by pointer: comps would escape to the heap.
@@ -840,20 +852,24 @@ func (u *Uncertainty) variance(a []float64) float64 {
 	return v / u.n
 }
 
-// checkScalarParams checks the parameters of the family's components.
-func checkScalarParams(fam Family, comps *ScalarComponents) error {
+// checkScalarParams checks the parameters of the family's components,
+// except those whose weight is on the boundary (see StdErrors).
+func checkScalarParams(fam Family, comps *ScalarComponents, weights []float64) error {
 	for j := range comps.P {
-		if fam == Bernoulli && !(comps.P[j] >= 0 && comps.P[j] <= 1) {
+		if weights[j] > BoundaryWeight && fam == Bernoulli && !(comps.P[j] >= 0 && comps.P[j] <= 1) {
 			return fmt.Errorf("em: component %d has p = %v, not in [0, 1]", j, comps.P[j])
 		}
 	}
 	for j := range comps.Rate {
-		if fam == Poisson && (!(comps.Rate[j] >= 0) || math.IsInf(comps.Rate[j], 1)) {
+		if weights[j] > BoundaryWeight && fam == Poisson && (!(comps.Rate[j] >= 0) || math.IsInf(comps.Rate[j], 1)) {
 			return fmt.Errorf("em: component %d has rate = %v, not a finite non-negative number", j, comps.Rate[j])
 		}
 	}
 	if fam == Gaussian {
 		for j := range comps.Mean {
+			if !(weights[j] > BoundaryWeight) {
+				continue
+			}
 			if math.IsNaN(comps.Mean[j]) || math.IsInf(comps.Mean[j], 0) {
 				return fmt.Errorf("em: component %d has mean = %v, not a finite number", j, comps.Mean[j])
 			}

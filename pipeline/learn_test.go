@@ -435,3 +435,58 @@ func TestComponentsRangeGaussian(t *testing.T) {
 		t.Errorf("posteriors has %d rows, want %d", n, len(xs))
 	}
 }
+
+// TestEmptiedComponentKeepsStdErrors: the audit's bag, ten 3s and ten 8s,
+// learned with three Poisson components: the fit empties one (weight 0,
+// rate null), and the other two must keep the standard errors that a
+// K = 2 run of the same bag writes (em.StdErrors holds the emptied one at
+// weight 0; TestStdErrorsEmptiedComponent checks that against K - 1
+// components). They used to be null for the whole bag.
+func TestEmptiedComponentKeepsStdErrors(t *testing.T) {
+	dir := t.TempDir()
+	xs := append(slices.Repeat([]int64{3}, 10), slices.Repeat([]int64{8}, 10)...)
+	writeParquet(t, filepath.Join(dir, "in", "a.parquet"), column("bag", slices.Repeat([]int64{1}, 20)), column("x", xs))
+	run := func(comps string) *table {
+		out := filepath.Join(dir, "out"+comps)
+		cfg := mustLoad(t, fmt.Sprintf("input: {paths: [%q], bag: bag, value: x}\nmodel: {family: poisson, learn: [weights, rate], components: [%s]}\nem: {seed: 1}\noutput: {dir: %q}\n",
+			filepath.Join(dir, "in"), comps, out))
+		mustRun(t, cfg, Options{})
+		return readTable(t, out, WeightsTable)
+	}
+	w3 := run("{name: a}, {name: b}, {name: c}")
+	w2 := run("{name: a}, {name: b}")
+	type est struct{ w, se, rate, rateSE any }
+	rows := func(w *table) []est {
+		var out []est
+		for i := range w.len() {
+			out = append(out, est{w.cols["weight"][i], w.cols["std_error"][i], w.cols["rate"][i], w.cols["rate_std_error"][i]})
+		}
+		return out
+	}
+	var got []est
+	empty := 0
+	for _, r := range rows(w3) {
+		if r.w == 0.0 {
+			empty++
+			continue
+		}
+		got = append(got, r)
+	}
+	want := rows(w2)
+	if empty != 1 || len(got) != 2 {
+		t.Fatalf("K = 3 rows %v: the test needs one emptied component", rows(w3))
+	}
+	sortEst := func(e []est) { slices.SortFunc(e, func(a, b est) int { return cmp.Compare(a.rate.(float64), b.rate.(float64)) }) }
+	sortEst(got)
+	sortEst(want)
+	for i := range got {
+		for _, pair := range [][2]any{{got[i].w, want[i].w}, {got[i].se, want[i].se}, {got[i].rate, want[i].rate}, {got[i].rateSE, want[i].rateSE}} {
+			g, ok1 := pair[0].(float64)
+			w, ok2 := pair[1].(float64)
+			if !ok1 || !ok2 || !(math.Abs(g-w) <= 1e-6*math.Abs(w)) {
+				t.Errorf("component %d: K = 3 gives %+v, K = 2 %+v", i, got[i], want[i])
+				break
+			}
+		}
+	}
+}
