@@ -476,7 +476,9 @@ func TestEmptiedComponentKeepsStdErrors(t *testing.T) {
 	if empty != 1 || len(got) != 2 {
 		t.Fatalf("K = 3 rows %v: the test needs one emptied component", rows(w3))
 	}
-	sortEst := func(e []est) { slices.SortFunc(e, func(a, b est) int { return cmp.Compare(a.rate.(float64), b.rate.(float64)) }) }
+	sortEst := func(e []est) {
+		slices.SortFunc(e, func(a, b est) int { return cmp.Compare(a.rate.(float64), b.rate.(float64)) })
+	}
 	sortEst(got)
 	sortEst(want)
 	for i := range got {
