@@ -30,6 +30,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -227,17 +228,42 @@ func (e *scrubbed) Error() string { return e.msg }
 func (e *scrubbed) Unwrap() error { return e.err }
 
 // scrub returns err with the secrets of location (see SecretValues)
-// replaced by REDACTED in its text.
+// replaced by REDACTED in its text, and the values of secret-looking query
+// parameters of any URL it quotes (gocloud's errors quote the bucket's URL
+// in their own form), whatever their length: SecretValues leaves out
+// values shorter than four bytes.
 func scrub(err error, location string) error {
-	secrets := SecretValues(location)
-	if len(secrets) == 0 {
+	if Redact(location) == location {
 		return err
 	}
 	msg := err.Error()
-	for _, s := range secrets {
+	for _, s := range SecretValues(location) {
 		msg = strings.ReplaceAll(msg, s, "REDACTED")
 	}
-	return &scrubbed{msg: msg, err: err}
+	return &scrubbed{msg: redactParams(msg), err: err}
+}
+
+// queryParam matches a query parameter in text: its name and its value, up
+// to the next '&', space or quote.
+var queryParam = regexp.MustCompile("[?&]([A-Za-z0-9_.~-]+)=([^&\\s\"'`]*)")
+
+// redactParams replaces the values of secret-looking query parameters
+// (secretName) in text by REDACTED.
+func redactParams(text string) string {
+	var b strings.Builder
+	last := 0
+	for _, m := range queryParam.FindAllStringSubmatchIndex(text, -1) {
+		if m[5] > m[4] && secretName(text[m[2]:m[3]]) && text[m[4]:m[5]] != "REDACTED" {
+			b.WriteString(text[last:m[4]])
+			b.WriteString("REDACTED")
+			last = m[5]
+		}
+	}
+	if last == 0 {
+		return text
+	}
+	b.WriteString(text[last:])
+	return b.String()
 }
 
 // Join joins path elements to a location: filepath.Join for a local path;
