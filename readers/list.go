@@ -180,7 +180,11 @@ func listContext(ctx context.Context, paths []string, links *[]string) ([]File, 
 				add(f)
 			}
 		case errors.Is(err, fs.ErrNotExist) && hasMeta(p):
-			matches, gerr := filepath.Glob(p)
+			// A pattern ending in a separator matches folders only, as in
+			// a shell (filepath.Glob itself matches nothing then).
+			pattern := strings.TrimRight(p, `/`+string(filepath.Separator))
+			dirsOnly := pattern != p
+			matches, gerr := filepath.Glob(pattern)
 			if gerr != nil {
 				return nil, fmt.Errorf("%s: bad glob pattern: %w", p, gerr)
 			}
@@ -195,6 +199,9 @@ func listContext(ctx context.Context, paths []string, links *[]string) ([]File, 
 				mfi, err := os.Stat(m)
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", m, err)
+				}
+				if dirsOnly && !mfi.IsDir() {
+					continue
 				}
 				files, err := expand(m, mfi, false, links)
 				if err != nil {

@@ -178,6 +178,18 @@ func TestListGlob(t *testing.T) {
 	}
 }
 
+// TestListGlobFolders: a glob ending in a separator matches folders only,
+// as in a shell; filepath.Glob alone matched nothing, and "data/mar*/"
+// failed with "glob matched nothing" where "data/mar*" worked.
+func TestListGlobFolders(t *testing.T) {
+	root := tree(t, dataset...)
+	files, err := readers.List([]string{filepath.Join(root, "d", "part=*") + "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameStrings(t, rel(t, root, files), []string{"d/part=10/x.ipc", "d/part=3/c.parq", "d/part=3/sub/e.feather"})
+}
+
 // TestListLiteralMetacharacters takes an existing path literally even if
 // it contains glob metacharacters.
 func TestListLiteralMetacharacters(t *testing.T) {
@@ -205,6 +217,7 @@ func TestListErrors(t *testing.T) {
 		{filepath.Join(d, "notes.txt"), "unsupported file extension"},
 		{filepath.Join(d, "data.csv"), "unsupported file extension"},
 		{filepath.Join(d, "[x"), "bad glob pattern"},
+		{filepath.Join(d, "[ab].*") + "/", "glob matched no data files"}, // files, not folders
 	} {
 		_, err := readers.List([]string{filepath.Join(d, "a.parquet"), c.path})
 		if c.want == "" {

@@ -82,6 +82,9 @@ func globURL(ctx context.Context, p string, u *url.URL, key string) ([]File, err
 		fixed = key[:i]
 	}
 	pattern := strings.TrimPrefix(strings.TrimPrefix(key, fixed), "/")
+	// A pattern ending in "/" matches folders only, as in a shell.
+	dirsOnly := strings.HasSuffix(pattern, "/")
+	pattern = strings.TrimRight(pattern, "/")
 	if _, err := path.Match(pattern, ""); err != nil {
 		return nil, fmt.Errorf("%s: bad glob pattern: %w", name, err)
 	}
@@ -103,6 +106,9 @@ func globURL(ctx context.Context, p string, u *url.URL, key string) ([]File, err
 			continue
 		}
 		matched = true
+		if dirsOnly && len(segs) == depth {
+			continue // an object, not a folder
+		}
 		if f, ok := dataObject(e, segs[depth-1:]); ok {
 			files = append(files, f)
 		}

@@ -69,8 +69,13 @@ func TestListURLLikeLocal(t *testing.T) {
 	for _, p := range []string{
 		"d", "d/", "d/part=3", "d/part=3/", "d/*", "d/*.parquet", "d/part=*/c.parq", "d/part=*",
 		"d/*/sub", "d/[ab].*", "d/a.parquet", "d/_truth.parquet", "d/.tmp/f.parquet", "d/_tmp",
+		"d/part=*/", "d/*/", "d/part=3/*/",
 	} {
-		local, err := readers.List([]string{filepath.Join(root, filepath.FromSlash(p))})
+		lp := filepath.Join(root, filepath.FromSlash(p))
+		if strings.HasSuffix(p, "/") {
+			lp += string(filepath.Separator) // Join drops it
+		}
+		local, err := readers.List([]string{lp})
 		if err != nil {
 			t.Fatalf("%s on disk: %v", p, err)
 		}
@@ -103,6 +108,7 @@ func TestListURLLikeLocal(t *testing.T) {
 		"d/*.txt":        "glob matched no data files",
 		"d/[":            "bad glob pattern",
 		"d/part=10/sub*": "glob matched nothing",
+		"d/[ab].*/":      "glob matched no data files", // files, not folders
 	} {
 		_, err := readers.List([]string{srv.URL("lake", p)})
 		if err == nil || !strings.Contains(err.Error(), msg) || !strings.Contains(err.Error(), "s3://lake/"+p) {
