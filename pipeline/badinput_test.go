@@ -10,6 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/decimal128"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
 // Two-component models for the bad-input tests; every test reads columns
@@ -291,11 +296,30 @@ func TestBadInputFloatBagColumn(t *testing.T) {
 	wantInputError(t, err, "a.parquet", "bag", -1, "", "", "a bag column must be an integer or string type")
 }
 
+// TestBadInputDecimalColumns: DuckDB writes literals such as 1.0 as
+// DECIMAL, which neither a count nor a gaussian value takes; the message
+// said a DECIMAL count "must be numeric", and now says what to cast it to.
+func TestBadInputDecimalColumns(t *testing.T) {
+	dec := func(name string) col {
+		b := array.NewDecimal128Builder(memory.NewGoAllocator(), &arrow.Decimal128Type{Precision: 2, Scale: 1})
+		b.Append(decimal128.FromI64(10))
+		return col{name, b.NewArray()}
+	}
+	j := newJob(t)
+	writeParquet(t, j.file("a.parquet"), column("bag", []int64{1}), column("x", []bool{true}), dec("n"))
+	err := runBad(t, j.config(t, bernoulliModel, withCount))
+	wantInputError(t, err, "a.parquet", "n", -1, "", "", "a count column must be of an integer or floating-point type, not decimal(2, 1) (cast it to DOUBLE")
+	j = newJob(t)
+	writeParquet(t, j.file("a.parquet"), column("bag", []int64{1}), dec("x"))
+	err = runBad(t, j.config(t, gaussianModel))
+	wantInputError(t, err, "a.parquet", "x", -1, "", "", "cannot hold gaussian values: the family needs floating-point or integer (cast it to DOUBLE")
+}
+
 func TestBadInputStringCountColumn(t *testing.T) {
 	j := newJob(t)
 	writeParquet(t, j.file("a.parquet"), column("bag", []int64{1}), column("x", []bool{true}), column("n", []string{"3"}))
 	err := runBad(t, j.config(t, bernoulliModel, withCount))
-	wantInputError(t, err, "a.parquet", "n", -1, "", "", "a count column must be numeric")
+	wantInputError(t, err, "a.parquet", "n", -1, "", "", "a count column must be of an integer or floating-point type")
 }
 
 func TestBadInputBernoulliTwo(t *testing.T) {

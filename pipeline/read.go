@@ -334,7 +334,7 @@ func checkSchema(cfg *Config, path string, sc *arrow.Schema) ([]arrow.DataType, 
 		}
 		if !isInteger(ct) && !isFloat(ct) {
 			return nil, &InputError{File: path, Column: in.Count, Row: -1,
-				Reason: fmt.Sprintf("a count column must be numeric, not %s", ct)}
+				Reason: fmt.Sprintf("a count column must be of an integer or floating-point type, not %s%s", ct, castHint(ct))}
 		}
 	}
 	for _, k := range in.Keep {
@@ -349,6 +349,16 @@ func checkSchema(cfg *Config, path string, sc *arrow.Schema) ([]arrow.DataType, 
 
 // checkValueType checks that value column name, of type val, can hold the
 // family's values.
+// castHint says what to do with a DECIMAL column (DuckDB writes literals
+// such as 1.5 as DECIMAL), which no family and no count takes.
+func castHint(t arrow.DataType) string {
+	switch logical(t).ID() {
+	case arrow.DECIMAL128, arrow.DECIMAL256:
+		return " (cast it to DOUBLE, or to an integer type, where the file is written)"
+	}
+	return ""
+}
+
 func checkValueType(cfg *Config, path, name string, val arrow.DataType) error {
 	want := map[string]string{
 		Bernoulli:            "bool or integer (0/1)",
@@ -370,7 +380,7 @@ func checkValueType(cfg *Config, path, name string, val arrow.DataType) error {
 	}
 	if !ok {
 		return &InputError{File: path, Column: name, Row: -1,
-			Reason: fmt.Sprintf("type %s cannot hold %s values: the family needs %s", val, cfg.Model.Family, want)}
+			Reason: fmt.Sprintf("type %s cannot hold %s values: the family needs %s%s", val, cfg.Model.Family, want, castHint(val))}
 	}
 	if cfg.Model.Family == Categorical && isInteger(val) {
 		// Integer values match labels written as decimal integers; any
