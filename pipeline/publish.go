@@ -12,6 +12,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mixbatch/mixbatch/store"
@@ -205,19 +206,31 @@ func (o *Output) Publish(ctx context.Context, m *Manifest) error {
 		if err == nil {
 			o.done = true
 		}
-		return err
+		return o.localCommitErr(ctx, err)
 	}
 	// Someone may have published while this run wrote.
 	if err := checkObjectDest(ctx, o.dir, o.overwrite); err != nil {
 		return err
 	}
 	prev := o.previousRun(ctx)
-	if err := store.WriteFile(ctx, store.Join(o.dir, ManifestFile), b); err != nil {
+	// The last moment to stop. From here the commit, manifest.json and then
+	// _SUCCESS, is written whole even if the run is interrupted, as a
+	// local output's rename is: an upload cut short by the interrupt may
+	// still have been stored, and its parts would then be deleted by Abort
+	// under a manifest that lists them.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	if err := store.WriteFile(cctx, store.Join(o.dir, ManifestFile), b); err != nil {
+		// The store may have kept it although the reply was lost.
+		o.published = o.manifestMayBeOurs()
 		return fmt.Errorf("writing %s: %w", ManifestFile, err)
 	}
 	// From here the manifest names this run's parts: Abort keeps them.
 	o.published = true
-	if err := store.WriteFile(ctx, store.Join(o.dir, SuccessFile), nil); err != nil {
+	if err := store.WriteFile(cctx, store.Join(o.dir, SuccessFile), nil); err != nil {
 		return fmt.Errorf("writing %s: %w", SuccessFile, err)
 	}
 	o.done = true
@@ -226,6 +239,49 @@ func (o *Output) Publish(ctx context.Context, m *Manifest) error {
 		o.removeRunsBefore(ctx, prev)
 	}
 	return nil
+}
+
+// commitTimeout bounds the upload of manifest.json and _SUCCESS, which an
+// interrupt does not cut short (a second interrupt still exits at once).
+const commitTimeout = time.Minute
+
+// manifestMayBeOurs reports, after writing manifest.json failed, whether
+// the store may hold this run's manifest all the same (the failure was the
+// reply's): true when it names this run, or cannot be read back although
+// it exists or may. Then the run's parts must be kept.
+func (o *Output) manifestMayBeOurs() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	defer cancel()
+	loc := store.Join(o.dir, ManifestFile)
+	b, err := store.ReadFile(ctx, loc)
+	if err != nil {
+		if ok, xerr := store.Exists(ctx, loc); xerr == nil && !ok {
+			return false
+		}
+		o.log.Warn("writing manifest.json failed and it cannot be read back; keeping the run's files in case it was stored",
+			"run_id", o.runID, "prefix", store.Redact(o.staging), "err", err)
+		return true
+	}
+	var m struct {
+		RunID string `json:"run_id"`
+	}
+	return json.Unmarshal(b, &m) == nil && m.RunID == o.runID
+}
+
+// localCommitErr adds to an error of publishing a local output what the
+// system's error may lack (a bare errno from renameat2 names no path):
+// the folders, and why a mount point cannot be replaced.
+func (o *Output) localCommitErr(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return err
+	}
+	if !strings.Contains(err.Error(), o.dir) {
+		err = fmt.Errorf("%w (swapping the staged output %s into output.dir %s)", err, o.local.tmp, o.dir)
+	}
+	if errors.Is(err, syscall.EBUSY) || errors.Is(err, syscall.EXDEV) {
+		err = fmt.Errorf("%w: output.dir cannot be a mount point (or on another file system than its parent folder), as the run publishes by renaming a folder staged next to it; name a folder inside the mount", err)
+	}
+	return err
 }
 
 // previousRun returns the run id of the output published at dir, or "".

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -338,16 +340,25 @@ func (sp *spiller) remove() error {
 
 // cleanSpills removes the spill folders in dir of runs that are no longer
 // running: their lock file is not locked (a live run holds its lock until
-// it ends; the kernel lets go of a killed one's).
+// it ends; the kernel lets go of a killed one's), or they have none and
+// were last changed more than staleGrace ago (a run killed between making
+// its folder and its lock, or a lock file that a cleaner of old temporary
+// files removed: a run makes its lock right after its folder).
 func cleanSpills(dir string, log *slog.Logger) {
 	old, _ := filepath.Glob(filepath.Join(dir, spillPrefix+"*"))
 	for _, d := range old {
 		lf, err := flock.Open(filepath.Join(d, lockName), false)
-		if err != nil {
+		switch {
+		case err == nil:
+			if err := lf.Close(); err != nil {
+				continue
+			}
+		case errors.Is(err, fs.ErrNotExist):
+			if fi, err := os.Lstat(d); err != nil || !fi.IsDir() || time.Since(fi.ModTime()) < staleGrace {
+				continue // maybe a run just starting; or not a folder
+			}
+		default:
 			continue // locked by a live run, or not ours
-		}
-		if err := lf.Close(); err != nil {
-			continue
 		}
 		if err := os.RemoveAll(d); err != nil {
 			log.Warn("removing the spill folder of an earlier run", "path", d, "err", err)

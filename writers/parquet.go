@@ -163,6 +163,7 @@ type Parquet struct {
 	err    error // first Write error; Close returns it too
 	closed bool
 	cerr   error // result of the first Close
+	serr   error // closing or discarding the sink failed (part of cerr)
 }
 
 // Create creates path (which must not exist: use O_EXCL) for records of the given schema.
@@ -310,13 +311,24 @@ func (w *Parquet) flush() (err error) {
 		err := w.fw.WriteColumnChunked(col, 0, int64(col.Len()))
 		col.Release()
 		if err != nil {
-			return fmt.Errorf("%s: writing Parquet: %w", w.path, err)
+			return w.writeErr(err)
 		}
 	}
 	if w.sink.err != nil {
 		return fmt.Errorf("%s: writing: %w", w.path, w.sink.err)
 	}
 	return nil
+}
+
+// writeErr is the error of a failed pqarrow call: the sink's own error
+// when the sink failed (a full disk), rather than pqarrow's report of it
+// ("unknown error type: ...", as it recovers the panic a failed page write
+// raises), else pqarrow's.
+func (w *Parquet) writeErr(err error) error {
+	if w.sink.err != nil {
+		return fmt.Errorf("%s: writing: %w", w.path, w.sink.err)
+	}
+	return fmt.Errorf("%s: writing Parquet: %w", w.path, err)
 }
 
 // hasNulls reports whether any of chunks has a null.
@@ -584,10 +596,10 @@ func (w *Parquet) Close() error {
 		}
 		errs = []error{w.err}
 	} else {
+		// After a failed closeWriter the buffer holds the same sink error.
 		if err := w.closeWriter(); err != nil {
 			errs = append(errs, err)
-		}
-		if err := w.buf.Flush(); err != nil {
+		} else if err := w.buf.Flush(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: writing: %w", w.path, err))
 		}
 	}
@@ -601,10 +613,13 @@ func (w *Parquet) Close() error {
 	}
 	if a, ok := w.file.(interface{ Abort() error }); ok && len(errs) > 0 {
 		if err := a.Abort(); err != nil {
-			errs = append(errs, fmt.Errorf("%s: discarding: %w", w.path, err))
+			w.serr = fmt.Errorf("%s: discarding: %w", w.path, err)
 		}
 	} else if err := w.file.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("%s: closing: %w", w.path, err))
+		w.serr = fmt.Errorf("%s: closing: %w", w.path, err)
+	}
+	if w.serr != nil {
+		errs = append(errs, w.serr)
 	}
 	w.cerr = errors.Join(errs...)
 	return w.cerr
@@ -616,7 +631,9 @@ var errAborted = errors.New("aborted")
 // Abort gives up the file: it releases the buffered rows and closes the
 // sink, through its Abort method if it has one (see New), so that nothing
 // more is written. It returns nil unless discarding fails; the file is
-// incomplete. After Close, Abort does nothing.
+// incomplete. After Close, Abort does nothing. (A Write error that spoilt
+// the file is not returned again: the caller has it, and would otherwise
+// report it twice.)
 func (w *Parquet) Abort() error {
 	if w.closed {
 		return nil
@@ -624,10 +641,8 @@ func (w *Parquet) Abort() error {
 	if w.err == nil {
 		w.err = errAborted
 	}
-	if err := w.Close(); err != nil && !errors.Is(err, errAborted) {
-		return err
-	}
-	return nil
+	_ = w.Close() // w.err, which the caller has, then w.serr
+	return w.serr
 }
 
 // closeWriter writes the last row group, then the footer into w.buf
@@ -651,6 +666,9 @@ func (w *Parquet) closeWriter() (err error) {
 		}
 	}
 	if err := w.fw.Close(); err != nil {
+		if w.sink.err != nil {
+			return fmt.Errorf("%s: writing: %w", w.path, w.sink.err)
+		}
 		return fmt.Errorf("%s: writing Parquet footer: %w", w.path, err)
 	}
 	return nil

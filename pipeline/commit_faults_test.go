@@ -1,0 +1,259 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/mixbatch/mixbatch/store"
+)
+
+// TestSpillWithoutLockCleaned: a spill folder without a lock file (a
+// run killed between making its folder and its lock, or a lock removed by
+// a cleaner of old temporary files) is removed by the next spilling run
+// once it is older than staleGrace; a fresh one is left alone, as for
+// staging folders.
+func TestSpillWithoutLockCleaned(t *testing.T) {
+	tmp := t.TempDir()
+	mk := func(name string, age time.Duration) string {
+		d := filepath.Join(tmp, spillPrefix+name)
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "worker-000.arrows"), []byte("rows"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		old := time.Now().Add(-age)
+		if err := os.Chtimes(d, old, old); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	stale, fresh := mk("stale", time.Hour), mk("fresh", 0)
+	cleanSpills(tmp, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)))
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a spill folder without a lock, an hour old, was not removed (%v)", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("a fresh spill folder without a lock (maybe a run starting) was removed: %v", err)
+	}
+}
+
+// commitFaultS3 starts an S3 server whose handling of PUTs of keys ending
+// in manifest.json can be interfered with by fault, which runs after the
+// object is stored and before the response is sent. It returns the
+// output URL for prefix under bucket "outputs".
+func commitFaultS3(t *testing.T, prefix string, fault func(w http.ResponseWriter, r *http.Request) bool) string {
+	t.Helper()
+	t.Setenv("AWS_ACCESS_KEY_ID", "test-access-key")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret-key")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_CONFIG_FILE", "/nonexistent/mixbatch-test")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/mixbatch-test")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	backend := s3mem.New()
+	if err := backend.CreateBucket("outputs"); err != nil {
+		t.Fatal(err)
+	}
+	faker := gofakes3.New(backend, gofakes3.WithIntegrityCheck(true)).Server()
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPut || !strings.HasSuffix(r.URL.Path, "/"+ManifestFile) {
+			faker.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		faker.ServeHTTP(rec, r) // stored
+		if fault(w, r) {
+			return
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	}))
+	t.Cleanup(ts.Close)
+	t.Cleanup(func() {
+		if err := store.CloseBuckets(); err != nil {
+			t.Errorf("closing buckets: %v", err)
+		}
+	})
+	q := url.Values{"endpoint": {ts.URL}, "use_path_style": {"true"}, "disable_https": {"true"}, "region": {"us-east-1"}}
+	return "s3://outputs/" + prefix + "?" + q.Encode()
+}
+
+// publishedConsistent checks the object-store output at dir as a reader
+// sees it: _SUCCESS is there, and every file manifest.json lists exists.
+// It returns the manifest's run id.
+func publishedConsistent(t *testing.T, dir string) string {
+	t.Helper()
+	ctx := context.Background()
+	if ok, err := store.Exists(ctx, store.Join(dir, SuccessFile)); err != nil || !ok {
+		t.Errorf("_SUCCESS: %v, %v; want it there", ok, err)
+	}
+	b, err := store.ReadFile(ctx, store.Join(dir, ManifestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for table, tb := range m.Tables {
+		for _, f := range tb.Files {
+			if ok, err := store.Exists(ctx, store.Join(dir, f)); err != nil || !ok {
+				t.Errorf("manifest.json (run %s) lists %s of %s, which does not exist (%v): readers of the output fail", m.RunID, f, table, err)
+			}
+		}
+	}
+	return m.RunID
+}
+
+// auditStage writes one part of a run under o's staging prefix.
+func auditStage(t *testing.T, o *Output, data string) {
+	t.Helper()
+	if err := store.WriteFile(context.Background(), store.Join(o.Staging(), WeightsTable, "part-00000.parquet"), []byte(data)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestObjectCommitInterrupted: an interrupt (the run's context
+// cancelled) while manifest.json, the commit, is being uploaded must not
+// leave a manifest that lists deleted parts. Here the store has the new
+// manifest when the cancellation reaches the client: the run then removed
+// its parts in Abort, and readers, who find the earlier run's _SUCCESS,
+// read a manifest whose files are gone.
+func TestObjectCommitInterrupted(t *testing.T) {
+	var cancel context.CancelFunc
+	var once sync.Once
+	dir := commitFaultS3(t, "interrupted", func(w http.ResponseWriter, r *http.Request) bool {
+		if cancel == nil {
+			return false // the first run publishes normally
+		}
+		once.Do(cancel)
+		select { // let the client see its context end first
+		case <-r.Context().Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+		return false
+	})
+	ctx := context.Background()
+	first, err := CreateOutput(ctx, dir, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auditStage(t, first, "first")
+	if err := first.Publish(ctx, &Manifest{Runner: "test"}); err != nil {
+		t.Fatal(err)
+	}
+
+	rctx, c := context.WithCancel(ctx)
+	defer c()
+	second, err := CreateOutput(rctx, dir, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auditStage(t, second, "second")
+	cancel = c
+	err = second.Publish(rctx, &Manifest{Runner: "test"})
+	t.Logf("Publish: %v", err)
+	if err != nil {
+		// As runner.write does on an error.
+		if aerr := second.Abort(rctx); aerr != nil {
+			t.Fatal(aerr)
+		}
+	}
+	id := publishedConsistent(t, dir)
+	if err == nil && id != second.RunID() {
+		t.Errorf("Publish succeeded, but manifest.json names run %s, not %s", id, second.RunID())
+	}
+}
+
+// TestObjectCommitAmbiguous: the store keeps manifest.json but its
+// replies are lost (every attempt), so the upload fails although the
+// commit happened. The run must not then delete the parts that the stored
+// manifest lists.
+func TestObjectCommitAmbiguous(t *testing.T) {
+	var failing bool
+	dir := commitFaultS3(t, "ambiguous", func(w http.ResponseWriter, r *http.Request) bool {
+		if !failing {
+			return false
+		}
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>injected</Message></Error>`))
+		return true
+	})
+	ctx := context.Background()
+	first, err := CreateOutput(ctx, dir, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auditStage(t, first, "first")
+	if err := first.Publish(ctx, &Manifest{Runner: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	second, err := CreateOutput(ctx, dir, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auditStage(t, second, "second")
+	failing = true
+	err = second.Publish(ctx, &Manifest{Runner: "test"})
+	t.Logf("Publish: %v", err)
+	if err != nil {
+		if aerr := second.Abort(ctx); aerr != nil {
+			t.Fatal(aerr)
+		}
+	}
+	publishedConsistent(t, dir)
+}
+
+// TestPublishErrorNamesOutput: publishing over a folder that cannot
+// be replaced by a rename (here a mount point, with overwrite) fails after
+// the whole run; the error must name output.dir and say why, not only the
+// system's "device or resource busy" (renameat2 names no path). The
+// earlier output stays and no staging folder is left.
+func TestPublishErrorNamesOutput(t *testing.T) {
+	dir := mountTmpfs(t, 1<<20)
+	if err := os.WriteFile(filepath.Join(dir, "keep"), []byte("earlier"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	o, err := CreateOutput(ctx, dir, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auditStage(t, o, "parts")
+	err = o.Publish(ctx, &Manifest{Runner: "test"})
+	if err == nil {
+		t.Fatal("published over a mount point")
+	}
+	if aerr := o.Abort(ctx); aerr != nil {
+		t.Fatal(aerr)
+	}
+	t.Log(err)
+	if !errors.Is(err, syscall.EBUSY) {
+		t.Errorf("error %v, want EBUSY", err)
+	}
+	wantText(t, err, dir, "mount point")
+	if b, rerr := os.ReadFile(filepath.Join(dir, "keep")); rerr != nil || string(b) != "earlier" {
+		t.Errorf("the earlier output changed: %q, %v", b, rerr)
+	}
+	noStaging(t, filepath.Dir(dir))
+}
