@@ -204,13 +204,18 @@ func (r *runner) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if sp != nil {
-		defer func() {
-			if err := sp.remove(); err != nil {
-				r.log.Warn("removing the spill folder", "path", sp.dir, "err", err)
-			}
-		}()
+	// The spill folder goes as soon as the fit has read it (before the
+	// write phase, which may need its disk), and on any earlier return.
+	dropSpill := func() {
+		if sp == nil {
+			return
+		}
+		if err := sp.remove(); err != nil {
+			r.log.Warn("removing the spill folder", "path", sp.dir, "err", err)
+		}
+		sp = nil
 	}
+	defer dropSpill()
 	r.bags, err = scan(ctx, r.cfg, r.plan, r.model, r.mem, r.workers, sp, r.progress("read", r.sum.Rows))
 	if sp != nil {
 		r.sum.Spilled = sp.bytes.Load()
@@ -232,6 +237,7 @@ func (r *runner) run(ctx context.Context) error {
 	} else {
 		r.fits, err = fitAll(ctx, r.cfg, r.plan, r.bags, r.model, sp, r.workers, r.progress("fit", r.sum.Rows))
 	}
+	dropSpill()
 	if err != nil {
 		return err
 	}
