@@ -193,7 +193,7 @@ func (s *stage) commit(ctx context.Context) error {
 			s.log.Warn("syncing the output's parent folder", "err", err)
 		}
 	}()
-	err := os.Rename(s.tmp, s.dir)
+	err := rename(s.tmp, s.dir)
 	if err == nil {
 		return nil
 	}
@@ -203,17 +203,20 @@ func (s *stage) commit(ctx context.Context) error {
 	if !s.overwrite {
 		return fmt.Errorf("output.dir %s appeared while the run was writing; not replacing it", s.dir)
 	}
-	err = unix.Renameat2(unix.AT_FDCWD, s.tmp, unix.AT_FDCWD, s.dir, unix.RENAME_EXCHANGE)
+	err = exchange(s.tmp, s.dir)
 	if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSYS) {
 		// No atomic exchange on this file system: move the old folder aside
 		// first. A crash between the two renames leaves the old output in
 		// the hidden staging name, from where it can be recovered.
 		old := s.tmp + "-old"
-		if err := os.Rename(s.dir, old); err != nil {
+		if err := rename(s.dir, old); err != nil {
 			return fmt.Errorf("publishing output: %w", err)
 		}
-		if err := os.Rename(s.tmp, s.dir); err != nil {
-			_ = os.Rename(old, s.dir)
+		if err := rename(s.tmp, s.dir); err != nil {
+			if uerr := rename(old, s.dir); uerr != nil {
+				return fmt.Errorf("publishing output: %w; moving the previous output back failed too (%v): output.dir %s is missing, the previous output is in %s: %w",
+					err, uerr, s.dir, old, ErrOutputChanged)
+			}
 			return fmt.Errorf("publishing output: %w", err)
 		}
 		s.removeOld(old)
@@ -226,6 +229,15 @@ func (s *stage) commit(ctx context.Context) error {
 	s.removeOld(s.tmp)
 	return nil
 }
+
+// rename and exchange are how commit moves folders: os.Rename, and
+// renameat2's RENAME_EXCHANGE (tests replace them to fail).
+var (
+	rename   = os.Rename
+	exchange = func(a, b string) error {
+		return unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_EXCHANGE)
+	}
+)
 
 // syncTree fsyncs the manifest, _SUCCESS and every folder of a staged tree.
 func syncTree(root string) error {

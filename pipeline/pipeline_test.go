@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/mixbatch/mixbatch/em"
@@ -487,5 +489,70 @@ func TestOverwriteReplacesAtomically(t *testing.T) {
 		if strings.Contains(e.Name(), tmpMarker) {
 			t.Fatalf("staging folder left behind: %s", e.Name())
 		}
+	}
+}
+
+// TestOverwriteWithoutExchange: on a file system without renameat2's
+// RENAME_EXCHANGE (EINVAL), commit moves the previous output aside and
+// the new one in. When the second rename fails, the previous output is
+// moved back; when that fails too, the error says where the previous
+// output is and is ErrOutputChanged, so that the commands do not say the
+// output was left as it was (they did, while output.dir was missing).
+func TestOverwriteWithoutExchange(t *testing.T) {
+	in := genMarbles(t, Marbles{Bags: 20, RowsPerBag: 10, Seed: 1})
+	out := filepath.Join(t.TempDir(), "out")
+	mustRun(t, mustLoad(t, marblesConfig(in, out, "")), Options{})
+	mark := filepath.Join(out, "weights", "earlier.txt")
+	if err := os.WriteFile(mark, []byte("from before"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := mustLoad(t, strings.Replace(marblesConfig(in, out, ""), "posteriors: true", "posteriors: true\n  overwrite: true", 1))
+	realExchange := exchange
+	defer func() { rename, exchange = os.Rename, realExchange }()
+	exchange = func(string, string) error { return syscall.EINVAL }
+	// failing makes the renames numbered in fail fail (1: tmp to dir, 2:
+	// dir aside, 3: tmp to dir, 4: back).
+	failing := func(fail ...int) {
+		n := 0
+		rename = func(a, b string) error {
+			n++
+			if slices.Contains(fail, n) {
+				return &os.LinkError{Op: "rename", Old: a, New: b, Err: syscall.EIO}
+			}
+			return os.Rename(a, b)
+		}
+	}
+
+	failing(3)
+	_, err := Run(context.Background(), cfg, Options{})
+	if err == nil || errors.Is(err, ErrOutputChanged) {
+		t.Fatalf("second rename failing: %v, want an error that is not ErrOutputChanged", err)
+	}
+	if _, serr := os.Stat(mark); serr != nil {
+		t.Fatalf("the previous output was not moved back: %v", serr)
+	}
+
+	failing(3, 4)
+	_, err = Run(context.Background(), cfg, Options{})
+	if !errors.Is(err, ErrOutputChanged) {
+		t.Fatalf("both renames failing: %v, want ErrOutputChanged", err)
+	}
+	olds, _ := filepath.Glob(filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+tmpMarker+"*-old"))
+	if len(olds) != 1 || !strings.Contains(err.Error(), olds[0]) {
+		t.Fatalf("error %q: want it to name the folder holding the previous output (%v)", err, olds)
+	}
+	if _, serr := os.Stat(filepath.Join(olds[0], "weights", "earlier.txt")); serr != nil {
+		t.Errorf("the previous output is not in %s: %v", olds[0], serr)
+	}
+	if got := LeftAsItWas(err); strings.Contains(got, "left as it was") {
+		t.Errorf("LeftAsItWas = %q", got)
+	}
+
+	// Recovery: with the renames working, a run publishes again (the
+	// missing output.dir is created) and the earlier output stays aside.
+	rename = os.Rename
+	mustRun(t, cfg, Options{})
+	if _, serr := os.Stat(filepath.Join(out, "weights")); serr != nil {
+		t.Errorf("the next run did not publish: %v", serr)
 	}
 }

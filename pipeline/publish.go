@@ -225,13 +225,17 @@ func (o *Output) Publish(ctx context.Context, m *Manifest) error {
 	defer cancel()
 	if err := store.WriteFile(cctx, store.Join(o.dir, ManifestFile), b); err != nil {
 		// The store may have kept it although the reply was lost.
-		o.published = o.manifestMayBeOurs()
+		if o.published = o.manifestMayBeOurs(); o.published {
+			return fmt.Errorf("writing %s: %w; it may have been stored all the same, so this run's files (run_id %s) are kept: %w",
+				ManifestFile, err, o.runID, ErrOutputChanged)
+		}
 		return fmt.Errorf("writing %s: %w", ManifestFile, err)
 	}
 	// From here the manifest names this run's parts: Abort keeps them.
 	o.published = true
 	if err := store.WriteFile(cctx, store.Join(o.dir, SuccessFile), nil); err != nil {
-		return fmt.Errorf("writing %s: %w", SuccessFile, err)
+		return fmt.Errorf("writing %s: %w; %s names this run (run_id %s), whose files are kept: %w",
+			SuccessFile, err, ManifestFile, o.runID, ErrOutputChanged)
 	}
 	o.done = true
 	o.log.Info("published", "run_id", o.runID, "output", store.Redact(o.dir))

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -24,13 +25,31 @@ func (s *Summary) Line() string {
 		peak, formatBytes(s.Spilled), s.Output)
 }
 
+// ErrOutputChanged marks the error of a run that failed while publishing
+// after it had changed output.dir (a local folder's previous output
+// could not be moved back; an object store's manifest.json was written
+// but not _SUCCESS): the error says where things are. Every other failed
+// or interrupted run leaves output.dir as it was.
+var ErrOutputChanged = errors.New("output.dir was changed")
+
+// LeftAsItWas returns the words the commands add to a failed run's error:
+// that the output folder was left as it was, unless err says otherwise
+// (ErrOutputChanged).
+func LeftAsItWas(err error) string {
+	if errors.Is(err, ErrOutputChanged) {
+		return "the output folder was changed before the run failed: see the error"
+	}
+	return "the output folder was left as it was"
+}
+
 // StoppedLine is the line the commands print on stdout for a run that
-// failed or was interrupted (what says which, such as "run failed"),
-// naming the output folder dir, which was left as it was. It gives as
-// much as the run had learned: nothing before the inputs were listed,
-// the number of files if it stopped while reading their footers, and the
-// rows and bags after that.
-func (s *Summary) StoppedLine(what, dir string) string {
+// failed or was interrupted (what says which, such as "run failed") with
+// error err, naming the output folder dir, which was left as it was
+// unless err is ErrOutputChanged. It gives as much as the run had
+// learned: nothing before the inputs were listed, the number of files if
+// it stopped while reading their footers, and the rows and bags after
+// that.
+func (s *Summary) StoppedLine(what, dir string, err error) string {
 	got := ""
 	switch {
 	case s.Files == 0 && s.Rows == 0:
@@ -39,7 +58,11 @@ func (s *Summary) StoppedLine(what, dir string) string {
 	default:
 		got = fmt.Sprintf(": %s, %s, %s", plural(s.Files, "input file"), plural(s.Rows, "row"), plural(s.Bags, "bag"))
 	}
-	return fmt.Sprintf("%s after %s%s; nothing written to %s", what, s.Elapsed.Round(time.Millisecond), got, dir)
+	tail := "nothing written to " + dir
+	if errors.Is(err, ErrOutputChanged) {
+		tail = dir + " was changed: see the error"
+	}
+	return fmt.Sprintf("%s after %s%s; %s", what, s.Elapsed.Round(time.Millisecond), got, tail)
 }
 
 // plural renders a count of things: "1 row", "2 rows".

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -24,11 +25,13 @@ func TestSummaryLines(t *testing.T) {
 		PeakMemory: 73 << 20, Spilled: 1536, Elapsed: 15*time.Millisecond + 300*time.Microsecond}
 	for _, c := range []struct{ got, want string }{
 		{s.Line(), "199 bags ok, 1 failed, 2 not converged; 20000 rows in 15ms (1307190 rows/s); peak memory 73 MiB, spilled 2 KiB -> out/marbles"},
-		{s.StoppedLine("run failed", "out/x"), "run failed after 15ms: 1 input file, 20000 rows, 200 bags; nothing written to out/x"},
+		{s.StoppedLine("run failed", "out/x", nil), "run failed after 15ms: 1 input file, 20000 rows, 200 bags; nothing written to out/x"},
 		// Stopped while reading the footers: the rows are not known.
-		{(&Summary{Files: 16, Elapsed: s.Elapsed}).StoppedLine("run failed", "out/x"), "run failed after 15ms: 16 input files; nothing written to out/x"},
+		{(&Summary{Files: 16, Elapsed: s.Elapsed}).StoppedLine("run failed", "out/x", nil), "run failed after 15ms: 16 input files; nothing written to out/x"},
 		// Stopped before the inputs were listed.
-		{(&Summary{Elapsed: s.Elapsed}).StoppedLine("interrupted", "out/x"), "interrupted after 15ms; nothing written to out/x"},
+		{(&Summary{Elapsed: s.Elapsed}).StoppedLine("interrupted", "out/x", nil), "interrupted after 15ms; nothing written to out/x"},
+		// Failed while publishing, after changing the output.
+		{s.StoppedLine("run failed", "out/x", fmt.Errorf("publishing: %w", ErrOutputChanged)), "run failed after 15ms: 1 input file, 20000 rows, 200 bags; out/x was changed: see the error"},
 	} {
 		if c.got != c.want {
 			t.Errorf("got  %q\nwant %q", c.got, c.want)

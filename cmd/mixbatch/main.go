@@ -216,8 +216,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				what = cause.Error()
 			}
 		}
-		log.Error(what+"; the output folder was left as it was", "err", err)
-		fmt.Fprintf(stdout, "mixbatch: %s\n", sum.StoppedLine(what, store.Redact(cfg.Output.Dir)))
+		log.Error(what+"; "+pipeline.LeftAsItWas(err), "err", err)
+		fmt.Fprintf(stdout, "mixbatch: %s\n", sum.StoppedLine(what, store.Redact(cfg.Output.Dir), err))
 		return exitFailure
 	}
 	rate := float64(sum.Rows) / sum.Elapsed.Seconds()

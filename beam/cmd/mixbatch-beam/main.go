@@ -147,9 +147,9 @@ func run(ctx context.Context, stdout, stderr io.Writer) int {
 			}
 		}
 		if err != nil {
-			fmt.Fprintf(stderr, "mixbatch-beam: %s; the output folder was left as it was: %v\n", what, err)
+			fmt.Fprintf(stderr, "mixbatch-beam: %s; %s: %v\n", what, pipeline.LeftAsItWas(err), err)
 		}
-		fmt.Fprintf(stdout, "mixbatch-beam: %s\n", sum.StoppedLine(what, store.Redact(cfg.Output.Dir)))
+		fmt.Fprintf(stdout, "mixbatch-beam: %s\n", sum.StoppedLine(what, store.Redact(cfg.Output.Dir), err))
 		return exitFailure
 	}
 	if dry {
