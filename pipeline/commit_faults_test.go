@@ -125,8 +125,8 @@ func publishedConsistent(t *testing.T, dir string) string {
 	return m.RunID
 }
 
-// auditStage writes one part of a run under o's staging prefix.
-func auditStage(t *testing.T, o *Output, data string) {
+// stageParts writes one part of a run under o's staging prefix.
+func stageParts(t *testing.T, o *Output, data string) {
 	t.Helper()
 	if err := store.WriteFile(context.Background(), store.Join(o.Staging(), WeightsTable, "part-00000.parquet"), []byte(data)); err != nil {
 		t.Fatal(err)
@@ -158,7 +158,7 @@ func TestObjectCommitInterrupted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auditStage(t, first, "first")
+	stageParts(t, first, "first")
 	if err := first.Publish(ctx, &Manifest{Runner: "test"}); err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestObjectCommitInterrupted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auditStage(t, second, "second")
+	stageParts(t, second, "second")
 	cancel = c
 	err = second.Publish(rctx, &Manifest{Runner: "test"})
 	t.Logf("Publish: %v", err)
@@ -204,7 +204,7 @@ func TestObjectCommitAmbiguous(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auditStage(t, first, "first")
+	stageParts(t, first, "first")
 	if err := first.Publish(ctx, &Manifest{Runner: "test"}); err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestObjectCommitAmbiguous(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auditStage(t, second, "second")
+	stageParts(t, second, "second")
 	failing = true
 	err = second.Publish(ctx, &Manifest{Runner: "test"})
 	t.Logf("Publish: %v", err)
@@ -231,15 +231,17 @@ func TestObjectCommitAmbiguous(t *testing.T) {
 // earlier output stays and no staging folder is left.
 func TestPublishErrorNamesOutput(t *testing.T) {
 	dir := mountTmpfs(t, 1<<20)
-	if err := os.WriteFile(filepath.Join(dir, "keep"), []byte("earlier"), 0o644); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"keep", SuccessFile} { // an earlier output
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("earlier"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ctx := context.Background()
 	o, err := CreateOutput(ctx, dir, true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	auditStage(t, o, "parts")
+	stageParts(t, o, "parts")
 	err = o.Publish(ctx, &Manifest{Runner: "test"})
 	if err == nil {
 		t.Fatal("published over a mount point")

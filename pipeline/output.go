@@ -77,7 +77,28 @@ func checkDest(dir string, overwrite bool) error {
 	case !overwrite:
 		return fmt.Errorf("output.dir %s already exists; set output.overwrite: true to replace it", dir)
 	}
-	return nil
+	return checkReplaceable(dir)
+}
+
+// checkReplaceable refuses to replace a folder that is neither empty nor
+// an output of mixbatch (which holds _SUCCESS or manifest.json): with
+// output.dir mistyped as a folder of other data, overwrite: true would
+// delete it.
+func checkReplaceable(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("output.dir: %w", err)
+	}
+	for _, e := range entries {
+		if n := e.Name(); n == SuccessFile || n == ManifestFile {
+			return nil
+		}
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	return fmt.Errorf("output.dir %s holds files but no %s or %s, so it is not an output of mixbatch; "+
+		"overwrite replaces only those (and empty folders): remove it or name another folder", dir, SuccessFile, ManifestFile)
 }
 
 func newStage(dir string, overwrite bool, log *slog.Logger) (*stage, error) {

@@ -492,6 +492,42 @@ func TestOverwriteReplacesAtomically(t *testing.T) {
 	}
 }
 
+// TestOverwriteRefusesForeignFolder: overwrite: true replaces an earlier
+// output of mixbatch (it holds _SUCCESS or manifest.json) or an empty
+// folder, and refuses a folder of other files, which a mistyped
+// output.dir would otherwise have deleted; validate refuses it too.
+func TestOverwriteRefusesForeignFolder(t *testing.T) {
+	in := genMarbles(t, Marbles{Bags: 20, RowsPerBag: 10, Seed: 1})
+	root := t.TempDir()
+	cfgFor := func(out string) *Config {
+		return mustLoad(t, strings.Replace(marblesConfig(in, out, ""), "posteriors: true", "posteriors: true\n  overwrite: true", 1))
+	}
+	foreign := filepath.Join(root, "data")
+	notes := filepath.Join(foreign, "notes.txt")
+	if err := os.MkdirAll(foreign, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(notes, []byte("keep me"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Run(context.Background(), cfgFor(foreign), Options{})
+	if err == nil || !strings.Contains(err.Error(), foreign) || !strings.Contains(err.Error(), "not an output of mixbatch") {
+		t.Fatalf("overwrite of a folder of other files: %v", err)
+	}
+	if _, verr := Check(context.Background(), cfgFor(foreign), Options{}); verr == nil || !strings.Contains(verr.Error(), "not an output of mixbatch") {
+		t.Errorf("validate: %v", verr)
+	}
+	if b, rerr := os.ReadFile(notes); rerr != nil || string(b) != "keep me" {
+		t.Fatalf("the folder was touched: %q, %v", b, rerr)
+	}
+	empty := filepath.Join(root, "empty")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, cfgFor(empty), Options{})
+	mustRun(t, cfgFor(empty), Options{}) // now an earlier output
+}
+
 // TestOverwriteWithoutExchange: on a file system without renameat2's
 // RENAME_EXCHANGE (EINVAL), commit moves the previous output aside and
 // the new one in. When the second rename fails, the previous output is
