@@ -742,6 +742,9 @@ func (c *Config) Validate() error {
 	if err := checkOutputDir(c.Output.Dir, in.Paths); err != nil {
 		return err
 	}
+	if err := checkTempDir(c.Run.TempDir, c.Output.Dir); err != nil {
+		return err
+	}
 	if c.Run.Workers < 0 {
 		return fmt.Errorf("run.workers must be >= 0 (0 means one per CPU), got %d", c.Run.Workers)
 	}
@@ -1089,6 +1092,27 @@ func checkOutputDir(dir string, inputs []string) error {
 		if within(in, out) || within(inReal, outReal) {
 			return fmt.Errorf("input.paths[%d] %q is inside output.dir %q: writing the output would replace the input", i, inputs[i], dir)
 		}
+	}
+	return nil
+}
+
+// checkTempDir refuses a run.temp_dir inside a local output.dir: the
+// output folder is replaced by the run's (and a spill folder under it
+// would go with it, or be published with it after a killed run).
+func checkTempDir(tmp, out string) error {
+	if tmp == "" || store.IsURL(out) {
+		return nil
+	}
+	t, err := filepath.Abs(tmp)
+	if err != nil {
+		return fmt.Errorf("run.temp_dir: %w", err)
+	}
+	o, err := filepath.Abs(out)
+	if err != nil {
+		return fmt.Errorf("output.dir: %w", err)
+	}
+	if within(t, o) || within(realPath(t), realPath(o)) {
+		return fmt.Errorf("run.temp_dir %q is inside output.dir %q, which each run replaces; name a folder outside it", tmp, out)
 	}
 	return nil
 }

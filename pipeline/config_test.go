@@ -84,6 +84,7 @@ var expectedErrors = []struct {
 	{"output_in_input.bad.yml", `output.dir "data/in/results" is inside input.paths[0] "data/in"`},
 	{"output_in_input_glob.bad.yml", `output.dir "data/in/results" is inside input.paths[0] "data/in/*.parquet"`},
 	{"input_in_output.bad.yml", `input.paths[1] "out/run/in" is inside output.dir "out/run"`},
+	{"temp_in_output.bad.yml", `run.temp_dir "out/run/spill" is inside output.dir "out/run", which each run replaces`},
 	{"compression_bogus.bad.yml", `output.compression must be snappy, zstd or none, got "lz4"`},
 	{"memory_limit_unit.bad.yml", `line 12: run.memory_limit must be a whole number of bytes with an optional unit (B, KiB, MiB, GiB, TiB, kB, MB, GB, TB), such as 512MiB, got "512 elephants"`},
 	{"memory_limit_small.bad.yml", "run.memory_limit must be at least 64MiB (or unset for no limit), got 1MiB"},
