@@ -162,7 +162,9 @@ func cleanStale(parent, base, dir string, log *slog.Logger) {
 			// Its run is gone: the lock was free.
 			defer lock.Close()
 		case errors.Is(err, unix.EWOULDBLOCK):
-			log.Info("leaving the staging folder of a run still in progress", "path", path)
+			// Two runs writing one output.dir: the one to publish last
+			// wins, and with overwrite both succeed.
+			log.Warn("another run is writing the same output.dir; whichever publishes last replaces the other's output", "staging", path)
 			continue
 		case errors.Is(err, fs.ErrNotExist):
 			if strings.HasSuffix(e.Name(), "-old") {
