@@ -182,7 +182,7 @@ func listContext(ctx context.Context, paths []string, links *[]string) ([]File, 
 		case errors.Is(err, fs.ErrNotExist) && hasMeta(p):
 			// A pattern ending in a separator matches folders only, as in
 			// a shell (filepath.Glob itself matches nothing then).
-			pattern := strings.TrimRight(p, `/`+string(filepath.Separator))
+			pattern := strings.TrimRightFunc(p, func(r rune) bool { return r == '/' || r == filepath.Separator })
 			dirsOnly := pattern != p
 			matches, gerr := filepath.Glob(pattern)
 			if gerr != nil {
