@@ -39,6 +39,17 @@ func FuzzParquet(f *testing.F) {
 	f.Add([]byte("PAR1"))
 	f.Add([]byte("PAR1PAR1"))
 	f.Add([]byte("PAR1\x00\x00\x00\x00PAR1"))
+	// BYTE_STREAM_SPLIT columns, which splitColumn decodes page by page
+	// (see duckdb_files_test.go and splitcol_test.go): data pages v1 and
+	// v2, nulls, integers and FIXED_LEN_BYTE_ARRAY, and a chunk falling
+	// back from its dictionary.
+	for _, name := range []string{"duckdb-byte-stream-split.parquet", "duckdb-bss-uncompressed.parquet", "arrowrs-bss-v2.parquet"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzRead(t, "x.parquet", data)
 	})

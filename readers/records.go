@@ -99,7 +99,11 @@ func (r *Reader) parquetRecords(ctx context.Context, idx []int, batch int64, row
 			// All the field's leaves, of these row groups only. Each
 			// leaf gets a read buffer (see streamBufferSize).
 			var cr columnReader
-			if bc := newBoolColumn(r, &r.pq.Manifest.Fields[i], rowGroups); bc != nil {
+			if sc, err := newSplitColumn(r, &r.pq.Manifest.Fields[i], rowGroups); err != nil {
+				return nil, fmt.Errorf("%s: column %q: %w", p.path, r.schema.Field(i).Name, err)
+			} else if sc != nil {
+				cr = sc // BYTE_STREAM_SPLIT, which arrow cannot decode
+			} else if bc := newBoolColumn(r, &r.pq.Manifest.Fields[i], rowGroups); bc != nil {
 				cr = bc
 			} else if fc, err := newFixedColumn(r, &r.pq.Manifest.Fields[i], rowGroups); err != nil || fc != nil {
 				if err != nil {

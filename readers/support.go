@@ -1,7 +1,9 @@
 package readers
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/apache/arrow/go/v17/parquet"
 	"github.com/apache/arrow/go/v17/parquet/compress"
@@ -11,8 +13,13 @@ import (
 // parquet.thrift), which arrow-go v17 cannot decode: its column reader
 // fails each page with "unsupported data encoding", and pqarrow's record
 // reader drops that error and gives the column no rows, which read as a
-// corrupt file. DuckDB writes it for every FLOAT and DOUBLE column with
-// PARQUET_VERSION v2, pyarrow with use_byte_stream_split.
+// corrupt file. DuckDB writes it for the FLOAT and DOUBLE columns that it
+// does not dictionary-encode, with PARQUET_VERSION v2; pyarrow
+// (use_byte_stream_split), arrow-rs and xitongsys/parquet-go on request,
+// pyarrow and arrow-rs for INT32, INT64 and FIXED_LEN_BYTE_ARRAY columns
+// too. The columns that splitColumn reads (see splitWidth and splitTypes)
+// are read with it, every page of them; in other columns the encoding is
+// refused before any page is read.
 const byteStreamSplit = parquet.Encoding(9)
 
 // Unreadable checks, from the footer alone, that the named top-level
@@ -41,7 +48,13 @@ func (r *Reader) Unreadable(columns []string) error {
 // unreadable is Unreadable of fields idx in the given row groups.
 func (r *Reader) unreadable(idx, rowGroups []int) error {
 	for _, i := range idx {
-		leaves := appendLeaves(nil, &r.manifest.Fields[i])
+		f := &r.manifest.Fields[i]
+		leaves := appendLeaves(nil, f)
+		// A column that splitColumn can read, and does read here (see
+		// usesSplit), may list only the encodings it decodes, in any of
+		// these row groups.
+		split := splitWidth(r.meta, f) > 0
+		bySplit := split && usesSplit(r.meta, f.ColIndex, rowGroups)
 		for _, g := range rowGroups {
 			rg := r.meta.RowGroup(g)
 			for _, c := range leaves {
@@ -49,8 +62,12 @@ func (r *Reader) unreadable(idx, rowGroups []int) error {
 				if err != nil {
 					continue // reading the column reports it
 				}
-				if err := unreadableChunk(cc.Encodings(), cc.Compression()); err != nil {
-					return fmt.Errorf("%s: column %q, row group %d: %w", r.file.Path, r.schema.Field(i).Name, g, err)
+				err = unreadableChunk(cc.Encodings(), cc.Compression(), split, bySplit)
+				if errors.Is(err, errSplitType) {
+					err = fmt.Errorf("%w; this one is %s, read as %s", err, cc.Type(), r.schema.Field(i).Type)
+				}
+				if err != nil {
+					return fmt.Errorf("%s: column %q, row group %d: %w%s", r.file.Path, r.schema.Field(i).Name, g, err, splitAdvice(err))
 				}
 			}
 		}
@@ -58,14 +75,35 @@ func (r *Reader) unreadable(idx, rowGroups []int) error {
 	return nil
 }
 
+// errSplitType is the error of a column chunk in BYTE_STREAM_SPLIT of a
+// column that splitColumn does not read.
+var errSplitType = errors.New("the BYTE_STREAM_SPLIT encoding is read by this release only in " + splitTypes)
+
+// splitAdvice is what to do about err from unreadableChunk, if it is about
+// BYTE_STREAM_SPLIT.
+func splitAdvice(err error) string {
+	if errors.Is(err, errSplitType) || errors.Is(err, errSplitMixed) {
+		return ": write the file with PARQUET_VERSION v1 or without byte stream split " +
+			"(DuckDB writes it for FLOAT and DOUBLE columns with PARQUET_VERSION v2, pyarrow with use_byte_stream_split)"
+	}
+	return ""
+}
+
+// errSplitMixed is the error of a column chunk, in a column read by
+// splitColumn, in an encoding that splitColumn does not decode.
+var errSplitMixed = errors.New("in a column with BYTE_STREAM_SPLIT chunks, this release reads chunks " +
+	"only in BYTE_STREAM_SPLIT, PLAIN and dictionary encodings")
+
 // unreadableChunk says why a column chunk in these encodings and codec
-// cannot be read, or returns nil.
-func unreadableChunk(encodings []parquet.Encoding, codec compress.Compression) error {
+// cannot be read, or returns nil. split is whether its column is one that
+// splitColumn can read, and bySplit whether it does (see usesSplit).
+func unreadableChunk(encodings []parquet.Encoding, codec compress.Compression, split, bySplit bool) error {
 	for _, e := range encodings {
-		if e == byteStreamSplit {
-			return fmt.Errorf("the BYTE_STREAM_SPLIT encoding cannot be read by this release " +
-				"(DuckDB writes it for FLOAT and DOUBLE columns with PARQUET_VERSION v2, pyarrow with use_byte_stream_split): " +
-				"write the file with PARQUET_VERSION v1 or without byte stream split")
+		switch {
+		case e == byteStreamSplit && !split:
+			return errSplitType
+		case bySplit && !slices.Contains(splitEncodings, e):
+			return fmt.Errorf("its %s encoding: %w", e, errSplitMixed)
 		}
 	}
 	if _, err := compress.GetCodec(codec); err != nil {
