@@ -54,7 +54,7 @@ Global flags (before or after the command):
 
 Run 'mixbatch COMMAND --help' for a command's flags.
 Exit status: 0 success, 1 run failure, 2 usage or config error,
-130 and 143 interrupted by SIGINT or SIGTERM.
+130, 143 and 129 interrupted by SIGINT, SIGTERM or SIGHUP.
 `
 
 func main() {

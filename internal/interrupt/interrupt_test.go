@@ -3,6 +3,7 @@ package interrupt
 import (
 	"context"
 	"errors"
+	"os/signal"
 	"syscall"
 	"testing"
 	"time"
@@ -37,5 +38,30 @@ func TestNotify(t *testing.T) {
 	}
 	if got := (Signal{syscall.SIGTERM}).ExitCode(); got != 143 {
 		t.Errorf("SIGTERM's status %d, want 143", got)
+	}
+}
+
+// TestNotifyHangup: SIGHUP (a closed terminal or SSH session) stops a run
+// as SIGTERM does, with status 129; before, it killed the process on the
+// spot, leaving staging and spill folders for the next run to remove.
+// Under nohup (SIGHUP ignored) it must stay ignored, which this test
+// cannot change for itself: it skips.
+func TestNotifyHangup(t *testing.T) {
+	if signal.Ignored(syscall.SIGHUP) {
+		t.Skip("SIGHUP is ignored here (nohup)")
+	}
+	ctx, stop := Notify(context.Background(), "test")
+	defer stop()
+	if err := syscall.Kill(syscall.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("SIGHUP did not cancel the context")
+	}
+	var sig Signal
+	if !errors.As(context.Cause(ctx), &sig) || sig.Error() != "interrupted by SIGHUP" || ExitCode(ctx, 1) != 129 {
+		t.Fatalf("cause %v, exit code %d; want interrupted by SIGHUP, 129", context.Cause(ctx), ExitCode(ctx, 1))
 	}
 }
