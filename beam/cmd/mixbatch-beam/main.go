@@ -67,7 +67,7 @@ func main() {
 
 Runs a mixbatch config on Apache Beam (Prism in-process by default); see beam/README.md.
 Exit status: 0 success, 1 run failure, 2 usage or config error,
-130 and 143 interrupted by SIGINT or SIGTERM.
+130, 143 and 129 interrupted by SIGINT, SIGTERM or SIGHUP.
 
 Flags:
 `)
