@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"gocloud.dev/blob"
 )
 
@@ -169,8 +171,10 @@ type Aborter interface {
 // writing. A local file's parent folders are created; Close fsyncs and
 // closes it. An object is uploaded as it is written and appears only when
 // Close succeeds: after a failed Write, a failed Close, Abort or the end of
-// ctx, it does not appear (nor does the version it would have replaced
-// change). The writer also implements Aborter.
+// ctx before Close, it does not appear (nor does the version it would have
+// replaced change). Once Close has begun, the end of ctx no longer cuts
+// the commit short: it has a minute more to finish (see objectWriter).
+// The writer also implements Aborter.
 func Create(ctx context.Context, location string) (io.WriteCloser, error) {
 	location, err := Clean(location)
 	if err != nil {
@@ -190,17 +194,57 @@ func Create(ctx context.Context, location string) (io.WriteCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	wctx, cancel := context.WithCancel(ctx)
+	// The upload's context ends with ctx, but not during Close: see
+	// objectWriter.interrupt.
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	ct := "application/octet-stream"
 	if strings.HasSuffix(l.key, ".json") {
 		ct = "application/json"
 	}
-	w, err := b.NewWriter(wctx, l.key, &blob.WriterOptions{ContentType: ct})
+	opts := &blob.WriterOptions{ContentType: ct}
+	if l.u.Scheme == "s3" {
+		opts.BeforeWrite = abortMultipartOnFailure(b)
+	}
+	w, err := b.NewWriter(wctx, l.key, opts)
 	if err != nil {
 		cancel()
 		return nil, wrapErr(l, err)
 	}
-	return &objectWriter{w: w, cancel: cancel, l: l}, nil
+	ow := &objectWriter{w: w, ctx: ctx, cancel: cancel, l: l}
+	ow.stop = context.AfterFunc(ctx, ow.interrupt)
+	return ow, nil
+}
+
+// commitGrace is how long the commit of an object (its writer's Close)
+// may go on once the writer's context has ended (as the pipeline gives
+// the upload of manifest.json and _SUCCESS a minute).
+const commitGrace = time.Minute
+
+// abortMultipartOnFailure makes an S3 upload that fails, or is
+// cancelled (Abort, the end of ctx), abort its multipart upload (an object
+// of more than 16 MiB is uploaded in parts as it is written) within
+// commitGrace. The AWS transfer manager aborts it with the upload's own
+// context unless its FailTimeout is set, and gocloud leaves it unset: once
+// that context was cancelled the abort request failed, and the parts
+// uploaded so far stayed in the bucket for good, stored and billed but
+// listed by no listing of objects, so that no RemoveAll of a run prefix
+// could delete them. The writer's transfer manager is remade as gocloud
+// makes it (see s3blob's NewTypedWriter), with FailTimeout set.
+func abortMultipartOnFailure(b *blob.Bucket) func(as func(any) bool) error {
+	return func(as func(any) bool) error {
+		var tm *transfermanager.Client
+		var c *s3.Client
+		if !as(&tm) || tm == nil || !b.As(&c) || c == nil {
+			return nil
+		}
+		*tm = *transfermanager.New(c, func(o *transfermanager.Options) {
+			// gocloud's URL opener sets the client's and the transfer
+			// manager's from the same config.
+			o.RequestChecksumCalculation = c.Options().RequestChecksumCalculation
+			o.FailTimeout = commitGrace
+		})
+		return nil
+	}
 }
 
 // localWriter is a local file being written.
@@ -238,12 +282,37 @@ func (w *localWriter) Abort() error {
 }
 
 // objectWriter is an object being uploaded.
+//
+// The end of its context cancels the upload, unless Close has begun: the
+// commit then has commitGrace more to finish, so that when Close returns
+// its caller knows whether the object exists. An upload cut short during
+// its commit could still be stored (a store that has the whole body may
+// keep it although the client gave up), after Close had reported it
+// failed and after the caller's cleanup (a run's Abort, which lists and
+// deletes its run prefix) had looked for it: the object stayed for good.
 type objectWriter struct {
 	w      *blob.Writer
-	cancel context.CancelFunc
+	ctx    context.Context    // the caller's
+	cancel context.CancelFunc // of the upload's context
+	stop   func() bool        // stops interrupt being called
 	l      loc
 	err    error // the first Write error: Close then aborts
 	done   bool
+
+	mu         sync.Mutex
+	committing bool        // Close has begun
+	grace      *time.Timer // ends the upload commitGrace after interrupt
+}
+
+// interrupt is called when the caller's context ends.
+func (w *objectWriter) interrupt() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.committing {
+		w.grace = time.AfterFunc(commitGrace, w.cancel)
+		return
+	}
+	w.cancel()
 }
 
 func (w *objectWriter) Write(p []byte) (int, error) {
@@ -258,22 +327,41 @@ func (w *objectWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// Close commits the object, unless a Write failed: then it aborts and
-// returns that error.
+// Close commits the object, unless a Write failed or the context has
+// ended: then it aborts and returns that error.
 func (w *objectWriter) Close() error {
 	if w.done {
 		return w.err
 	}
+	if w.err == nil {
+		if err := w.ctx.Err(); err != nil {
+			w.err = wrapErr(w.l, err)
+		}
+	}
 	if w.err != nil {
 		return errors.Join(w.err, w.Abort())
 	}
+	w.mu.Lock()
+	w.committing = true
+	w.mu.Unlock()
 	w.done = true
-	defer w.cancel()
+	defer w.release()
 	if err := w.w.Close(); err != nil {
 		w.err = wrapErr(w.l, err)
 		return w.err
 	}
 	return nil
+}
+
+// release ends the upload's context, and the watch of the caller's.
+func (w *objectWriter) release() {
+	w.stop()
+	w.cancel()
+	w.mu.Lock()
+	if w.grace != nil {
+		w.grace.Stop()
+	}
+	w.mu.Unlock()
 }
 
 // Abort cancels the upload: the object does not appear.
@@ -282,6 +370,7 @@ func (w *objectWriter) Abort() error {
 		return nil
 	}
 	w.done = true
+	defer w.stop()
 	w.cancel()
 	_ = w.w.Close() // reports the cancellation, which is the point
 	return nil

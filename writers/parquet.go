@@ -313,9 +313,12 @@ func (w *Parquet) flush() (err error) {
 		if err != nil {
 			return w.writeErr(err)
 		}
-	}
-	if w.sink.err != nil {
-		return fmt.Errorf("%s: writing: %w", w.path, w.sink.err)
+		// The sink fails quietly (see stickyWriter): stop at the first
+		// column after it did. The column chunk left open is closed,
+		// releasing what it holds, by Close.
+		if w.sink.err != nil {
+			return fmt.Errorf("%s: writing: %w", w.path, w.sink.err)
+		}
 	}
 	return nil
 }
@@ -347,23 +350,30 @@ func releaseAll[T interface{ Release() }](xs []T) {
 	}
 }
 
-// stickyWriter passes writes to w until one fails, then fails them all
-// with that error. pqarrow ignores some write errors (it drops the error
-// of closing a full row group), so flush checks this one after each row group.
+// stickyWriter passes writes to w until one fails, and from then on
+// drops them; err is the first failure. It reports success to its caller
+// every time: Parquet checks err after each column chunk and at Close
+// instead. In arrow v17 a write error that reaches pqarrow while it
+// closes a column chunk (whose last pages, or dictionary page, are written
+// when the next column starts) leaks: the column's encoder, with the
+// dictionary array it retains, is never released, nor is the next
+// column's slice of the caller's record, whose buffers stayed allocated
+// for good. pqarrow also ignores some write errors (it drops the error of
+// closing a full row group).
 type stickyWriter struct {
 	w   io.Writer
 	err error
 }
 
 func (s *stickyWriter) Write(p []byte) (int, error) {
-	if s.err != nil {
-		return 0, s.err
-	}
-	n, err := s.w.Write(p)
-	if err != nil {
+	if s.err == nil {
+		n, err := s.w.Write(p)
+		if err == nil && n < len(p) {
+			err = io.ErrShortWrite
+		}
 		s.err = err
 	}
-	return n, err
+	return len(p), nil
 }
 
 // arrowSchemaKey is the Parquet key-value metadata entry in which pqarrow
@@ -596,11 +606,10 @@ func (w *Parquet) Close() error {
 		}
 		errs = []error{w.err}
 	} else {
-		// After a failed closeWriter the buffer holds the same sink error.
 		if err := w.closeWriter(); err != nil {
 			errs = append(errs, err)
-		} else if err := w.buf.Flush(); err != nil {
-			errs = append(errs, fmt.Errorf("%s: writing: %w", w.path, err))
+		} else if err := w.buf.Flush(); err != nil || w.sink.err != nil {
+			errs = append(errs, fmt.Errorf("%s: writing: %w", w.path, cmp.Or(w.sink.err, err)))
 		}
 	}
 	if len(errs) == 0 {
@@ -665,10 +674,11 @@ func (w *Parquet) closeWriter() (err error) {
 			}
 		}
 	}
-	if err := w.fw.Close(); err != nil {
-		if w.sink.err != nil {
-			return fmt.Errorf("%s: writing: %w", w.path, w.sink.err)
-		}
+	err = w.fw.Close()
+	if w.sink.err != nil {
+		return fmt.Errorf("%s: writing: %w", w.path, w.sink.err)
+	}
+	if err != nil {
 		return fmt.Errorf("%s: writing Parquet footer: %w", w.path, err)
 	}
 	return nil
