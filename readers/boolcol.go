@@ -115,7 +115,7 @@ func (b *boolColumn) NextBatch(n int64) (*arrow.Chunked, error) {
 				return nil, err
 			}
 			if read == 0 {
-				return nil, fmt.Errorf("column %q: the row group ended %d values early", b.field.Name, b.left)
+				return nil, fmt.Errorf("the row group ended %d values early", b.left)
 			}
 			m = int64(read)
 			out.Resize(int(bitutil.BytesForBits(got + m)))
@@ -142,7 +142,7 @@ func (b *boolColumn) nextPage() error {
 		if err := b.pages.Err(); err != nil {
 			return err
 		}
-		return fmt.Errorf("column %q: the row group ended %d values early", b.field.Name, b.left)
+		return fmt.Errorf("the row group ended %d values early", b.left)
 	}
 	pg := b.pages.Page()
 	var data []byte

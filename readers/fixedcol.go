@@ -143,7 +143,7 @@ func (c *fixedColumn[T]) NextBatch(n int64) (*arrow.Chunked, error) {
 			return nil, err
 		}
 		if m == 0 {
-			return nil, fmt.Errorf("column %q: the row group ended %d values early", c.field.Name, c.left)
+			return nil, fmt.Errorf("the row group ended %d values early", c.left)
 		}
 		got += int64(m)
 		c.left -= int64(m)

@@ -79,7 +79,19 @@ type pageGuard struct {
 	maxEnd []int64
 	byKey  map[[2]int32]*guardChunk // the chunks, by row group and column
 
-	mu sync.Mutex // guards the verdicts and cursors of the chunks
+	mu sync.Mutex // guards the verdicts and cursors of the chunks, and ioErr
+
+	// ioErr is the first error of a read of the file other than io.EOF (a
+	// network or disk failure). pqarrow's column readers drop such errors
+	// and come back short, which would read as a corrupt file.
+	ioErr error
+}
+
+// readErr returns the first failed read of the file, or nil.
+func (g *pageGuard) readErr() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.ioErr
 }
 
 // guardChunk is a column chunk as arrow reads it, and what is known of it.
@@ -205,6 +217,13 @@ func (g *pageGuard) index(md *metadata.FileMetaData) {
 // the error.
 func (g *pageGuard) ReadAt(p []byte, off int64) (int, error) {
 	n, err := g.ReaderAt.ReadAt(p, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		g.mu.Lock()
+		if g.ioErr == nil {
+			g.ioErr = err
+		}
+		g.mu.Unlock()
+	}
 	if n <= 0 || len(g.chunks) == 0 {
 		return n, err
 	}

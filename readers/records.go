@@ -340,6 +340,11 @@ func (p *parquetRecords) read(cols []arrow.Array, n int64) bool {
 			return false
 		}
 		if int64(cols[i].Len()) != n {
+			if ioErr := p.guard.readErr(); ioErr != nil {
+				// Not corrupt: reading failed, and pqarrow dropped the error.
+				p.fail(fmt.Errorf("column %q: reading the file: %w", cr.Field().Name, ioErr))
+				return false
+			}
 			p.err = fmt.Errorf("%s: corrupt file: column %q gave %d rows, want %d", p.path, cr.Field().Name, cols[i].Len(), n)
 			return false
 		}
@@ -352,10 +357,23 @@ func (p *parquetRecords) read(cols []arrow.Array, n int64) bool {
 // column chunk that the file's pageGuard found there, if it found one,
 // else err.
 func (p *parquetRecords) cause(i int, err error) error {
-	if p.guard == nil || len(p.rgIdx) == 0 {
+	if p.guard == nil {
 		return err
 	}
-	if verr := p.guard.verdict(p.rgIdx[0], p.leaves[i]); verr != nil {
+	var verr error
+	if len(p.rgIdx) > 0 {
+		verr = p.guard.verdict(p.rgIdx[0], p.leaves[i])
+	}
+	if verr == nil && err == nil {
+		return nil
+	}
+	// A failed read of the file (the disk, the network, the store) comes
+	// first: what the readers made of the bytes they did not get would
+	// read as a corrupt file.
+	if ioErr := p.guard.readErr(); ioErr != nil {
+		return fmt.Errorf("reading the file: %w", ioErr)
+	}
+	if verr != nil {
 		return verr
 	}
 	return err

@@ -42,6 +42,19 @@ type Recorder struct {
 	latency  time.Duration
 	inFlight int
 	most     int
+	// With failing set, ranged GETs are refused with 403 once failLeft
+	// more have been served.
+	failing  bool
+	failLeft int
+}
+
+// FailRangeReads makes the server refuse every ranged GET (a read of part
+// of an object) after the next n, with 403 Forbidden, which clients do not
+// retry: a store that fails in the middle of a read. n < 0 stops it.
+func (r *Recorder) FailRangeReads(n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failing, r.failLeft = n >= 0, n
 }
 
 // SetLatency delays every later request by d before it is served.
@@ -81,12 +94,23 @@ func (r *Recorder) wrap(h http.Handler) http.Handler {
 		r.inFlight++
 		r.most = max(r.most, r.inFlight)
 		delay := r.latency
+		refuse := false
+		if req.Method == http.MethodGet && req.Header.Get("Range") != "" && r.failing {
+			refuse = r.failLeft == 0
+			if !refuse {
+				r.failLeft--
+			}
+		}
 		r.mu.Unlock()
 		if delay > 0 {
 			time.Sleep(delay)
 		}
 		cw := &countingWriter{ResponseWriter: w, status: http.StatusOK}
-		h.ServeHTTP(cw, req)
+		if refuse {
+			http.Error(cw, "refused by storetest.FailRangeReads", http.StatusForbidden)
+		} else {
+			h.ServeHTTP(cw, req)
+		}
 		r.mu.Lock()
 		r.inFlight--
 		r.reqs = append(r.reqs, Request{Method: req.Method, Path: req.URL.Path, Query: req.URL.RawQuery,
