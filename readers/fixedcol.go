@@ -65,10 +65,7 @@ func newFixedColumn(r *Reader, f *pqarrow.SchemaField, rowGroups []int) (columnR
 	if !isInt && !isFloat {
 		return nil, nil
 	}
-	pages := &pageBuffers{}
-	props := parquet.NewReaderProperties(pages)
-	props.BufferSize, props.BufferedStreamEnabled = r.props.BufferSize, r.props.BufferedStreamEnabled
-	pf, err := file.NewParquetReader(r.guard, file.WithReadProps(props), file.WithMetadata(r.meta))
+	pf, pages, err := r.ownFile()
 	if err != nil {
 		return nil, err
 	}
@@ -76,6 +73,21 @@ func newFixedColumn(r *Reader, f *pqarrow.SchemaField, rowGroups []int) (columnR
 		return &fixedColumn[int64]{field: *f.Field, pages: pages, pf: pf, col: f.ColIndex, rgs: rowGroups}, nil
 	}
 	return &fixedColumn[float64]{field: *f.Field, pages: pages, pf: pf, col: f.ColIndex, rgs: rowGroups}, nil
+}
+
+// ownFile returns a file.Reader of r's file and footer, for a column
+// reader of its own (fixedColumn, splitColumn): on r's pageGuard, with r's
+// stream buffering, and with page buffers from a pageBuffers of its own
+// (also returned), which reuses a page's buffer for the next page.
+func (r *Reader) ownFile() (*file.Reader, *pageBuffers, error) {
+	pages := &pageBuffers{}
+	props := parquet.NewReaderProperties(pages)
+	props.BufferSize, props.BufferedStreamEnabled = r.props.BufferSize, r.props.BufferedStreamEnabled
+	pf, err := file.NewParquetReader(r.guard, file.WithReadProps(props), file.WithMetadata(r.meta))
+	if err != nil {
+		return nil, nil, err
+	}
+	return pf, pages, nil
 }
 
 // sizedReader is a file of a known size for file.NewParquetReader, which

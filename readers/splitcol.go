@@ -185,10 +185,7 @@ func newSplitColumn(r *Reader, f *pqarrow.SchemaField, rowGroups []int) (columnR
 	if w == 0 || !usesSplit(r.meta, f.ColIndex, rowGroups) {
 		return nil, nil
 	}
-	pages := &pageBuffers{}
-	props := parquet.NewReaderProperties(pages)
-	props.BufferSize, props.BufferedStreamEnabled = r.props.BufferSize, r.props.BufferedStreamEnabled
-	pf, err := file.NewParquetReader(r.guard, file.WithReadProps(props), file.WithMetadata(r.meta))
+	pf, pages, err := r.ownFile()
 	if err != nil {
 		return nil, err
 	}
