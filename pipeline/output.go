@@ -54,6 +54,7 @@ type stage struct {
 	overwrite bool
 	log       *slog.Logger
 	lock      *os.File // flocked lockName inside tmp, held until the end
+	made      []string // parent folders of dir the run created, deepest first
 }
 
 // tmpMarker is in the name of every staging folder, so that stale ones left
@@ -109,6 +110,7 @@ func newStage(dir string, overwrite bool, log *slog.Logger) (*stage, error) {
 	if parent == "" {
 		parent = "."
 	}
+	made := missingDirs(parent)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return nil, fmt.Errorf("output.dir: creating parent folder: %w", err)
 	}
@@ -121,7 +123,7 @@ func newStage(dir string, overwrite bool, log *slog.Logger) (*stage, error) {
 	if err := os.Mkdir(tmp, 0o755); err != nil {
 		return nil, fmt.Errorf("output.dir: creating staging folder: %w", err)
 	}
-	s := &stage{dir: filepath.Clean(dir), tmp: tmp, overwrite: overwrite, log: log}
+	s := &stage{dir: filepath.Clean(dir), tmp: tmp, overwrite: overwrite, log: log, made: made}
 	lock, err := flock.Open(filepath.Join(tmp, lockName), true)
 	if err != nil {
 		_ = os.RemoveAll(tmp)
@@ -294,11 +296,35 @@ func (s *stage) removeOld(path string) {
 	}
 }
 
-// abort removes the staging folder.
+// abort removes the staging folder, and the parent folders the run
+// created for it if they are empty (so that a failed first run leaves
+// nothing behind).
 func (s *stage) abort() error {
 	err := os.RemoveAll(s.tmp)
 	s.release()
+	if err == nil {
+		for _, d := range s.made {
+			if os.Remove(d) != nil {
+				break // not empty (another run's), or gone: leave the rest
+			}
+		}
+	}
 	return err
+}
+
+// missingDirs returns the folders of path, itself included, that do not
+// exist, deepest first.
+func missingDirs(path string) []string {
+	var out []string
+	for p := filepath.Clean(path); ; p = filepath.Dir(p) {
+		if _, err := os.Lstat(p); err == nil || !errors.Is(err, fs.ErrNotExist) {
+			return out
+		}
+		out = append(out, p)
+		if filepath.Dir(p) == p {
+			return out
+		}
+	}
 }
 
 // release lets go of the staging folder's lock.

@@ -528,6 +528,27 @@ func TestOverwriteRefusesForeignFolder(t *testing.T) {
 	mustRun(t, cfgFor(empty), Options{}) // now an earlier output
 }
 
+// TestFailedRunLeavesNoParents: a first run whose output.dir's parent
+// folders do not exist creates them; if it then fails (here, interrupted
+// while writing posteriors/), it removes them again, as it removes its
+// staging folder, but not a folder that was there before.
+func TestFailedRunLeavesNoParents(t *testing.T) {
+	in := genMarbles(t, Marbles{Bags: 20, RowsPerBag: 10, Seed: 1})
+	root := t.TempDir()
+	out := filepath.Join(root, "a", "b", "out")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := Run(ctx, mustLoad(t, marblesConfig(in, out, "")), Options{Progress: func(stage string, _, _ int64) {
+		if stage == "posteriors" {
+			cancel()
+		}
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("run: %v, want it cancelled while writing", err)
+	}
+	assertOnly(t, root)
+}
+
 // TestOverwriteWithoutExchange: on a file system without renameat2's
 // RENAME_EXCHANGE (EINVAL), commit moves the previous output aside and
 // the new one in. When the second rename fails, the previous output is
