@@ -224,24 +224,40 @@ func TestObjectCommitAmbiguous(t *testing.T) {
 	publishedConsistent(t, dir)
 }
 
-// TestPublishErrorNamesOutput: publishing over a folder that cannot
-// be replaced by a rename (here a mount point, with overwrite) fails after
-// the whole run; the error must name output.dir and say why, not only the
-// system's "device or resource busy" (renameat2 names no path). The
-// earlier output stays and no staging folder is left.
+// TestPublishErrorNamesOutput: a folder that cannot be replaced by a
+// rename (a mount point) is refused as output.dir before the run (by
+// CreateOutput, which validate calls too); one that becomes a mount point
+// while the run writes fails at publishing, and the error must name
+// output.dir and say why, not only the system's "device or resource busy"
+// (renameat2 names no path). The earlier output stays and no staging
+// folder is left.
 func TestPublishErrorNamesOutput(t *testing.T) {
-	dir := mountTmpfs(t, 1<<20)
-	for _, name := range []string{"keep", SuccessFile} { // an earlier output
-		if err := os.WriteFile(filepath.Join(dir, name), []byte("earlier"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	ctx := context.Background()
+	mounted := mountTmpfs(t, 1<<20)
+	if err := os.WriteFile(filepath.Join(mounted, SuccessFile), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CreateOutput(ctx, mounted, true, nil); err == nil {
+		t.Error("a mount point was accepted as output.dir")
+	} else {
+		wantText(t, err, mounted, "mount point")
+	}
+
+	dir := filepath.Join(t.TempDir(), "out")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	o, err := CreateOutput(ctx, dir, true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	stageParts(t, o, "parts")
+	mountTmpfsOn(t, dir, 1<<20)
+	for _, name := range []string{"keep", SuccessFile} { // an earlier output
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("earlier"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	err = o.Publish(ctx, &Manifest{Runner: "test"})
 	if err == nil {
 		t.Fatal("published over a mount point")
@@ -249,7 +265,6 @@ func TestPublishErrorNamesOutput(t *testing.T) {
 	if aerr := o.Abort(ctx); aerr != nil {
 		t.Fatal(aerr)
 	}
-	t.Log(err)
 	if !errors.Is(err, syscall.EBUSY) {
 		t.Errorf("error %v, want EBUSY", err)
 	}

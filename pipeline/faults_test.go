@@ -21,6 +21,14 @@ import (
 func mountTmpfs(t *testing.T, size int) string {
 	t.Helper()
 	dir := t.TempDir()
+	mountTmpfsOn(t, dir, size)
+	return dir
+}
+
+// mountTmpfsOn mounts a tmpfs of size bytes on the folder dir until the
+// test ends (it skips the test where it cannot).
+func mountTmpfsOn(t *testing.T, dir string, size int) {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a tmpfs needs root")
 	}
@@ -32,7 +40,6 @@ func mountTmpfs(t *testing.T, size int) string {
 			t.Errorf("umount %s: %v: %s", dir, err, out)
 		}
 	})
-	return dir
 }
 
 // faultJob writes a small input outside dir and returns a config that

@@ -77,8 +77,22 @@ func checkDest(dir string, overwrite bool) error {
 		return fmt.Errorf("output.dir %s exists and is not a folder", dir)
 	case !overwrite:
 		return fmt.Errorf("output.dir %s already exists; set output.overwrite: true to replace it", dir)
+	case isMountPoint(dir, fi):
+		return fmt.Errorf("output.dir %s is a mount point, which a run cannot replace (it publishes by renaming a folder staged next to it); name a folder inside the mount", dir)
 	}
 	return checkReplaceable(dir)
+}
+
+// isMountPoint reports whether folder dir (whose Lstat is fi) is on
+// another device than its parent.
+func isMountPoint(dir string, fi fs.FileInfo) bool {
+	pfi, err := os.Stat(filepath.Dir(filepath.Clean(dir)))
+	if err != nil {
+		return false
+	}
+	st, ok1 := fi.Sys().(*syscall.Stat_t)
+	pst, ok2 := pfi.Sys().(*syscall.Stat_t)
+	return ok1 && ok2 && st.Dev != pst.Dev
 }
 
 // checkReplaceable refuses to replace a folder that is neither empty nor
