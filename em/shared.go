@@ -35,11 +35,12 @@ type SharedResult struct {
 // pipeline runs in parallel; the result does not depend on the order of
 // the bags beyond rounding.
 //
-// Starts are as in Learn, on all bags' values pooled, except for the
-// Bernoulli and Categorical families, where k-means++ clusters the bags'
-// code frequencies and each cluster's pooled codes give a component's
-// starting probabilities. Every bag starts from the given weights, or
-// uniform ones. A start stops, converged, when an iteration raises the
+// Starts are as in Learn, on all bags' values pooled (a start that
+// repeats one already run is replaced by one drawn from the data, up to
+// maxDrawn), except for the Bernoulli and Categorical families, where
+// k-means++ clusters the bags' code frequencies and each cluster's pooled
+// codes give a component's starting probabilities. Every bag starts from
+// the given weights, or uniform ones. A start stops, converged, when an iteration raises the
 // joint log-likelihood by at most s.Tol times its absolute value and the
 // next plain EM step confirms it by Aitken's criterion (the
 // log-likelihood's limit, extrapolated from the EM sequence's linear
@@ -100,6 +101,7 @@ func FitShared(bags []Bag, m Model, s LearnSettings) (SharedResult, error) {
 	)
 	sh := newSharedRun(l, bags)
 	l.starts = l.starts[:0]
+	drawn := 0 // starts drawn from the data, as in Learn
 	for r := range starts {
 		l.pcg.Seed(mix64(s.Seed), mix64(pcgStream+uint64(r)))
 		if err := l.load(pool, true); err != nil {
@@ -117,7 +119,24 @@ func FitShared(bags []Bag, m Model, s LearnSettings) (SharedResult, error) {
 			l.sortComponents(&start, nil)
 		}
 		if l.seen(&start) {
-			continue
+			// A start already run: draw one from the data instead, as
+			// Learn does (the same random stream, so reproducible). k-means
+			// on the pooled values reaches one partition from every seed
+			// when a few values lie far out (each start put a value 1e8
+			// in a cluster of its own), and that one start ended at a
+			// local maximum thousands of nats below the joint maximum.
+			if !random || m.Family == Bernoulli || m.Family == Categorical || drawn >= maxDrawn {
+				continue
+			}
+			drawn++
+			l.start(&l.pts[0], random, true)
+			copyParams(&start, &l.pts[0])
+			if l.exch {
+				l.sortComponents(&start, nil)
+			}
+			if l.seen(&start) {
+				continue
+			}
 		}
 		res.Starts++
 		for b := range nb {
