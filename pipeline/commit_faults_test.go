@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,10 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
-
 	"github.com/mixbatch/mixbatch/store"
+	"github.com/mixbatch/mixbatch/store/storetest"
 )
 
 // TestSpillWithoutLockCleaned: a spill folder without a lock file (a
@@ -60,42 +57,25 @@ func TestSpillWithoutLockCleaned(t *testing.T) {
 // output URL for prefix under bucket "outputs".
 func commitFaultS3(t *testing.T, prefix string, fault func(w http.ResponseWriter, r *http.Request) bool) string {
 	t.Helper()
-	t.Setenv("AWS_ACCESS_KEY_ID", "test-access-key")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret-key")
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_PROFILE", "")
-	t.Setenv("AWS_CONFIG_FILE", "/nonexistent/mixbatch-test")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/mixbatch-test")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	backend := s3mem.New()
-	if err := backend.CreateBucket("outputs"); err != nil {
-		t.Fatal(err)
-	}
-	faker := gofakes3.New(backend, gofakes3.WithIntegrityCheck(true)).Server()
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPut || !strings.HasSuffix(r.URL.Path, "/"+ManifestFile) {
-			faker.ServeHTTP(w, r)
-			return
-		}
-		rec := httptest.NewRecorder()
-		faker.ServeHTTP(rec, r) // stored
-		if fault(w, r) {
-			return
-		}
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(rec.Body.Bytes())
-	}))
-	t.Cleanup(ts.Close)
-	t.Cleanup(func() {
-		if err := store.CloseBuckets(); err != nil {
-			t.Errorf("closing buckets: %v", err)
-		}
-	})
-	q := url.Values{"endpoint": {ts.URL}, "use_path_style": {"true"}, "disable_https": {"true"}, "region": {"us-east-1"}}
-	return "s3://outputs/" + prefix + "?" + q.Encode()
+	srv := storetest.NewS3Wrapped(t, func(faker http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodPut || !strings.HasSuffix(r.URL.Path, "/"+ManifestFile) {
+				faker.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			faker.ServeHTTP(rec, r) // stored
+			if fault(w, r) {
+				return
+			}
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(rec.Body.Bytes())
+		})
+	}, "outputs")
+	return srv.URL("outputs", prefix)
 }
 
 // publishedConsistent checks the object-store output at dir as a reader

@@ -6,18 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
-
 	"github.com/mixbatch/mixbatch/store"
+	"github.com/mixbatch/mixbatch/store/storetest"
 )
 
 // TestObjectPartFailureLeavesNoParts: when the upload of one posteriors
@@ -35,19 +31,6 @@ import (
 // store.Create), so Close says whether the object exists before Abort
 // lists.
 func TestObjectPartFailureLeavesNoParts(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", "test-access-key")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret-key")
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_PROFILE", "")
-	t.Setenv("AWS_CONFIG_FILE", "/nonexistent/mixbatch-test")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/mixbatch-test")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	backend := s3mem.New()
-	if err := backend.CreateBucket("outputs"); err != nil {
-		t.Fatal(err)
-	}
-	faker := gofakes3.New(backend).Server()
-
 	var (
 		part0Arrived = make(chan struct{}) // the PUT of part-00000 is with the server
 		part1Failed  = make(chan struct{}) // the PUT of part-00001 was refused
@@ -55,57 +38,52 @@ func TestObjectPartFailureLeavesNoParts(t *testing.T) {
 		part0Done    = make(chan struct{}) // part-00000's PUT handler is done
 		listOnce     sync.Once
 	)
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		put := r.Method == http.MethodPut
-		switch {
-		case put && strings.HasSuffix(r.URL.Path, "/posteriors/part-00000.parquet"):
-			defer close(part0Done)
-			body, err := io.ReadAll(r.Body)
-			if err != nil {
-				return
-			}
-			close(part0Arrived)
-			// The client either waits for the answer, or gives up; a
-			// store that has the body may store it all the same, after
-			// a while.
-			select {
-			case <-r.Context().Done():
+	srv := storetest.NewS3Wrapped(t, func(faker http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			put := r.Method == http.MethodPut
+			switch {
+			case put && strings.HasSuffix(r.URL.Path, "/posteriors/part-00000.parquet"):
+				defer close(part0Done)
+				body, err := io.ReadAll(r.Body)
+				if err != nil {
+					return
+				}
+				close(part0Arrived)
+				// The client either waits for the answer, or gives up; a
+				// store that has the body may store it all the same, after
+				// a while.
 				select {
-				case <-listed:
+				case <-r.Context().Done():
+					select {
+					case <-listed:
+					case <-time.After(5 * time.Second):
+					}
+				case <-time.After(300 * time.Millisecond):
+				}
+				r2 := r.Clone(context.Background())
+				r2.Body = io.NopCloser(bytes.NewReader(body))
+				faker.ServeHTTP(w, r2)
+				return
+			case put && strings.HasSuffix(r.URL.Path, "/posteriors/part-00001.parquet"):
+				select {
+				case <-part0Arrived:
 				case <-time.After(5 * time.Second):
 				}
-			case <-time.After(300 * time.Millisecond):
+				http.Error(w, "injected: access denied", http.StatusForbidden)
+				close(part1Failed)
+				return
 			}
-			r2 := r.Clone(context.Background())
-			r2.Body = io.NopCloser(bytes.NewReader(body))
-			faker.ServeHTTP(w, r2)
-			return
-		case put && strings.HasSuffix(r.URL.Path, "/posteriors/part-00001.parquet"):
-			select {
-			case <-part0Arrived:
-			case <-time.After(5 * time.Second):
+			faker.ServeHTTP(w, r)
+			if r.Method == http.MethodGet && r.URL.Query().Has("list-type") {
+				select {
+				case <-part1Failed:
+					listOnce.Do(func() { close(listed) })
+				default:
+				}
 			}
-			http.Error(w, "injected: access denied", http.StatusForbidden)
-			close(part1Failed)
-			return
-		}
-		faker.ServeHTTP(w, r)
-		if r.Method == http.MethodGet && r.URL.Query().Has("list-type") {
-			select {
-			case <-part1Failed:
-				listOnce.Do(func() { close(listed) })
-			default:
-			}
-		}
-	}))
-	defer ts.Close()
-	t.Cleanup(func() {
-		if err := store.CloseBuckets(); err != nil {
-			t.Errorf("closing buckets: %v", err)
-		}
-	})
-	q := url.Values{"endpoint": {ts.URL}, "use_path_style": {"true"}, "disable_https": {"true"}, "region": {"us-east-1"}}
-	out := "s3://outputs/job?" + q.Encode()
+		})
+	}, "outputs")
+	out := srv.URL("outputs", "job")
 
 	in := filepath.Join(t.TempDir(), "in")
 	if err := GenReadings(context.Background(), in, Readings{Bags: 40, RowsPerBag: 50, Files: 1, RowGroupRows: 500}); err != nil {

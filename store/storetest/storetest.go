@@ -175,6 +175,14 @@ func closeBuckets(t testing.TB) {
 // parallel.
 func NewS3(t testing.TB, buckets ...string) *Server {
 	t.Helper()
+	return NewS3Wrapped(t, nil, buckets...)
+}
+
+// NewS3Wrapped is NewS3 with the S3 handler passed through wrap (when not
+// nil), for tests that interfere with requests: the handler wrap returns
+// serves every request, inside the Recorder.
+func NewS3Wrapped(t testing.TB, wrap func(s3 http.Handler) http.Handler, buckets ...string) *Server {
+	t.Helper()
 	t.Setenv("AWS_ACCESS_KEY_ID", "test-access-key")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret-key")
 	t.Setenv("AWS_SESSION_TOKEN", "")
@@ -189,8 +197,11 @@ func NewS3(t testing.TB, buckets ...string) *Server {
 		}
 	}
 	rec := &Recorder{}
-	faker := gofakes3.New(backend, gofakes3.WithIntegrityCheck(true))
-	ts := httptest.NewServer(rec.wrap(faker.Server()))
+	var h http.Handler = gofakes3.New(backend, gofakes3.WithIntegrityCheck(true)).Server()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	ts := httptest.NewServer(rec.wrap(h))
 	t.Cleanup(ts.Close)
 	closeBuckets(t)
 	q := url.Values{"endpoint": {ts.URL}, "use_path_style": {"true"}, "disable_https": {"true"}, "region": {"us-east-1"}}
