@@ -245,6 +245,13 @@ func (o *Output) Publish(ctx context.Context, m *Manifest) error {
 	return nil
 }
 
+// ErrOutputChanged marks the error of a run that failed while publishing
+// after it had changed output.dir (a local folder's previous output
+// could not be moved back; an object store's manifest.json was written
+// but not _SUCCESS): the error says where things are. Every other failed
+// or interrupted run leaves output.dir as it was.
+var ErrOutputChanged = errors.New("output.dir was changed")
+
 // commitTimeout bounds the upload of manifest.json and _SUCCESS, which an
 // interrupt does not cut short (a second interrupt still exits at once).
 const commitTimeout = time.Minute
@@ -280,7 +287,7 @@ func (o *Output) localCommitErr(ctx context.Context, err error) error {
 		return err
 	}
 	if !strings.Contains(err.Error(), o.dir) {
-		err = fmt.Errorf("%w (swapping the staged output %s into output.dir %s)", err, o.local.tmp, o.dir)
+		err = fmt.Errorf("%w (publishing the staged output %s as output.dir %s)", err, o.local.tmp, o.dir)
 	}
 	if errors.Is(err, syscall.EBUSY) || errors.Is(err, syscall.EXDEV) {
 		err = fmt.Errorf("%w: output.dir cannot be a mount point (or on another file system than its parent folder), as the run publishes by renaming a folder staged next to it; name a folder inside the mount", err)

@@ -25,13 +25,6 @@ func (s *Summary) Line() string {
 		peak, formatBytes(s.Spilled), s.Output)
 }
 
-// ErrOutputChanged marks the error of a run that failed while publishing
-// after it had changed output.dir (a local folder's previous output
-// could not be moved back; an object store's manifest.json was written
-// but not _SUCCESS): the error says where things are. Every other failed
-// or interrupted run leaves output.dir as it was.
-var ErrOutputChanged = errors.New("output.dir was changed")
-
 // LeftAsItWas returns the words the commands add to a failed run's error:
 // that the output folder was left as it was, unless err says otherwise
 // (ErrOutputChanged).
