@@ -141,20 +141,8 @@ func (l *Learner) Learn(bag Bag, s LearnSettings) (LearnResult, error) {
 		if l.exch {
 			l.sortComponents(start, nil)
 		}
-		if l.seen(start) {
-			// A start already run: draw one from the data instead (it
-			// continues the same random stream, so it is reproducible).
-			if !random || l.m.Family == Categorical || drawn >= maxDrawn {
-				continue
-			}
-			drawn++
-			l.start(start, random, true)
-			if l.exch {
-				l.sortComponents(start, nil)
-			}
-			if l.seen(start) {
-				continue
-			}
+		if l.seen(start) && !l.redraw(start, random, &drawn) {
+			continue
 		}
 		res.Starts++
 		out, err := l.run(s)
@@ -335,6 +323,25 @@ type runResult struct {
 	iters     int
 	converged bool
 	dup       bool // stopped near a maximum found before
+}
+
+// redraw replaces p, a start that one already run repeats, by a start
+// drawn from the data (kmeans.runData; it continues the same random
+// stream, so it is reproducible), while fewer than maxDrawn have been
+// (*drawn counts them), and reports whether p is then a start not run
+// before. Categorical starts are not drawn from the data. l.pts[0] is
+// the scratch of the draw (p may be it).
+func (l *Learner) redraw(p *Params, random bool, drawn *int) bool {
+	if !random || l.m.Family == Categorical || *drawn >= maxDrawn {
+		return false
+	}
+	*drawn++
+	l.start(&l.pts[0], random, true)
+	copyParams(p, &l.pts[0])
+	if l.exch {
+		l.sortComponents(p, nil)
+	}
+	return !l.seen(p)
 }
 
 // maxDrawn caps the starts drawn from the data per Learn (see Learn):

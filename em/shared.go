@@ -118,25 +118,14 @@ func FitShared(bags []Bag, m Model, s LearnSettings) (SharedResult, error) {
 		if l.exch {
 			l.sortComponents(&start, nil)
 		}
-		if l.seen(&start) {
-			// A start already run: draw one from the data instead, as
-			// Learn does (the same random stream, so reproducible). k-means
-			// on the pooled values reaches one partition from every seed
-			// when a few values lie far out (each start put a value 1e8
-			// in a cluster of its own), and that one start ended at a
-			// local maximum thousands of nats below the joint maximum.
-			if !random || m.Family == Bernoulli || m.Family == Categorical || drawn >= maxDrawn {
-				continue
-			}
-			drawn++
-			l.start(&l.pts[0], random, true)
-			copyParams(&start, &l.pts[0])
-			if l.exch {
-				l.sortComponents(&start, nil)
-			}
-			if l.seen(&start) {
-				continue
-			}
+		// A start already run is drawn from the data instead, as in
+		// Learn: k-means on the pooled values reaches one partition from
+		// every seed when a few values lie far out (each start put a value
+		// 1e8 in a cluster of its own), and that one start ended at a
+		// local maximum thousands of nats below the joint maximum.
+		// (Bernoulli starts cluster the bags, as categorical ones do.)
+		if l.seen(&start) && (m.Family == Bernoulli || !l.redraw(&start, random, &drawn)) {
+			continue
 		}
 		res.Starts++
 		for b := range nb {
