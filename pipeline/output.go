@@ -261,6 +261,12 @@ func (s *stage) commit(ctx context.Context) error {
 		s.removeOld(old)
 		return nil
 	}
+	if errors.Is(err, syscall.EBUSY) || errors.Is(err, syscall.EXDEV) {
+		// A mount point appeared at output.dir during the run (one that
+		// was there before it is refused by checkDest).
+		return fmt.Errorf("publishing output: %w: output.dir cannot be a mount point (or on another file system than its parent folder), "+
+			"as the run publishes by renaming a folder staged next to it; name a folder inside the mount", err)
+	}
 	if err != nil {
 		return fmt.Errorf("publishing output: %w", err)
 	}
@@ -270,11 +276,15 @@ func (s *stage) commit(ctx context.Context) error {
 }
 
 // rename and exchange are how commit moves folders: os.Rename, and
-// renameat2's RENAME_EXCHANGE (tests replace them to fail).
+// renameat2's RENAME_EXCHANGE, whose error names both folders as
+// os.Rename's does (tests replace them to fail).
 var (
 	rename   = os.Rename
 	exchange = func(a, b string) error {
-		return unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_EXCHANGE)
+		if err := unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_EXCHANGE); err != nil {
+			return &os.LinkError{Op: "renameat2 exchange", Old: a, New: b, Err: err}
+		}
+		return nil
 	}
 )
 

@@ -12,7 +12,6 @@ import (
 	"path"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/mixbatch/mixbatch/store"
@@ -206,7 +205,7 @@ func (o *Output) Publish(ctx context.Context, m *Manifest) error {
 		if err == nil {
 			o.done = true
 		}
-		return o.localCommitErr(ctx, err)
+		return err
 	}
 	// Someone may have published while this run wrote.
 	if err := checkObjectDest(ctx, o.dir, o.overwrite); err != nil {
@@ -277,22 +276,6 @@ func (o *Output) manifestMayBeOurs() bool {
 		RunID string `json:"run_id"`
 	}
 	return json.Unmarshal(b, &m) == nil && m.RunID == o.runID
-}
-
-// localCommitErr adds to an error of publishing a local output what the
-// system's error may lack (a bare errno from renameat2 names no path):
-// the folders, and why a mount point cannot be replaced.
-func (o *Output) localCommitErr(ctx context.Context, err error) error {
-	if err == nil || ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		return err
-	}
-	if !strings.Contains(err.Error(), o.dir) {
-		err = fmt.Errorf("%w (publishing the staged output %s as output.dir %s)", err, o.local.tmp, o.dir)
-	}
-	if errors.Is(err, syscall.EBUSY) || errors.Is(err, syscall.EXDEV) {
-		err = fmt.Errorf("%w: output.dir cannot be a mount point (or on another file system than its parent folder), as the run publishes by renaming a folder staged next to it; name a folder inside the mount", err)
-	}
-	return err
 }
 
 // previousRun returns the run id of the output published at dir, or "".
