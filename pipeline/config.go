@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 
@@ -263,6 +264,9 @@ func (in *Init) UnmarshalYAML(n *yaml.Node) error {
 	case yaml.SequenceNode:
 		w := make([]float64, len(n.Content))
 		for i, c := range n.Content {
+			if c.Kind == yaml.AliasNode && c.Alias != nil {
+				c = c.Alias
+			}
 			v, err := strconv.ParseFloat(c.Value, 64)
 			if c.Kind != yaml.ScalarNode || err != nil {
 				return fmt.Errorf("line %d: em.init[%d] must be a number, got %q", c.Line, i, c.Value)
@@ -356,6 +360,11 @@ type RunConfig struct {
 	TempDir string `yaml:"temp_dir" json:"temp_dir,omitempty"`
 }
 
+// MaxWorkers bounds run.workers (and mixbatch run --workers): each
+// worker holds its own read, fit and write buffers, and a mistyped count
+// (100000000) would exhaust memory before the first bag is fitted.
+const MaxWorkers = 1024
+
 // minMemoryLimit is the smallest run.memory_limit: below it the fixed
 // costs of a run (buffers of the readers and writers, the Go runtime) do
 // not leave room for data.
@@ -366,10 +375,13 @@ const minMemoryLimit = 64 << 20
 // GB, TB (powers of 1000), for example 512MiB.
 type ByteSize int64
 
-var byteUnits = []struct {
+// byteUnit is a unit of ByteSize.
+type byteUnit struct {
 	suffix string
 	size   int64
-}{
+}
+
+var byteUnits = []byteUnit{
 	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
 	{"kB", 1e3}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1},
 }
@@ -386,7 +398,18 @@ func parseByteSize(s string) (ByteSize, error) {
 	}
 	n, err := strconv.ParseInt(t, 10, 64)
 	if err != nil || n < 0 || n > math.MaxInt64/unit {
-		return 0, fmt.Errorf("must be a whole number of bytes with an optional unit (B, KiB, MiB, GiB, TiB, kB, MB, GB, TB), such as 512MiB, got %q", s)
+		err := fmt.Errorf("must be a whole number of bytes with an optional unit (B, KiB, MiB, GiB, TiB, kB, MB, GB, TB), such as 512MiB, got %q", s)
+		// Name a unit it does not know (512M, 1g, 512mib), the likely slip.
+		all := strings.TrimSpace(s)
+		if i := strings.IndexFunc(all, func(r rune) bool { return r < '0' || r > '9' }); i > 0 {
+			rest := strings.TrimSpace(all[i:])
+			letters := strings.IndexFunc(rest, func(r rune) bool { return !unicode.IsLetter(r) }) < 0
+			known := slices.ContainsFunc(byteUnits, func(u byteUnit) bool { return u.suffix == rest })
+			if letters && !known {
+				err = fmt.Errorf("%w: unknown unit %q", err, rest)
+			}
+		}
+		return 0, err
 	}
 	return ByteSize(n * unit), nil
 }
@@ -566,12 +589,12 @@ func Load(b []byte) (*Config, error) {
 	// truncates 1.5 into an int).
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, friendlyYAML(err)
+		return nil, friendlyYAML(err, nil, b)
 	}
 	if len(doc.Content) == 0 || doc.Content[0].Tag == "!!null" {
 		return nil, errors.New("the config is empty")
 	}
-	if err := checkIntegers(doc.Content[0]); err != nil {
+	if err := checkIntegers(&doc); err != nil {
 		return nil, err
 	}
 	cfg := DefaultConfig
@@ -581,7 +604,7 @@ func Load(b []byte) (*Config, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("the config is empty")
 		}
-		return nil, friendlyYAML(err)
+		return nil, friendlyYAML(err, &doc, b)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -595,32 +618,55 @@ func Load(b []byte) (*Config, error) {
 	return &cfg, nil
 }
 
-// integerKeys are the config keys that take whole numbers.
-var integerKeys = [][2]string{{"em", "max_iter"}, {"em", "restarts"}, {"em", "seed"}, {"run", "workers"}}
+// intNode records the YAML node of a key that takes a whole number, for
+// checkIntegers.
+type intNode struct{ n *yaml.Node }
 
-// checkIntegers refuses anything but an integer in an integer key.
-func checkIntegers(root *yaml.Node) error {
-	for _, key := range integerKeys {
-		sec := mapValue(root, key[0])
-		if sec == nil {
-			continue
-		}
-		v := mapValue(sec, key[1])
-		if v != nil && v.Tag != "!!int" {
-			return fmt.Errorf("line %d: %s.%s must be a whole number, got %q", v.Line, key[0], key[1], v.Value)
-		}
-	}
+// UnmarshalYAML keeps the node, which the decoder hands over with aliases
+// and merge keys (<<) already resolved.
+func (i *intNode) UnmarshalYAML(n *yaml.Node) error {
+	i.n = n
 	return nil
 }
 
-// mapValue returns the value of key in a mapping node, or nil.
-func mapValue(n *yaml.Node, key string) *yaml.Node {
-	if n.Kind != yaml.MappingNode {
-		return nil
+// integerKeys shadows Config's keys that take whole numbers.
+type integerKeys struct {
+	Model struct {
+		ComponentsRange []intNode `yaml:"components_range"`
+	} `yaml:"model"`
+	EM struct {
+		MaxIter  intNode `yaml:"max_iter"`
+		Restarts intNode `yaml:"restarts"`
+		Seed     intNode `yaml:"seed"`
+	} `yaml:"em"`
+	Run struct {
+		Workers intNode `yaml:"workers"`
+	} `yaml:"run"`
+}
+
+// checkIntegers refuses anything but an integer in an integer key, however
+// the key is reached (written out, through an alias or a merge key): the
+// struct decode would truncate 1.5 into 1. A null is left to mean unset,
+// as for the other keys.
+func checkIntegers(doc *yaml.Node) error {
+	var keys integerKeys
+	_ = doc.Decode(&keys) // wrong shapes are the strict decode's to report
+	check := []struct {
+		key  string
+		node intNode
+	}{
+		{"em.max_iter", keys.EM.MaxIter}, {"em.restarts", keys.EM.Restarts}, {"em.seed", keys.EM.Seed},
+		{"run.workers", keys.Run.Workers},
 	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
+	for i, n := range keys.Model.ComponentsRange {
+		check = append(check, struct {
+			key  string
+			node intNode
+		}{fmt.Sprintf("model.components_range[%d]", i), n})
+	}
+	for _, c := range check {
+		if v := c.node.n; v != nil && v.Kind == yaml.ScalarNode && v.ShortTag() != "!!int" {
+			return fmt.Errorf("line %d: %s must be a whole number, got %q", v.Line, c.key, v.Value)
 		}
 	}
 	return nil
@@ -629,25 +675,172 @@ func mapValue(n *yaml.Node, key string) *yaml.Node {
 var (
 	yamlFieldRE = regexp.MustCompile(`field (\S+) not found in type pipeline\.(\w+)`)
 	yamlTypeRE  = regexp.MustCompile(`cannot unmarshal !!(\w+) ` + "`" + `([^` + "`" + `]*)` + "`" + ` into (\S+)`)
-	sections    = map[string]string{
-		"Config": "the top level", "InputConfig": "input", "ModelConfig": "model",
-		"ComponentConfig": "a model.components entry", "EMConfig": "em",
-		"OutputConfig": "output", "RunConfig": "run",
+	// yamlTypeLineRE is one entry of a yaml.TypeError.
+	yamlTypeLineRE = regexp.MustCompile(`^line (\d+): cannot unmarshal !!(\w+)(?: ` + "`" + `(.*)` + "`" + `)? into (\S+)$`)
+	yamlLineRE     = regexp.MustCompile(`^line (\d+): `)
+	sections       = map[string]struct {
+		name string
+		typ  reflect.Type
+	}{
+		"Config":          {"the top level", reflect.TypeFor[Config]()},
+		"InputConfig":     {"input", reflect.TypeFor[InputConfig]()},
+		"ModelConfig":     {"model", reflect.TypeFor[ModelConfig]()},
+		"ComponentConfig": {"a model.components entry", reflect.TypeFor[ComponentConfig]()},
+		"EMConfig":        {"em", reflect.TypeFor[EMConfig]()},
+		"OutputConfig":    {"output", reflect.TypeFor[OutputConfig]()},
+		"RunConfig":       {"run", reflect.TypeFor[RunConfig]()},
+	}
+	// goTypes says in config terms what a Go type of the config takes.
+	goTypes = map[string]string{
+		"float64": "a number", "int": "a whole number", "int64": "a whole number",
+		"uint64": "a whole number, 0 or more", "bool": "true or false", "string": "a string",
+		"[]string": "a list of strings", "[]int": "a list of whole numbers",
+		"map[string]float64":         "a mapping of labels to numbers",
+		"[]pipeline.ComponentConfig": "a list of components",
+		"pipeline.ComponentConfig":   "a mapping of a component's keys (name and parameters)",
+		"pipeline.InputConfig":       "a mapping of keys", "pipeline.ModelConfig": "a mapping of keys",
+		"pipeline.EMConfig": "a mapping of keys", "pipeline.OutputConfig": "a mapping of keys",
+		"pipeline.RunConfig": "a mapping of keys",
 	}
 )
 
-// friendlyYAML rewrites yaml.v3's Go-flavoured messages in config terms.
-func friendlyYAML(err error) error {
+// friendlyYAML rewrites yaml.v3's Go-flavoured messages in config terms:
+// an unknown key is named with its section and the keys the section
+// takes, a value of the wrong type with its key (found in doc, the parsed
+// config, when given), and a tab where YAML wants spaces is said to be
+// one (b is the config's text).
+func friendlyYAML(err error, doc *yaml.Node, b []byte) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) && doc != nil {
+		msgs := make([]string, len(te.Errors))
+		for i, e := range te.Errors {
+			msgs[i] = typeErrorInTerms(e, doc)
+		}
+		err = errors.New("yaml: unmarshal errors:\n  " + strings.Join(msgs, "\n  "))
+	}
 	msg := err.Error()
 	msg = yamlFieldRE.ReplaceAllStringFunc(msg, func(m string) string {
 		s := yamlFieldRE.FindStringSubmatch(m)
-		return fmt.Sprintf("unknown key %q in %s", s[1], sections[s[2]])
+		sec := sections[s[2]]
+		return fmt.Sprintf("unknown key %q in %s (it takes %s)", s[1], sec.name, strings.Join(yamlKeys(sec.typ), ", "))
 	})
 	msg = yamlTypeRE.ReplaceAllString(msg, "cannot use $1 `$2` as $3")
 	msg = strings.ReplaceAll(msg, "yaml: unmarshal errors:\n  ", "")
 	msg = strings.ReplaceAll(msg, "\n  ", "; ")
 	msg = strings.TrimPrefix(msg, "yaml: ")
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil && !strings.Contains(msg, "tab") {
+		// yaml.v3 says "found character that cannot start any token" (or
+		// less) about a tab that indents a line.
+		line, _ := strconv.Atoi(m[1])
+		if lines := strings.Split(string(b), "\n"); line >= 1 && line <= len(lines) && strings.Contains(lines[line-1], "\t") {
+			msg += " (the line holds a tab character: YAML indents with spaces only)"
+		}
+	}
 	return errors.New(msg)
+}
+
+// typeErrorInTerms rewrites one entry of a yaml.TypeError, such as
+// "line 8: cannot unmarshal !!str `high` into float64", naming the key
+// the value belongs to: "line 8: model.components[0].p must be a number,
+// got "high"". An entry it cannot place is left as it is.
+func typeErrorInTerms(e string, doc *yaml.Node) string {
+	m := yamlTypeLineRE.FindStringSubmatch(e)
+	if m == nil {
+		return e
+	}
+	line, _ := strconv.Atoi(m[1])
+	tag, value, goType := "!!"+m[2], m[3], m[4]
+	got := "a list"
+	switch tag {
+	case "!!seq":
+	case "!!map":
+		got = "a mapping"
+	case "!!str":
+		got = "the string " + strconv.Quote(value)
+	default:
+		got = value
+	}
+	if goType == "pipeline.Config" {
+		return fmt.Sprintf("line %d: the config must be a mapping of sections (%s), got %s", line, strings.Join(yamlKeys(reflect.TypeFor[Config]()), ", "), got)
+	}
+	want, ok := goTypes[goType]
+	if !ok {
+		return e
+	}
+	key := ""
+	walkKeys(doc, "", 0, func(path string, n *yaml.Node) bool {
+		if n.Line != line || n.ShortTag() != tag || path == "" {
+			return false
+		}
+		if n.Kind == yaml.ScalarNode {
+			if short, ok := strings.CutSuffix(value, "..."); !(n.Value == value || ok && strings.HasPrefix(n.Value, short)) {
+				return false
+			}
+		}
+		key = path
+		return true
+	})
+	if key == "" {
+		return e
+	}
+	return fmt.Sprintf("line %d: %s must be %s, got %s", line, key, want, got)
+}
+
+// walkKeys calls f with the key path (model.components[1].sd) of every
+// value under n, depth first in document order, following aliases and
+// merge keys, until f returns true; it reports whether f did.
+func walkKeys(n *yaml.Node, path string, depth int, f func(path string, n *yaml.Node) bool) bool {
+	if n == nil || depth > 64 {
+		return false
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			if walkKeys(c, path, depth+1, f) {
+				return true
+			}
+		}
+	case yaml.AliasNode:
+		return walkKeys(n.Alias, path, depth+1, f)
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Value == "<<" && k.ShortTag() == "!!merge" {
+				if walkKeys(v, path, depth+1, f) {
+					return true
+				}
+				continue
+			}
+			p := k.Value
+			if path != "" {
+				p = path + "." + k.Value
+			}
+			if f(p, v) || walkKeys(v, p, depth+1, f) {
+				return true
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			if f(p, c) || walkKeys(c, p, depth+1, f) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// yamlKeys lists the YAML keys of a config struct type, in field order.
+func yamlKeys(t reflect.Type) []string {
+	var keys []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if f.IsExported() && name != "-" && name != "" {
+			keys = append(keys, name)
+		}
+	}
+	return keys
 }
 
 // probTol is how far from 1 a categorical component's probabilities may sum.
@@ -747,6 +940,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Run.Workers < 0 {
 		return fmt.Errorf("run.workers must be >= 0 (0 means one per CPU), got %d", c.Run.Workers)
+	}
+	if c.Run.Workers > MaxWorkers {
+		return fmt.Errorf("run.workers must be at most %d (0 means one per CPU), got %d", MaxWorkers, c.Run.Workers)
 	}
 	if c.Run.MemoryLimit != 0 && c.Run.MemoryLimit < minMemoryLimit {
 		return fmt.Errorf("run.memory_limit must be at least %s (or unset for no limit), got %s", ByteSize(minMemoryLimit), c.Run.MemoryLimit)
@@ -1115,6 +1311,43 @@ func checkTempDir(tmp, out string) error {
 		return fmt.Errorf("run.temp_dir %q is inside output.dir %q, which each run replaces; name a folder outside it", tmp, out)
 	}
 	return nil
+}
+
+// CheckTempDir checks, for mixbatch validate, the folder a run spills
+// rows to: with run.memory_limit set, a run whose rows would not fit it
+// makes its spill folder under run.temp_dir (the system's temporary
+// folder when unset), and fails there if that is not a folder. Whether a
+// run spills depends on the night's rows, so validate checks it whenever
+// it could. Without a memory limit nothing spills and nothing is checked.
+func (c *Config) CheckTempDir() error {
+	if c.Run.MemoryLimit == 0 {
+		return nil
+	}
+	dir, key := c.Run.TempDir, "run.temp_dir"
+	if dir == "" {
+		dir, key = os.TempDir(), "run.temp_dir (unset: the system's temporary folder, $TMPDIR or /tmp)"
+	}
+	fi, err := os.Stat(dir)
+	if err == nil && !fi.IsDir() {
+		err = errors.New("not a folder")
+	}
+	if err != nil {
+		return fmt.Errorf("%s %q: %w; a run whose rows exceed run.memory_limit %s spills there, and would fail", key, dir, err, c.Run.MemoryLimit)
+	}
+	return nil
+}
+
+// RelativePaths reports whether any local path of the config (an input
+// path, output.dir, run.temp_dir) is relative: such paths are taken from
+// the working directory of the process, not from the config file's
+// folder, which messages about them then name.
+func (c *Config) RelativePaths() bool {
+	for _, p := range append(slices.Clone(c.Input.Paths), c.Output.Dir, c.Run.TempDir) {
+		if p != "" && !store.IsURL(p) && !filepath.IsAbs(p) {
+			return true
+		}
+	}
+	return false
 }
 
 // realPath returns the absolute path abs with the symbolic links of its

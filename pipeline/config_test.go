@@ -21,11 +21,17 @@ var expectedErrors = []struct {
 	errMsg string
 }{
 	// Strict decoding: the YAML layer, with the line.
-	{"unknown_key.bad.yml", `line 4: unknown key "vaule" in input`},
+	{"unknown_key.bad.yml", `line 4: unknown key "vaule" in input (it takes paths, bag, value, count, keep, nulls)`},
 	{"unknown_top_key.bad.yml", `line 9: unknown key "outptu" in the top level`},
 	{"unknown_component_key.bad.yml", `line 9: unknown key "mena" in a model.components entry`},
 	{"wrong_type.bad.yml", "line 10: em.max_iter must be a whole number, got \"lots\""},
-	{"wrong_type_param.bad.yml", "line 8: cannot use str `high` as float64"},
+	{"wrong_type_param.bad.yml", `line 8: model.components[0].p must be a number, got the string "high"`},
+	{"paths_scalar.bad.yml", `line 2: input.paths must be a list of strings, got the string "data/in"`},
+	{"posteriors_quoted.bad.yml", `line 11: output.posteriors must be true or false, got the string "true"`},
+	{"top_scalar.bad.yml", `line 1: the config must be a mapping of sections (input, model, em, output, run), got the string "input.p..."`},
+	{"tab_indent.bad.yml", "line 3: found character that cannot start any token (the line holds a tab character: YAML indents with spaces only)"},
+	{"range_fraction.bad.yml", `line 9: model.components_range[1] must be a whole number, got "2.9"`},
+	{"merge_fraction.bad.yml", `line 11: em.max_iter must be a whole number, got "1.9"`},
 	{"duplicate_key.bad.yml", `line 4: mapping key "bag" already defined at line 3`},
 	{"init_word.bad.yml", `line 10: em.init must be uniform or a list of weights, got "random"`},
 	{"init_wrong_type.bad.yml", "line 11: em.init[0] must be a number, got \"half\""},
@@ -61,6 +67,7 @@ var expectedErrors = []struct {
 	{"max_iter_zero.bad.yml", "em.max_iter must be >= 1, got 0"},
 	{"tol_zero.bad.yml", "em.tol must be in (0, 1), got 0"},
 	{"workers_negative.bad.yml", "run.workers must be >= 0 (0 means one per CPU), got -1"},
+	{"workers_huge.bad.yml", "run.workers must be at most 1024 (0 means one per CPU), got 100000000"},
 	{"missing_output_dir.bad.yml", "output.dir is required"},
 	{"learn_wrong_param.bad.yml", `model.learn[1] "rate" is not weights or a parameter of the gaussian family (mean, sd)`},
 	{"learn_missing_fixed.bad.yml", "model.components[0].sd is required for the gaussian family (unless model.learn lists it)"},
@@ -86,7 +93,7 @@ var expectedErrors = []struct {
 	{"input_in_output.bad.yml", `input.paths[1] "out/run/in" is inside output.dir "out/run"`},
 	{"temp_in_output.bad.yml", `run.temp_dir "out/run/spill" is inside output.dir "out/run", which each run replaces`},
 	{"compression_bogus.bad.yml", `output.compression must be snappy, zstd or none, got "lz4"`},
-	{"memory_limit_unit.bad.yml", `line 12: run.memory_limit must be a whole number of bytes with an optional unit (B, KiB, MiB, GiB, TiB, kB, MB, GB, TB), such as 512MiB, got "512 elephants"`},
+	{"memory_limit_unit.bad.yml", `line 12: run.memory_limit must be a whole number of bytes with an optional unit (B, KiB, MiB, GiB, TiB, kB, MB, GB, TB), such as 512MiB, got "512 elephants": unknown unit "elephants"`},
 	{"memory_limit_small.bad.yml", "run.memory_limit must be at least 64MiB (or unset for no limit), got 1MiB"},
 	{"memory_limit_negative.bad.yml", `got "-5GiB"`},
 

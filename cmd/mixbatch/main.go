@@ -89,12 +89,40 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	}
+	if wantsJSON(rest) {
+		usageError(stderr, fmt.Sprintf("unknown command %q", cmd), "mixbatch COMMAND (run 'mixbatch --help' for the commands)")
+		return exitUsage
+	}
 	fmt.Fprintf(stderr, "mixbatch: unknown command %q\n\n%s", cmd, usage)
 	return exitUsage
 }
 
-// moveGlobalFlags moves the global flags given before the command to the
-// end of the command line, where the command's flag set parses them.
+// wantsJSON reports whether a command line asks for JSON logs, so that
+// even an error in the command line itself is a JSON line on stderr.
+func wantsJSON(args []string) bool {
+	for i, a := range args {
+		switch {
+		case a == "--":
+			return false
+		case a == "--log-format=json" || a == "-log-format=json":
+			return true
+		case (a == "--log-format" || a == "-log-format") && i+1 < len(args) && args[i+1] == "json":
+			return true
+		}
+	}
+	return false
+}
+
+// usageError writes a command-line error as a JSON log line, with the
+// command's synopsis, for --log-format json.
+func usageError(stderr io.Writer, msg, synopsis string) {
+	slog.New(slog.NewJSONHandler(stderr, nil)).Error("usage error", "err", msg, "usage", synopsis)
+}
+
+// moveGlobalFlags moves the global flags given before the command to just
+// after it (after gen's kind of data), where the command's flag set parses
+// them: at the end they would be taken as the value of a last flag that
+// lacks one ("--quiet run --config" is not "run --config --quiet").
 func moveGlobalFlags(args []string) []string {
 	var globals []string
 	for len(args) > 0 {
@@ -110,7 +138,11 @@ func moveGlobalFlags(args []string) []string {
 			if len(globals) == 0 || len(args) == 0 {
 				return args
 			}
-			return append(append([]string{}, args...), globals...)
+			at := 1
+			if args[0] == "gen" && len(args) > 1 && !strings.HasPrefix(args[1], "-") {
+				at = 2
+			}
+			return slices.Concat(args[:at], globals, args[at:])
 		}
 	}
 	return globals
@@ -120,6 +152,7 @@ func moveGlobalFlags(args []string) []string {
 type common struct {
 	logFormat string
 	quiet     bool
+	synopsis  string // the command's, for usage errors
 }
 
 func newFlags(name, synopsis string, stderr io.Writer, c *common) *flag.FlagSet {
@@ -131,18 +164,42 @@ func newFlags(name, synopsis string, stderr io.Writer, c *common) *flag.FlagSet 
 		fmt.Fprintf(stderr, "Usage: mixbatch %s\n\nFlags:\n", synopsis)
 		fs.PrintDefaults()
 	}
+	c.synopsis, _, _ = strings.Cut(synopsis, "\n")
+	c.synopsis = "mixbatch " + c.synopsis
 	return fs
 }
 
 // parse parses flags; it returns the exit status to stop with, or -1.
+// With --log-format json anywhere on the command line, an error in it is
+// one JSON line on stderr, like every other message (--help still prints
+// the usage text).
 func parse(fs *flag.FlagSet, args []string, c *common) int {
-	if err := fs.Parse(args); err != nil {
+	out, usage := fs.Output(), fs.Usage
+	jsonLogs := wantsJSON(args)
+	if jsonLogs {
+		fs.SetOutput(io.Discard)
+		fs.Usage = func() {}
+	}
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	fs.Usage = usage
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			if jsonLogs {
+				usage()
+			}
 			return exitOK
+		}
+		if jsonLogs {
+			usageError(out, err.Error(), c.synopsis)
 		}
 		return exitUsage
 	}
 	if fs.NArg() > 0 {
+		if jsonLogs {
+			usageError(out, fmt.Sprintf("unexpected argument %q", fs.Arg(0)), c.synopsis)
+			return exitUsage
+		}
 		fmt.Fprintf(fs.Output(), "mixbatch: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
 	}
@@ -189,13 +246,19 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	bar := newProgressBar(stderr)
 	log := c.logger(bar)
-	if *workers < 0 {
-		log.Error("--workers must be >= 0")
+	if *workers < 0 || *workers > pipeline.MaxWorkers {
+		log.Error(fmt.Sprintf("--workers must be between 0 and %d", pipeline.MaxWorkers), "workers", *workers)
 		return exitUsage
 	}
 	cfg, code := loadConfig(*config, log)
 	if cfg == nil {
+		if *config != "" { // run ends with a line on stdout, however its config is
+			fmt.Fprintf(stdout, "mixbatch: invalid config %s; nothing run, nothing written\n", *config)
+		}
 		return code
+	}
+	if err := cfg.CheckTempDir(); err != nil {
+		log.Warn("the run cannot spill rows", "err", err)
 	}
 	prof, err := startProfiles(*cpuProfile, *memProfile)
 	if err != nil {
@@ -216,7 +279,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				what = cause.Error()
 			}
 		}
-		log.Error(what+"; "+pipeline.LeftAsItWas(err), "err", err)
+		log.Error(what+"; "+pipeline.LeftAsItWas(err), append([]any{"err", err}, workingDir(cfg)...)...)
 		fmt.Fprintf(stdout, "mixbatch: %s\n", sum.StoppedLine(what, store.Redact(cfg.Output.Dir), err))
 		return exitFailure
 	}
@@ -230,6 +293,21 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	return exitOK
+}
+
+// workingDir returns the log attribute of the working directory when the
+// config has relative paths, which are taken from it (not from the config
+// file's folder): a run started by cron or a scheduler from another folder
+// then says where it looked.
+func workingDir(cfg *pipeline.Config) []any {
+	if !cfg.RelativePaths() {
+		return nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil
+	}
+	return []any{"working_dir", wd}
 }
 
 // profiles are the pprof profiles of a run: CPU from startProfiles to
@@ -312,8 +390,11 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return code
 	}
 	sum, err := pipeline.Check(ctx, cfg, pipeline.Options{Logger: log})
+	if err == nil {
+		err = cfg.CheckTempDir()
+	}
 	if err != nil {
-		log.Error("invalid input", "err", err)
+		log.Error("invalid input", append([]any{"err", err}, workingDir(cfg)...)...)
 		return exitFailure
 	}
 	log.Info("valid", "config", *config, "files", sum.Files, "rows", sum.Rows)
@@ -341,6 +422,10 @@ var genSynopsis = map[string]string{
 }
 
 func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && genSynopsis[args[0]] == "" && wantsJSON(args) {
+		usageError(stderr, fmt.Sprintf("unknown kind of data %q: marbles or readings", args[0]), "mixbatch gen marbles|readings ...")
+		return exitUsage
+	}
 	if len(args) == 0 || genSynopsis[args[0]] == "" {
 		fmt.Fprintf(stderr, "Usage:\n  mixbatch %s\n  mixbatch %s\n", genSynopsis["marbles"], genSynopsis["readings"])
 		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
@@ -388,6 +473,9 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		msg := "gen failed"
 		if ctx.Err() != nil {
 			msg = "interrupted"
+			if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+				msg = cause.Error() // interrupted by SIGTERM
+			}
 		}
 		log.Error(msg+"; the files it wrote were removed", "err", err)
 		return exitFailure
