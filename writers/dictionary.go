@@ -18,7 +18,9 @@ import (
 // dictionary arrays itself, with a Go map (or, for the first few values,
 // a linear search, and a shortcut for runs of equal values); the Parquet
 // file is the same as arrow's own dictionary encoding would make, and the
-// stored Arrow schema keeps the columns' own types.
+// stored Arrow schema keeps the columns' own types. (Integer columns that
+// want a dictionary are left to arrow's encoder after all, because
+// arrow's statistics of dictionary arrays are wrong: see stats.go.)
 
 // dictChoice is the dictionary encoding of a column.
 type dictChoice uint8

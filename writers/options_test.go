@@ -303,7 +303,7 @@ func TestDictionaryAndStatistics(t *testing.T) {
 		"key":   {false, true}, // unique
 		"bag":   {false, true}, // runs
 		"label": {true, false},
-		"count": {true, true},   // integers keep their statistics
+		"count": {true, true},   // integers keep their statistics (arrow's dictionary: stats.go)
 		"id":    {false, false}, // unique
 		"code":  {true, true},
 		"blob":  {true, false},

@@ -139,8 +139,12 @@ func (o Options) rowGroupBytes() int64 {
 //     well. (Parquet builds these dictionaries itself: see dictionary.go.)
 //     Other columns get a dictionary, booleans excepted.
 //   - Statistics (min, max, null count) are written for columns sorted
-//     either way, such as the bag key, and for the types not checked
-//     (booleans, nested, dictionary and other types): see stats.go.
+//     either way, such as the bag key, for integer columns and for the
+//     types not checked (booleans, nested and other types), except where
+//     arrow v17 would write wrong ones: dictionary-encoded columns,
+//     nullable unsigned integers, and floating-point columns unless the
+//     file is one row group in which they are sorted and finite. See
+//     stats.go.
 //
 // The Arrow schema is stored in the file so that types such as
 // large_string, uint32 and dictionaries read back as written.
@@ -224,10 +228,11 @@ func newParquet(path string, sink io.WriteCloser, sc *arrow.Schema, opts Options
 	}, nil
 }
 
-// start makes the pqarrow writer, with the dictionary choices for the
-// columns of the first row group (none for an empty file). It returns the
+// start makes the pqarrow writer, with the dictionary and statistics
+// choices for the columns of the first row group (none for an empty file);
+// only says that it is the file's only row group. It returns the
 // dictionary-encoded columns of that row group, nil for the others.
-func (w *Parquet) start(first []arrow.Record) ([][]arrow.Array, error) {
+func (w *Parquet) start(first []arrow.Record, only bool) ([][]arrow.Array, error) {
 	props := slices.Clip(w.props) // appending copies
 	w.dict = make([]dictChoice, w.schema.NumFields())
 	encoded := make([][]arrow.Array, w.schema.NumFields())
@@ -236,20 +241,24 @@ func (w *Parquet) start(first []arrow.Record) ([][]arrow.Array, error) {
 			break
 		}
 		col, path := column(first, i), parquet.ColumnPath{f.Name}
-		// Integer columns keep their statistics sorted or not: their
-		// min and max bound the values for readers that index by them
-		// (mixbatch's dense bag keys, engines' joins), and cost little.
-		if sorted, checked := sortedColumn(col); checked && !sorted && !arrow.IsInteger(f.Type.ID()) {
-			props = append(props, parquet.WithStatsPath(path, false))
-		}
 		if dictCandidate(f.Type) {
-			// A sorted column has one run per distinct value, so it gets
-			// no dictionary: dictionary arrays are never written with
-			// statistics (which arrow v17 gets wrong for binary ones).
 			w.dict[i], encoded[i] = chooseDictionary(col)
 			if w.dict[i] == dictOff {
 				props = append(props, parquet.WithDictionaryPath(path, false))
 			}
+			if w.dict[i] == dictOn && arrow.IsInteger(f.Type.ID()) {
+				// arrow v17 writes wrong statistics for dictionary
+				// arrays (stats.go), which integer columns keep: let
+				// arrow build their dictionary from the values.
+				releaseAll(encoded[i])
+				w.dict[i], encoded[i] = dictDefault, nil
+			}
+		}
+		switch keepStats(f, col, w.dict[i], only) {
+		case statsOff:
+			props = append(props, parquet.WithStatsPath(path, false))
+		case statsOn:
+			props = append(props, parquet.WithStatsPath(path, true))
 		}
 	}
 	// w.buf is not an io.Closer, so the FileWriter's Close does not close the file.
@@ -275,15 +284,15 @@ func column(recs []arrow.Record, i int) []arrow.Array {
 }
 
 // flush writes the pending records as one row group (the first one also
-// starts the file) and releases them.
-func (w *Parquet) flush() (err error) {
+// starts the file) and releases them; last says that no row group follows.
+func (w *Parquet) flush(last bool) (err error) {
 	defer func() {
 		releaseAll(w.pending)
 		w.pending, w.rows, w.bytes = w.pending[:0], 0, 0
 	}()
 	var encoded [][]arrow.Array // dictionary-encoded columns
 	if w.fw == nil {
-		if encoded, err = w.start(w.pending); err != nil {
+		if encoded, err = w.start(w.pending, last); err != nil {
 			return err
 		}
 	} else {
@@ -401,9 +410,10 @@ func withoutStoredSchema(sc *arrow.Schema) *arrow.Schema {
 }
 
 // writerProps returns the Parquet writer properties for schema and opts
-// (checked): the codec and level, statistics, no dictionary for
+// (checked): the codec and level, statistics (not for the leaf columns of
+// which arrow v17 writes unsound ones: see statsSound), no dictionary for
 // floating-point leaf columns. Parquet.start adds the other dictionary
-// choices.
+// and statistics choices.
 func writerProps(sc *arrow.Schema, opts Options) ([]parquet.WriterProperty, error) {
 	codec, err := opts.Compression.codec()
 	if err != nil {
@@ -428,8 +438,12 @@ func writerProps(sc *arrow.Schema, opts Options) ([]parquet.WriterProperty, erro
 		return nil, err
 	}
 	for i := 0; i < pq.NumColumns(); i++ {
-		if isFloat(pq.Column(i)) {
-			props = append(props, parquet.WithDictionaryPath(pq.Column(i).ColumnPath(), false))
+		c := pq.Column(i)
+		if isFloat(c) {
+			props = append(props, parquet.WithDictionaryPath(c.ColumnPath(), false))
+		}
+		if !statsSound(c) {
+			props = append(props, parquet.WithStatsPath(c.ColumnPath(), false))
 		}
 	}
 	return props, nil
@@ -478,7 +492,7 @@ func (w *Parquet) Write(rec arrow.Record) (err error) {
 		w.bytes += float64(take) * rowSize
 		off += take
 		if w.rows >= w.limits.rows || w.rowsThatFit(rowSize) == 0 {
-			if err := w.flush(); err != nil {
+			if err := w.flush(false); err != nil {
 				return err
 			}
 		}
@@ -664,12 +678,12 @@ func (w *Parquet) closeWriter() (err error) {
 	}()
 	if w.err == nil {
 		if w.rows > 0 {
-			if err := w.flush(); err != nil {
+			if err := w.flush(true); err != nil {
 				return err
 			}
 		}
 		if w.fw == nil {
-			if _, err := w.start(nil); err != nil {
+			if _, err := w.start(nil, true); err != nil {
 				return err
 			}
 		}

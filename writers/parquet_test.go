@@ -197,8 +197,9 @@ func TestRoundTrip(t *testing.T) {
 // columns (including one nested in a struct), nor for bag_id (a third of
 // its values distinct) or error (one value in long runs); a dictionary for
 // labels and for the types the writer leaves to arrow; statistics for the
-// sorted columns (bag_id, error, at) and the types not checked (booleans,
-// dictionaries, nested).
+// sorted columns (bag_id, error, at), integers (n) and the types not
+// checked (booleans, nested), but none for dictionary types or
+// floating-point leaves (see stats.go).
 func TestColumnChunkEncodings(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
@@ -217,11 +218,11 @@ func TestColumnChunkEncodings(t *testing.T) {
 		"converged": {false, true},
 		"error":     {false, true},
 		"mean32":    {false, false},
-		"label":     {true, true},
+		"label":     {true, false}, // a dictionary type: arrow v17's statistics are wrong (stats.go)
 		"note":      {true, false},
 		"n":         {true, true}, // an integer: statistics kept
 		"at":        {true, true},
-		"params.mu": {false, true},
+		"params.mu": {false, false}, // floating point, nested
 		"params.k":  {true, true},
 	}
 	got := columnLayouts(t, path)

@@ -2,10 +2,13 @@ package writers
 
 import (
 	"cmp"
+	"math"
 	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/parquet"
+	"github.com/apache/arrow/go/v17/parquet/schema"
 )
 
 // Row group statistics (min, max, null count) let SQL engines skip row
@@ -17,6 +20,100 @@ import (
 // group, for integer columns (whose min and max bound the values, which
 // readers use: mixbatch indexes bag keys by them), and for the types it
 // does not check.
+//
+// Engines trust statistics: a min or max that is off makes them skip row
+// groups that hold matching rows, or answer from the footer (Spark's
+// aggregate pushdown counts a column as rows - null count). So no
+// statistics are written where arrow v17 gets them wrong (each case
+// found by TestStatisticsExact):
+//   - Dictionary arrays (the string columns Parquet encodes itself,
+//     dictOn, and dictionary-typed fields; Parquet leaves the dictionary
+//     of an integer column to arrow, so that it keeps exact statistics,
+//     at some cost in time): arrow takes min and max over the dictionary
+//     values a row group references, counting the slot of a null as a
+//     value (0 for integers) and leaving out empty strings, and counts
+//     nulls as the column's definition levels minus its values, which is
+//     negative for a column declared not nullable (iterations, -200 in
+//     a fits table of 200 bags).
+//   - Nullable unsigned integer columns: a null slot sets min to the
+//     unsigned maximum (apache/arrow-go#209, fixed in v18.1).
+//   - Floating-point columns, unless the file has one row group and the
+//     column is sorted and finite in it. arrow leaves NaN out of min and
+//     max, as the Parquet spec says, but DuckDB 1.5 (duckdb/duckdb#25521)
+//     and others order NaN above every number and skip the row group for
+//     x > 1: the decision is made on the first row group, and a later one
+//     may bring a NaN. (And a column of +Inf alone gets min 1.8e308.)
+
+// statsChoice is Parquet.start's decision about a column's statistics.
+type statsChoice uint8
+
+const (
+	statsAsIs statsChoice = iota // as writerProps set them
+	statsOff
+	statsOn
+)
+
+// keepStats decides whether top-level field f, whose first row group is
+// chunks, encoded as dict, gets statistics; only says that row group is
+// the file's only one.
+func keepStats(f arrow.Field, chunks []arrow.Array, dict dictChoice, only bool) statsChoice {
+	id := f.Type.ID()
+	switch {
+	case dict == dictOn || id == arrow.DICTIONARY:
+		return statsOff
+	case id == arrow.FLOAT32 || id == arrow.FLOAT64:
+		if sorted, _ := sortedColumn(chunks); only && sorted && finite(chunks) {
+			return statsOn
+		}
+		return statsOff // writerProps did already
+	case arrow.IsInteger(id):
+		// Integer columns keep their statistics sorted or not: their
+		// min and max bound the values for readers that index by them
+		// (mixbatch's dense bag keys, engines' joins), and cost little.
+		return statsAsIs
+	}
+	if sorted, checked := sortedColumn(chunks); checked && !sorted {
+		return statsOff
+	}
+	return statsAsIs
+}
+
+// statsSound reports whether arrow v17 writes sound statistics for leaf
+// column c whatever its values: not for floating-point leaves (NaN), nor
+// for nullable unsigned integers (see above).
+func statsSound(c *schema.Column) bool {
+	if isFloat(c) {
+		return false
+	}
+	return c.SortOrder() != schema.SortUNSIGNED || c.MaxDefinitionLevel() == 0 ||
+		c.PhysicalType() == parquet.Types.ByteArray || c.PhysicalType() == parquet.Types.FixedLenByteArray
+}
+
+// finite reports whether the non-null values of chunks, float32 or
+// float64 arrays, are all finite.
+func finite(chunks []arrow.Array) bool {
+	for _, c := range chunks {
+		nulls := c.NullN() > 0
+		for i := 0; i < c.Len(); i++ {
+			if nulls && c.IsNull(i) {
+				continue
+			}
+			var v float64
+			switch a := c.(type) {
+			case *array.Float64:
+				v = a.Value(i)
+			case *array.Float32:
+				v = float64(a.Value(i))
+			default:
+				return false
+			}
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return false
+			}
+		}
+	}
+	return true
+}
 
 // sortedness tells whether a column's values, in order, never decrease or
 // never increase.
