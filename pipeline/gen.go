@@ -525,6 +525,7 @@ const maxGenWriters = 4
 func generate(ctx context.Context, dir string, lay *layout,
 	obsSchema *arrow.Schema, newRows func(memory.Allocator) *appender,
 	truthSchema *arrow.Schema, newTruth func(memory.Allocator) *appender) (err error) {
+	made := missingDirs(dir) // deepest first
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("gen: %w", err)
 	}
@@ -539,6 +540,13 @@ func generate(ctx context.Context, dir string, lay *layout,
 		for _, p := range created {
 			if rerr := os.Remove(p); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 				err = errors.Join(err, fmt.Errorf("gen: removing partial output: %w", rerr))
+			}
+		}
+		// And the folders it made, if nothing else was put there
+		// meanwhile (Remove refuses a folder that is not empty).
+		for _, d := range made {
+			if os.Remove(d) != nil {
+				break
 			}
 		}
 	}()

@@ -457,7 +457,8 @@ func TestGenBadOptions(t *testing.T) {
 }
 
 // TestGenRemovesPartialOutput: a part file in the way fails the run, which
-// removes what it wrote and leaves the file in the way alone.
+// removes what it wrote and leaves the file in the way alone; a cancelled
+// run removes its files and the folders it made.
 func TestGenRemovesPartialOutput(t *testing.T) {
 	dir := t.TempDir()
 	inTheWay := filepath.Join(dir, "part-00002.parquet")
@@ -478,14 +479,17 @@ func TestGenRemovesPartialOutput(t *testing.T) {
 		t.Errorf("the file in the way was changed")
 	}
 
+	// An interrupted gen also removes the folders it made for --out, and
+	// only those.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	dir = filepath.Join(t.TempDir(), "cancelled")
+	parent := t.TempDir()
+	dir = filepath.Join(parent, "new", "cancelled")
 	if err := GenReadings(ctx, dir, Readings{Bags: 1000, RowsPerBag: 100}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled gen: error %v", err)
 	}
-	if names, _ := os.ReadDir(dir); len(names) != 0 {
-		t.Errorf("cancelled gen left %v", names)
+	if names, err := os.ReadDir(parent); err != nil || len(names) != 0 {
+		t.Errorf("cancelled gen left %v in the folder above --out (%v), want nothing", names, err)
 	}
 }
 

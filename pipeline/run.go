@@ -121,7 +121,11 @@ func (r *runner) progress(stage string, total int64) func(int64) {
 }
 
 // Check lists the inputs and checks the config against every file's
-// schema, reading no data and writing nothing.
+// schema, reading no data and writing nothing. Its summary says what a
+// run would decide from the footers alone: the windows a sorted input
+// would be read in (Windows), or the partitions rows would be spilled to
+// under run.memory_limit (SpillPartitions); and a shared-scope run whose
+// rows would not fit the limit is refused, as run refuses it.
 func Check(ctx context.Context, cfg *Config, opts Options) (*Summary, error) {
 	r := newRunner(cfg, opts)
 	if err := checkOutput(ctx, cfg.Output.Dir, cfg.Output.Overwrite); err != nil {
@@ -129,6 +133,17 @@ func Check(ctx context.Context, cfg *Config, opts Options) (*Summary, error) {
 	}
 	if err := r.planInputs(ctx); err != nil {
 		return nil, err
+	}
+	// What run would decide about memory: a sorted input is read window by
+	// window, any other whole or, past run.memory_limit, spilled.
+	if rows := r.streams(); rows > 0 {
+		r.sum.Windows = len(r.plan.windows(rows))
+	} else {
+		parts, err := r.spillPlan()
+		if err != nil {
+			return nil, err
+		}
+		r.sum.SpillPartitions = parts
 	}
 	r.sum.Elapsed = time.Since(r.started)
 	return &r.sum, nil
@@ -336,30 +351,9 @@ func (r *runner) write(ctx context.Context, start time.Time) (err error) {
 // budget, and warned about when its estimate (sharedBytes) is more than
 // the budget.
 func (r *runner) spiller() (*spiller, error) {
-	lim := int64(r.cfg.Run.MemoryLimit)
-	if lim == 0 && r.opts.spillPartitions == 0 || r.cfg.aggregates(r.model, r.plan) {
-		return nil, nil
-	}
-	rowNeed := 2 * r.rowBytes() * r.sum.Rows
-	keys := r.keyBytes()
-	parts := int(min(max((rowNeed+lim/4-1)/max(lim/4, 1), 2), maxSpillPartitions))
-	switch {
-	case r.opts.spillPartitions > 0:
-		parts = r.opts.spillPartitions
-	case rowNeed <= lim/2 && (rowNeed+keys <= lim/2 || rowNeed <= lim/4 || r.cfg.Model.Scope == ScopeShared):
-		if r.cfg.Model.Scope == ScopeShared {
-			if need := r.sharedBytes(); need+keys > lim {
-				r.log.Warn("model.scope: shared fits every bag at once: it needs more than run.memory_limit, which does not bound it",
-					"estimate", formatBytes(need+keys), "rows", formatBytes(rowNeed), "keys", formatBytes(keys),
-					"memory_limit", r.cfg.Run.MemoryLimit.String())
-			}
-		}
-		return nil, nil
-	}
-	if r.cfg.Model.Scope == ScopeShared {
-		return nil, fmt.Errorf("model.scope: shared fits every bag at once, so it keeps all rows in memory: about %s here (%s for the rows as read and grouped, %s for the fit's working copies%s; not counting the process's fixed part, about 65 MiB), more than run.memory_limit %s allows; raise the limit or leave it unset",
-			formatBytes(r.sharedBytes()+keys), formatBytes(rowNeed), formatBytes(r.sharedBytes()-rowNeed),
-			keyNote(keys), r.cfg.Run.MemoryLimit)
+	parts, err := r.spillPlan()
+	if err != nil || parts == 0 {
+		return nil, err
 	}
 	workers := max(1, min(r.workers, len(r.plan.units)))
 	sp, err := newSpiller(r.cfg.Run.TempDir, parts, workers, r.model.dim, r.cfg.Input.Count != "", r.mem, r.log)
@@ -368,8 +362,42 @@ func (r *runner) spiller() (*spiller, error) {
 	}
 	r.sum.SpillPartitions = parts
 	r.log.Info("spilling rows: they would not fit run.memory_limit", "rows", r.sum.Rows, "partitions", parts, "folder", sp.dir,
-		"estimate", formatBytes(rowNeed+keys))
+		"estimate", formatBytes(2*r.rowBytes()*r.sum.Rows+r.keyBytes()))
 	return sp, nil
+}
+
+// spillPlan decides, from the plan alone, whether the rows read whole (not
+// window by window) must be spilled to fit run.memory_limit, and into how
+// many partitions: 0 for none. A shared-scope run, which needs every row
+// at once, is refused when they would not fit, and warned about when its
+// fit would exceed the limit. mixbatch validate makes the same decision.
+func (r *runner) spillPlan() (int, error) {
+	lim := int64(r.cfg.Run.MemoryLimit)
+	if lim == 0 && r.opts.spillPartitions == 0 || r.cfg.aggregates(r.model, r.plan) {
+		return 0, nil
+	}
+	rowNeed := 2 * r.rowBytes() * r.sum.Rows
+	keys := r.keyBytes()
+	parts := int(min(max((rowNeed+lim/4-1)/max(lim/4, 1), 2), maxSpillPartitions))
+	switch {
+	case r.opts.spillPartitions > 0:
+		return r.opts.spillPartitions, nil
+	case rowNeed <= lim/2 && (rowNeed+keys <= lim/2 || rowNeed <= lim/4 || r.cfg.Model.Scope == ScopeShared):
+		if r.cfg.Model.Scope == ScopeShared {
+			if need := r.sharedBytes(); need+keys > lim {
+				r.log.Warn("model.scope: shared fits every bag at once: it needs more than run.memory_limit, which does not bound it",
+					"estimate", formatBytes(need+keys), "rows", formatBytes(rowNeed), "keys", formatBytes(keys),
+					"memory_limit", r.cfg.Run.MemoryLimit.String())
+			}
+		}
+		return 0, nil
+	}
+	if r.cfg.Model.Scope == ScopeShared {
+		return 0, fmt.Errorf("model.scope: shared fits every bag at once, so it keeps all rows in memory: about %s here (%s for the rows as read and grouped, %s for the fit's working copies%s; not counting the process's fixed part, about 65 MiB), more than run.memory_limit %s allows; raise the limit or leave it unset",
+			formatBytes(r.sharedBytes()+keys), formatBytes(rowNeed), formatBytes(r.sharedBytes()-rowNeed),
+			keyNote(keys), r.cfg.Run.MemoryLimit)
+	}
+	return parts, nil
 }
 
 // keyNote describes the key bytes of an estimate, for messages.

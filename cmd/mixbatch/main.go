@@ -397,8 +397,15 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		log.Error("invalid input", append([]any{"err", err}, workingDir(cfg)...)...)
 		return exitFailure
 	}
-	log.Info("valid", "config", *config, "files", sum.Files, "rows", sum.Rows)
-	fmt.Fprintf(stdout, "mixbatch: config ok; %d input files, %d rows\n", sum.Files, sum.Rows)
+	log.Info("valid", "config", *config, "files", sum.Files, "rows", sum.Rows, "windows", sum.Windows, "spill_partitions", sum.SpillPartitions)
+	how := ""
+	switch {
+	case sum.Windows > 0:
+		how = fmt.Sprintf("; sorted by bag, read in %d windows", sum.Windows)
+	case sum.SpillPartitions > 0:
+		how = fmt.Sprintf("; more than run.memory_limit %s holds: rows would be spilled in %d partitions", cfg.Run.MemoryLimit, sum.SpillPartitions)
+	}
+	fmt.Fprintf(stdout, "mixbatch: config ok; %d input files, %d rows%s\n", sum.Files, sum.Rows, how)
 	return exitOK
 }
 
