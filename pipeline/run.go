@@ -337,19 +337,8 @@ func (r *runner) write(ctx context.Context, start time.Time) (err error) {
 }
 
 // spiller returns the spill files for a run whose rows would not fit
-// run.memory_limit, or nil when they fit (or are aggregated as counts).
-//
-// Held in memory, a row costs its bag id (4 bytes), its values and count
-// (8 bytes each), twice: as read, and grouped by bag. String bag keys
-// cost their bytes besides (see keyBytes), which spilling does not
-// reduce: every bag's key is held whatever the budget. When rows and keys
-// are more than half the budget, and the rows alone more than a quarter
-// (less would not be helped by spilling, whose partitions take a quarter),
-// the rows are spilled in partitions of about a quarter of it each, which
-// are loaded (and grouped) one at a time. A model.scope: shared run, which
-// cannot spill, is refused when its rows alone are more than half the
-// budget, and warned about when its estimate (sharedBytes) is more than
-// the budget.
+// run.memory_limit (spillPlan), or nil when they fit (or are aggregated as
+// counts).
 func (r *runner) spiller() (*spiller, error) {
 	parts, err := r.spillPlan()
 	if err != nil || parts == 0 {
@@ -368,9 +357,19 @@ func (r *runner) spiller() (*spiller, error) {
 
 // spillPlan decides, from the plan alone, whether the rows read whole (not
 // window by window) must be spilled to fit run.memory_limit, and into how
-// many partitions: 0 for none. A shared-scope run, which needs every row
-// at once, is refused when they would not fit, and warned about when its
-// fit would exceed the limit. mixbatch validate makes the same decision.
+// many partitions: 0 for none. mixbatch validate makes the same decision.
+//
+// Held in memory, a row costs its bag id (4 bytes), its values and count
+// (8 bytes each), twice: as read, and grouped by bag. String bag keys
+// cost their bytes besides (see keyBytes), which spilling does not
+// reduce: every bag's key is held whatever the budget. When rows and keys
+// are more than half the budget, and the rows alone more than a quarter
+// (less would not be helped by spilling, whose partitions take a quarter),
+// the rows are spilled in partitions of about a quarter of it each, which
+// are loaded (and grouped) one at a time. A model.scope: shared run, which
+// cannot spill, is refused when its rows alone are more than half the
+// budget, and warned about when its estimate (sharedBytes) is more than
+// the budget.
 func (r *runner) spillPlan() (int, error) {
 	lim := int64(r.cfg.Run.MemoryLimit)
 	if lim == 0 && r.opts.spillPartitions == 0 || r.cfg.aggregates(r.model, r.plan) {
