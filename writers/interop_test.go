@@ -11,7 +11,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
-	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/xitongsys/parquet-go-source/local"
 	xparquet "github.com/xitongsys/parquet-go/parquet"
 	xreader "github.com/xitongsys/parquet-go/reader"
@@ -227,15 +226,7 @@ func TestInteropXitongsysReadByReaders(t *testing.T) {
 // test means to: several row groups, a dictionary-encoded label column.
 func checkXitongsysLayout(t *testing.T, path string) {
 	t.Helper()
-	pf, err := file.OpenParquetFile(path, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := pf.Close(); err != nil {
-			t.Error(err)
-		}
-	}()
+	pf := openParquet(t, path)
 	if pf.NumRowGroups() < 2 {
 		t.Errorf("xitongsys wrote %d row group(s), want several", pf.NumRowGroups())
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/apache/arrow/go/v17/parquet/compress"
-	"github.com/apache/arrow/go/v17/parquet/file"
 
 	"github.com/mixbatch/mixbatch/writers"
 )
@@ -87,15 +86,7 @@ func writeAndCheck(t *testing.T, mem memory.Allocator, sc *arrow.Schema, recs []
 // rowGroupRows returns the number of rows of each row group of path.
 func rowGroupRows(t *testing.T, path string) []int64 {
 	t.Helper()
-	pf, err := file.OpenParquetFile(path, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := pf.Close(); err != nil {
-			t.Error(err)
-		}
-	}()
+	pf := openParquet(t, path)
 	var rows []int64
 	for i := 0; i < pf.NumRowGroups(); i++ {
 		rows = append(rows, pf.MetaData().RowGroup(i).NumRows())

@@ -174,15 +174,7 @@ func TestRoundTrip(t *testing.T) {
 		}
 	}
 
-	pf, err := file.OpenParquetFile(path, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := pf.Close(); err != nil {
-			t.Error(err)
-		}
-	}()
+	pf := openParquet(t, path)
 	var sizes []int64
 	for i := 0; i < pf.NumRowGroups(); i++ {
 		sizes = append(sizes, pf.MetaData().RowGroup(i).NumRows())
@@ -258,15 +250,7 @@ type chunkLayout struct {
 // columnLayouts returns the column chunks of path by row group and column path.
 func columnLayouts(t *testing.T, path string) []map[string]chunkLayout {
 	t.Helper()
-	pf, err := file.OpenParquetFile(path, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := pf.Close(); err != nil {
-			t.Error(err)
-		}
-	}()
+	pf := openParquet(t, path)
 	var out []map[string]chunkLayout
 	for r := 0; r < pf.NumRowGroups(); r++ {
 		rg := pf.MetaData().RowGroup(r)
@@ -424,4 +408,19 @@ func TestSchemaMetadata(t *testing.T) {
 	if n != 1 {
 		t.Errorf("%d ARROW:schema entries in the file, want 1", n)
 	}
+}
+
+// openParquet opens the Parquet file at path for the rest of the test.
+func openParquet(t *testing.T, path string) *file.Reader {
+	t.Helper()
+	pf, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := pf.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return pf
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
-	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/apache/arrow/go/v17/parquet/metadata"
 
 	"github.com/mixbatch/mixbatch/writers"
@@ -200,15 +199,7 @@ func statValues(st metadata.TypedStatistics, template any) (lo, hi any) {
 // has a min and max.
 func checkExactStats(t *testing.T, path string, cols []statCol, group int) map[string]bool {
 	t.Helper()
-	pf, err := file.OpenParquetFile(path, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := pf.Close(); err != nil {
-			t.Error(err)
-		}
-	}()
+	pf := openParquet(t, path)
 	have := map[string]bool{}
 	for j, c := range cols {
 		have[c.name] = true
