@@ -507,7 +507,9 @@ func (d *bagData) plot() (*plot.Plot, *plot.Legend) {
 				continue
 			}
 			sty := componentStyle(k)
-			c := curve{X: s.X, Y: s.Comps[k], Style: sty, Fill: areaColour(sty.Color)}
+			// Binned poisson counts: a point per bin, at its centre.
+			binned := d.mix.Family() == pipeline.Poisson
+			c := curve{X: s.X, Y: s.Comps[k], Style: sty, Fill: areaColour(sty.Color), Dots: binned}
 			p.Add(c)
 			leg.Add(d.componentLabel(k), c)
 		}

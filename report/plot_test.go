@@ -15,9 +15,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/mixbatch/mixbatch/pipeline"
+	"github.com/mixbatch/mixbatch/writers"
 )
 
 // TestPlotPNG draws a PNG of a bag of every family at a requested size
@@ -411,5 +415,124 @@ func TestPlotLeavesNoFileOnError(t *testing.T) {
 	}
 	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("%s exists after a failed plot", path)
+	}
+}
+
+// poissonPMF is the Poisson probability of x at rate lambda from its
+// closed form exp(x log λ − λ − log x!), with math.Lgamma (independent
+// of pipeline.Mixture and gonum). At λ ≈ 10⁴ its log has an absolute
+// rounding error near 10⁻¹¹, so the pmf is good to about 10⁻¹¹ relative.
+func poissonPMF(x, lambda float64) float64 {
+	lg, _ := math.Lgamma(x + 1)
+	return math.Exp(x*math.Log(lambda) - lambda - lg)
+}
+
+// TestPlotPoissonWide: a poisson bag whose values span more than a few
+// hundred integers (rates in the thousands) is drawn in bins of integer
+// width that cover every observation and each component's ±4 sd, with
+// each component's expected count in a bin n·w_k·Σ_{x in bin} f_k(x).
+// (The plot used to draw the first 500 integers only: here the values
+// near 5000, and none of the component at 8000 that holds two thirds of
+// the bag.)
+func TestPlotPoissonWide(t *testing.T) {
+	dir := t.TempDir()
+	sc := arrow.NewSchema([]arrow.Field{
+		{Name: "day", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "calls", Type: arrow.PrimitiveTypes.Int64},
+	}, nil)
+	b := array.NewRecordBuilder(memory.NewGoAllocator(), sc)
+	defer b.Release()
+	var values []float64
+	for i := range 150 {
+		v := int64(4930 + 3*(i%50)) // about rate 5000, sd 71
+		if i >= 50 {
+			v = int64(7880 + 2*(i%100)) // about rate 8000, sd 89
+		}
+		values = append(values, float64(v))
+		b.Field(0).(*array.Int64Builder).Append(1)
+		b.Field(1).(*array.Int64Builder).Append(v)
+	}
+	rec := b.NewRecord()
+	defer rec.Release()
+	data := filepath.Join(dir, "calls.parquet")
+	if err := writers.WriteFile(data, sc, []arrow.Record{rec}, writers.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	cfg, err := pipeline.Load([]byte(fmt.Sprintf(`
+input: {paths: [%q], bag: day, value: calls}
+model: {family: poisson, components: [{name: low, rate: 5000}, {name: high, rate: 8000}]}
+output: {dir: %q}
+`, data, out)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pipeline.Run(t.Context(), cfg, pipeline.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := loadBag(t.Context(), out, "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := d.s
+	n := float64(len(values))
+	wmap := weightsOf(t, out, "day", "1")
+	rates := []float64{5000, 8000}
+	names := []string{"low", "high"}
+	if len(s.Bins) == 0 || len(s.Bins) > maxPoissonBars {
+		t.Fatalf("%d bins, want 1 to %d", len(s.Bins), maxPoissonBars)
+	}
+	lo, hi := s.Bins[0].Lo, s.Bins[len(s.Bins)-1].Hi
+	for k, rate := range rates {
+		if sd := math.Sqrt(rate); lo > rate-4*sd || hi < rate+4*sd {
+			t.Errorf("bins [%v, %v) do not hold %s's rate ± 4 sd", lo, hi, names[k])
+		}
+	}
+	total, mixture := 0.0, 0.0
+	for i, bn := range s.Bins {
+		if w := bn.Hi - bn.Lo; w != s.H || w != math.Trunc(w) || bn.Lo+0.5 != math.Trunc(bn.Lo+0.5) {
+			t.Fatalf("bin [%v, %v): want integer width %v, from an integer - 0.5", bn.Lo, bn.Hi, s.H)
+		}
+		in := 0.0
+		for _, v := range values {
+			if v >= bn.Lo && v < bn.Hi {
+				in++
+			}
+		}
+		if bn.Count != in {
+			t.Errorf("bin [%v, %v): %v values, plotted %v", bn.Lo, bn.Hi, in, bn.Count)
+		}
+		total += bn.Count
+		want := 0.0
+		for k, rate := range rates {
+			mass := 0.0
+			for x := math.Ceil(bn.Lo); x < bn.Hi; x++ {
+				mass += poissonPMF(x, rate)
+			}
+			wantK := n * wmap[names[k]] * mass
+			// Absolute tolerance 1e-9·n: the bin masses come from the
+			// regularized incomplete gamma function, good to about 1e-12.
+			if math.Abs(s.Comps[k][i]-wantK) > 1e-9*n {
+				t.Errorf("bin [%v, %v): %s contributes %v, want n·w·Σf = %v", bn.Lo, bn.Hi, names[k], s.Comps[k][i], wantK)
+			}
+			want += wantK
+		}
+		if math.Abs(s.Sum[i]-want) > 1e-9*n {
+			t.Errorf("bin [%v, %v): mixture %v, want %v", bn.Lo, bn.Hi, s.Sum[i], want)
+		}
+		mixture += s.Sum[i]
+	}
+	if total != n {
+		t.Errorf("bins hold %v of the %v values", total, n)
+	}
+	if math.Abs(mixture-n) > 1e-3*n {
+		t.Errorf("the mixture adds up to %v over the bins, want about n = %v", mixture, n)
+	}
+	var buf bytes.Buffer
+	if err := Plot(t.Context(), out, "1", SVG, &buf, PlotOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("count per bin (width %v)", s.H); !strings.Contains(buf.String(), want) {
+		t.Errorf("the SVG has no axis label %q", want)
 	}
 }

@@ -569,6 +569,22 @@ func (p *page) join(ctx context.Context, r, base *run, cur *mergedWeights, count
 		return fmt.Errorf("baseline: %w", err)
 	}
 	defer old.close()
+	// A bag that failed in one run has no weights there: it is a bag of
+	// both runs, without weights in one, not a bag of the other only.
+	curFailed, err := r.failedKeys(ctx)
+	if curFailed != nil {
+		defer curFailed.close()
+	}
+	if err != nil {
+		return err
+	}
+	oldFailed, err := base.failedKeys(ctx)
+	if oldFailed != nil {
+		defer oldFailed.close()
+	}
+	if err != nil {
+		return fmt.Errorf("baseline: %w", err)
+	}
 	bands := make([]int64, len(bandLabels))
 	top := topMovers{n: opts.Top}
 	curW, oldW := make([]float64, len(pairs)), make([]float64, len(pairs))
@@ -592,11 +608,29 @@ func (p *page) join(ctx context.Context, r, base *run, cur *mergedWeights, count
 		}
 		switch {
 		case c < 0:
-			bv.OnlyRun++
+			failed, err := oldFailed.failed(a.key)
+			if err != nil {
+				return fmt.Errorf("baseline: %w", err)
+			}
+			if failed {
+				bv.Joined++
+				bands[len(bands)-1]++
+			} else {
+				bv.OnlyRun++
+			}
 			count(a)
 			a, okA = cur.next()
 		case c > 0:
-			bv.OnlyOld++
+			failed, err := curFailed.failed(b.key)
+			if err != nil {
+				return err
+			}
+			if failed {
+				bv.Joined++
+				bands[len(bands)-1]++
+			} else {
+				bv.OnlyOld++
+			}
 			b, okB = old.next()
 		default:
 			bv.Joined++

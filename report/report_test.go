@@ -864,3 +864,64 @@ func TestFirstBags(t *testing.T) {
 		}
 	}
 }
+
+// TestIncompleteRun: a run folder without _SUCCESS (a run still
+// publishing to an object store, a partial copy) is refused by both
+// commands with an error naming the folder and the missing file, as the
+// README's protocol has readers wait for _SUCCESS.
+func TestIncompleteRun(t *testing.T) {
+	marbles := exampleOf(t, pipeline.Bernoulli)
+	dir := copyRun(t, marbles.dir)
+	if err := os.Remove(filepath.Join(dir, pipeline.SuccessFile)); err != nil {
+		t.Fatal(err)
+	}
+	want := dir + " has no _SUCCESS"
+	if err := Write(t.Context(), dir, &bytes.Buffer{}, Options{}); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("report: error %v, want one saying %q", err, want)
+	}
+	if err := Write(t.Context(), marbles.dir, &bytes.Buffer{}, Options{Baseline: dir}); err == nil || !strings.Contains(err.Error(), "baseline: "+want) {
+		t.Errorf("report --baseline: error %v, want one saying %q", err, "baseline: "+want)
+	}
+	if err := Plot(t.Context(), dir, marbles.bag, PNG, &bytes.Buffer{}, PlotOptions{}); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("plot: error %v, want one saying %q", err, want)
+	}
+}
+
+// TestBaselineFailedBags: a bag that failed in one run (a fits row with
+// status failed, no weights rows) and was fitted in the other is a bag of
+// both runs, counted in the band of bags without weights in one run, not
+// as a bag of one run only. skipRun's bags 3, 17 and 30 failed; the other
+// run is its copy with weights for all 40 bags.
+func TestBaselineFailedBags(t *testing.T) {
+	failed := skipRun(t)
+	full := copyRun(t, failed)
+	var keys []int64
+	var comps []string
+	var w []float64
+	for bag := range int64(40) {
+		keys = append(keys, bag, bag)
+		comps = append(comps, "factory1", "factory2")
+		w = append(w, 0.5, 0.5)
+	}
+	if err := os.RemoveAll(filepath.Join(full, "weights")); err != nil {
+		t.Fatal(err)
+	}
+	writeWeights(t, filepath.Join(full, "weights"), keys, comps, w)
+	setManifestParts(t, full, pipeline.WeightsTable, "part-00000.parquet")
+	for _, tc := range []struct{ name, run, base string }{
+		{"failed in the run", failed, full},
+		{"failed in the baseline", full, failed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := section(t, writeReport(t, tc.run, Options{Baseline: tc.base}), "baseline")
+			for _, s := range []string{
+				"40 bags in both runs, 0 only in this run, 0 only in the baseline",
+				`<td>no weights in one run (failed)</td><td class="n">3</td>`,
+			} {
+				if !strings.Contains(b, s) {
+					t.Errorf("baseline section has no %q:\n%s", s, b)
+				}
+			}
+		})
+	}
+}

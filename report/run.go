@@ -61,6 +61,14 @@ func openRun(ctx context.Context, dir string) (*run, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A run publishes _SUCCESS last, after manifest.json (on an object
+	// store the manifest can be there while the run is still publishing,
+	// or left by one that failed): readers wait for it.
+	if _, err := store.Stat(ctx, store.Join(dir, pipeline.SuccessFile)); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s has no %s: the run did not finish publishing its output (or the folder is an incomplete copy)", store.Redact(dir), pipeline.SuccessFile)
+	} else if err != nil {
+		return nil, fmt.Errorf("run folder: %w", err)
+	}
 	r := &run{dir: dir, manBytes: b, mem: memory.NewGoAllocator()}
 	if err := json.Unmarshal(b, &r.man); err != nil {
 		return nil, fmt.Errorf("%s: %w", store.Redact(path), err)
@@ -493,6 +501,78 @@ func (w *weightsIter) close() error {
 	err := w.it.close()
 	if w.err != nil {
 		return w.err
+	}
+	return err
+}
+
+// failedKeys answers, for increasing keys, whether a bag failed in a run
+// (a fits row with status failed, and no weights rows). Each fits part
+// is in increasing key order, so each is read once, forward, alongside
+// the caller; the parts of a mixbatch-beam run may interleave, which
+// reading them side by side allows.
+type failedKeys struct {
+	its   []*rowIter
+	heads []*bagKey // each part's next failed bag; nil once it is done
+}
+
+// failedKeys streams the failed bags of the run's fits table.
+func (r *run) failedKeys(ctx context.Context) (*failedKeys, error) {
+	parts, err := r.parts(pipeline.FitsTable)
+	if err != nil {
+		return nil, err
+	}
+	f := &failedKeys{heads: make([]*bagKey, len(parts))}
+	for i, p := range parts {
+		f.its = append(f.its, newRowIter(ctx, r.mem, []string{p}, []string{r.cfg.Input.Bag, "status"}))
+		if err := f.advance(i); err != nil {
+			return f, err
+		}
+	}
+	return f, nil
+}
+
+// advance moves part i to its next failed bag.
+func (f *failedKeys) advance(i int) error {
+	it := f.its[i]
+	prev := f.heads[i]
+	f.heads[i] = nil
+	for it.next() {
+		if readers.String(it.arrs[1], it.i) != pipeline.StatusFailed {
+			continue
+		}
+		k := keyAt(it.arrs[0], it.i)
+		k.s = strings.Clone(k.s)
+		if prev != nil && compareKeys(k, *prev) <= 0 {
+			return fmt.Errorf("%s: bag %s comes after bag %s: the fits are not in increasing bag order", it.path, k, *prev)
+		}
+		f.heads[i] = &k
+		return nil
+	}
+	return it.err
+}
+
+// failed reports whether bag key failed. Keys must be asked in increasing
+// order.
+func (f *failedKeys) failed(key bagKey) (bool, error) {
+	found := false
+	for i := range f.its {
+		for f.heads[i] != nil && compareKeys(*f.heads[i], key) < 0 {
+			if err := f.advance(i); err != nil {
+				return false, err
+			}
+		}
+		found = found || f.heads[i] != nil && compareKeys(*f.heads[i], key) == 0
+	}
+	return found, nil
+}
+
+// close releases the parts and returns the first error.
+func (f *failedKeys) close() error {
+	var err error
+	for _, it := range f.its {
+		if e := it.close(); err == nil {
+			err = e
+		}
 	}
 	return err
 }

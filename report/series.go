@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 
+	"gonum.org/v1/gonum/mathext"
+
 	"github.com/mixbatch/mixbatch/pipeline"
 )
 
@@ -16,7 +18,10 @@ import (
 // and each component's expected count N·w_k·f_k(x) at the same x.
 // Gaussian: a histogram of bins of width H and each component's curve
 // N·H·w_k·f_k(x) on a fine grid X, which is the expected count in a bin
-// of width H around x. N is the bag's total count. Sum is Σ_k Comps[k].
+// of width H around x. Poisson values spanning more than maxPoissonBars
+// integers: a histogram of bins of H integers (Discrete is false), X the
+// bins' centres and each component's expected count in bin [a, b]
+// N·w_k·P_k(a <= x <= b). N is the bag's total count. Sum is Σ_k Comps[k].
 type series struct {
 	Discrete bool
 	X        []float64   // bar positions (discrete) or curve grid (gaussian)
@@ -84,7 +89,26 @@ func computeSeries(mix *pipeline.Mixture, w []float64, obs *observations) *serie
 		if lo > hi {
 			lo, hi = 0, 0
 		}
-		hi = min(hi, lo+maxPoissonBars-1)
+		if hi-lo+1 > maxPoissonBars {
+			// Too many values for a bar each (rates in the thousands, or
+			// far-apart counts): bins of a round integer width, drawn as
+			// a histogram like gaussian values.
+			s.Discrete = false
+			s.H = niceCeil((hi - lo + 1) / poissonBins)
+			start := math.Floor(lo/s.H) * s.H
+			m := int(math.Floor((hi-start)/s.H)) + 1
+			s.Bins = make([]bin, m)
+			for i := range s.Bins {
+				a := start + float64(i)*s.H
+				// Bin i holds the integers a to a+H-1.
+				s.Bins[i] = bin{Lo: a - 0.5, Hi: a + s.H - 0.5}
+				s.X = append(s.X, a+(s.H-1)/2)
+			}
+			for v, c := range obs.counts {
+				s.Bins[int(math.Floor((v-start)/s.H))].Count += c
+			}
+			break
+		}
 		for v := lo; v <= hi; v++ {
 			s.X = append(s.X, v)
 			s.Ticks = append(s.Ticks, strconv.FormatFloat(v, 'f', -1, 64))
@@ -115,7 +139,16 @@ func computeSeries(mix *pipeline.Mixture, w []float64, obs *observations) *serie
 				}
 				continue
 			}
-			v := n * s.H * wk * mix.Prob(k, x)
+			var v float64
+			switch {
+			case mix.Family() == pipeline.Gaussian:
+				v = n * s.H * wk * mix.Prob(k, x)
+			case s.Bins != nil: // binned poisson
+				b := s.Bins[i]
+				v = n * wk * poissonMass(mix.Params(k).Scalars["rate"], b.Lo+0.5, b.Hi-0.5)
+			default:
+				v = n * wk * mix.Prob(k, x)
+			}
 			s.Comps[k][i] = v
 			s.Sum[i] += v
 		}
@@ -128,8 +161,50 @@ func computeSeries(mix *pipeline.Mixture, w []float64, obs *observations) *serie
 	return s
 }
 
-// maxPoissonBars caps the number of bars of a poisson plot.
-const maxPoissonBars = 500
+// A poisson plot draws a bar per value up to maxPoissonBars values; a
+// wider range is binned into about poissonBins bins (at most that many).
+const (
+	maxPoissonBars = 150
+	poissonBins    = 100
+)
+
+// poissonMass returns P(a <= X <= b) for X Poisson with the given rate and
+// integers a <= b, from the regularized incomplete gamma function:
+// P(X <= k) = Q(k+1, rate) and P(X > k) = P(k+1, rate). The tail on the
+// far side of the rate is taken, which is small and keeps its precision.
+func poissonMass(rate, a, b float64) float64 {
+	cdf := func(k float64) float64 { // P(X <= k)
+		if k < 0 {
+			return 0
+		}
+		return mathext.GammaIncRegComp(k+1, rate)
+	}
+	sf := func(k float64) float64 { // P(X > k)
+		if k < 0 {
+			return 1
+		}
+		return mathext.GammaIncReg(k+1, rate)
+	}
+	if b < rate {
+		return max(0, cdf(b)-cdf(a-1))
+	}
+	return max(0, sf(a-1)-sf(b))
+}
+
+// niceCeil returns the smallest of 1, 2 and 5 times a power of ten that
+// is at least h, and at least 1.
+func niceCeil(h float64) float64 {
+	if !(h > 1) || math.IsInf(h, 0) {
+		return 1
+	}
+	p := math.Pow(10, math.Floor(math.Log10(h)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if m*p >= h {
+			return m * p
+		}
+	}
+	return 10 * p
+}
 
 // displayOrder returns the order to show categorical labels in: numeric
 // order when every label is an integer, else as sorted (code order).
