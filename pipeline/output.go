@@ -138,7 +138,7 @@ func newStage(dir string, overwrite bool, log *slog.Logger) (*stage, error) {
 		return nil, fmt.Errorf("output.dir: creating staging folder: %w", err)
 	}
 	s := &stage{dir: filepath.Clean(dir), tmp: tmp, overwrite: overwrite, log: log, made: made}
-	lock, err := flock.Open(filepath.Join(tmp, lockName), true)
+	lock, err := flock.Create(filepath.Join(tmp, lockName))
 	if err != nil {
 		_ = os.RemoveAll(tmp)
 		return nil, fmt.Errorf("output.dir: locking the staging folder: %w", err)

@@ -82,7 +82,7 @@ func newSpiller(tempDir string, parts, workers, dim int, counts bool, mem memory
 			err = errors.Join(err, sp.remove())
 		}
 	}()
-	if sp.lock, err = flock.Open(filepath.Join(dir, lockName), true); err != nil {
+	if sp.lock, err = flock.Create(filepath.Join(dir, lockName)); err != nil {
 		return nil, fmt.Errorf("run.temp_dir: %w", err)
 	}
 	fields := []arrow.Field{{Name: "bag", Type: arrow.PrimitiveTypes.Int32}}

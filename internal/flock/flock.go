@@ -29,3 +29,22 @@ func Open(path string, create bool) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// Create makes the lock file path, which must not exist, and returns it
+// locked. It is created and locked under another name (path + ".new") and
+// then renamed into place, so that it is never seen unlocked: made in
+// place, it would be there unlocked for a moment, in which another run's
+// cleaner would take its folder for a dead run's and remove it, or hold
+// the lock itself so that Create failed. A cleaner leaves a young folder
+// without a lock file alone.
+func Create(path string) (*os.File, error) {
+	tmp := path + ".new"
+	f, err := Open(tmp, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, errors.Join(err, f.Close(), os.Remove(tmp))
+	}
+	return f, nil
+}
