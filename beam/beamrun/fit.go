@@ -111,6 +111,10 @@ func (f *fitShardFn) ProcessElement(ctx context.Context, shard int, blobs func(*
 	// waits for it to remove its folder.
 	ctx, leave := joinLaunch(ctx, f.Launch)
 	defer leave()
+	if ctx.Err() != nil {
+		// The launcher has stopped waiting for this shard.
+		return fmt.Errorf("shard %d: %w", shard, context.Cause(ctx))
+	}
 	var cfg pipeline.Config
 	if err := json.Unmarshal(f.Config, &cfg); err != nil {
 		return fmt.Errorf("shard %d: decoding the config: %w", shard, err)

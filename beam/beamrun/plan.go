@@ -44,6 +44,7 @@ func splitRowRef(v int64) (file int, row int64) { return int(v >> rowBits), v & 
 type FileRef struct {
 	File   int    // index of the file in the sorted input listing
 	Path   string // the file's path (absolute for local files) or URL
+	Name   string // the file's path as listed, redacted: errors name it, as a local run's do
 	Size   int64  // the file's size when listed
 	Format int    // the file's readers.Format
 	Units  int    // the file's units
@@ -110,37 +111,39 @@ func makePlan(ctx context.Context, cfg *pipeline.Config) (*plan, error) {
 	types := make([]arrow.DataType, len(cols))
 	p := &plan{files: files, rows: make([]int64, len(files))}
 	for i, f := range files {
-		p.listed = append(p.listed, store.Redact(f.Path))
-		// Object URLs are the same for every worker; local paths are
-		// made absolute.
-		if !store.IsURL(f.Path) {
-			if abs, err := filepath.Abs(f.Path); err == nil {
-				f.Path = abs
-				p.files[i].Path = abs
-			}
-		}
+		name := store.Redact(f.Path)
+		p.listed = append(p.listed, name)
+		// The launcher reads the file by its listed path, so that errors
+		// name it as a local run's do.
 		r, err := readers.Open(ctx, f, memory.DefaultAllocator)
 		if err != nil {
 			return nil, err
 		}
-		sc := r.Schema()
+		sc, units := r.Schema(), r.NumUnits()
 		p.rows[i] = r.NumRows()
-		if p.rows[i] >= 1<<rowBits {
-			return nil, fmt.Errorf("%s: %d rows: the Beam runner takes at most %d per file", store.Redact(f.Path), p.rows[i], int64(1<<rowBits-1))
-		}
-		p.refs = append(p.refs, FileRef{File: i, Path: f.Path, Size: f.Size, Format: int(f.Format), Units: r.NumUnits()})
-		p.units += r.NumUnits()
 		if err := r.Close(); err != nil {
-			return nil, fmt.Errorf("%s: %w", store.Redact(f.Path), err)
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
+		if p.rows[i] >= 1<<rowBits {
+			return nil, fmt.Errorf("%s: %d rows: the Beam runner takes at most %d per file", name, p.rows[i], int64(1<<rowBits-1))
+		}
+		// Object URLs are the same for every worker; local paths are
+		// made absolute.
+		if !store.IsURL(f.Path) {
+			if abs, err := filepath.Abs(f.Path); err == nil {
+				p.files[i].Path = abs
+			}
+		}
+		p.refs = append(p.refs, FileRef{File: i, Path: p.files[i].Path, Name: name, Size: f.Size, Format: int(f.Format), Units: units})
+		p.units += units
 		if sc.HasField(RowColumn) {
-			return nil, fmt.Errorf("%s: the column name %s is reserved by the Beam runner", store.Redact(f.Path), RowColumn)
+			return nil, fmt.Errorf("%s: the column name %s is reserved by the Beam runner", name, RowColumn)
 		}
 		for j, c := range cols {
 			idx := sc.FieldIndices(c)
 			if len(idx) == 0 {
 				// pipeline.Check, run first, names the missing column.
-				return nil, fmt.Errorf("%s: no column %q", store.Redact(f.Path), c)
+				return nil, fmt.Errorf("%s: no column %q", name, c)
 			}
 			t := sc.Field(idx[0]).Type
 			if i == 0 || c == cfg.Input.Count {
@@ -151,7 +154,7 @@ func makePlan(ctx context.Context, cfg *pipeline.Config) (*plan, error) {
 			}
 			u, ok := pipeline.UnifyTypes(types[j], t)
 			if !ok {
-				return nil, fmt.Errorf("%s: column %q: type %s does not match type %s of the other files", store.Redact(f.Path), c, t, types[j])
+				return nil, fmt.Errorf("%s: column %q: type %s does not match type %s of the other files", name, c, t, types[j])
 			}
 			types[j] = u
 		}

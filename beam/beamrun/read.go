@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -69,7 +70,20 @@ func (f *readUnitFn) ProcessElement(ctx context.Context, u UnitRef, emit func(in
 			recordFailure(ctx, f.Staging, fmt.Sprintf("%s%010d-%010d.json", readFailurePrefix, u.File, u.Unit), -1, err)
 		}
 	}()
-	return f.read(ctx, u, emit)
+	return u.named(f.read(ctx, u, emit))
+}
+
+// named returns err naming the file as listed (a relative path stays
+// relative, as in a local run's errors) where it names the path the
+// workers read it by.
+func (u UnitRef) named(err error) error {
+	if err == nil || u.Name == "" {
+		return err
+	}
+	if path := store.Redact(u.Path); path != u.Name && strings.Contains(err.Error(), path) {
+		return &relocatedError{strings.ReplaceAll(err.Error(), path, u.Name), err}
+	}
+	return err
 }
 
 // readFailurePrefix starts the names of the read failures under _shards/.

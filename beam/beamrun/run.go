@@ -128,8 +128,12 @@ func run(ctx context.Context, cfg *pipeline.Config, opts Options, started time.T
 	if cfg.Model.Scope == pipeline.ScopeShared {
 		return nil, ErrSharedScope
 	}
-	// The local run's checks of the config against every input schema.
-	if _, err := pipeline.Check(ctx, cfg, pipeline.Options{}); err != nil {
+	if ignored := localOnly(cfg); len(ignored) > 0 {
+		log.Warn("set in the config but not applied on Beam: a shard's rows are fitted in one worker's memory, unspilled; more --shards make shards smaller", "keys", strings.Join(ignored, ", "))
+	}
+	// The local run's checks of the config against every input schema,
+	// and its warnings (links not followed).
+	if _, err := pipeline.Check(ctx, cfg, pipeline.Options{Logger: log}); err != nil {
 		return nil, err
 	}
 	p, err := makePlan(ctx, cfg)
@@ -172,7 +176,7 @@ func run(ctx context.Context, cfg *pipeline.Config, opts Options, started time.T
 	launchID, launch := newLaunch(lctx)
 	defer func() {
 		cancel(context.Canceled)
-		if !launch.end(launchID, waitShards) {
+		if !launch.end(waitShards) {
 			log.Warn("shards of the job still running in this process; a later run removes their folders", "waited", waitShards)
 		}
 	}()
@@ -201,12 +205,12 @@ func run(ctx context.Context, cfg *pipeline.Config, opts Options, started time.T
 				// location goes.
 				log.Info("the Beam job was stopped", "err", err)
 				cancel(cause)
-				launch.end(launchID, waitShards)
+				launch.end(waitShards)
 				return nil, cause
 			}
 			log.Info("the Beam job failed", "err", err)
 			cancel(errors.New("the Beam job failed"))
-			launch.end(launchID, waitShards)
+			launch.end(waitShards)
 			if msg := shardFailure(ctx, out.Staging()); msg != "" {
 				return nil, errors.New(msg)
 			}
@@ -277,6 +281,20 @@ func run(ctx context.Context, cfg *pipeline.Config, opts Options, started time.T
 	}
 	published = true
 	return sum, nil
+}
+
+// localOnly lists the keys of cfg that are set but do not apply on Beam
+// (see the package README): the launcher warns about them rather than
+// refusing the config, so that one config file runs both ways.
+func localOnly(cfg *pipeline.Config) []string {
+	var keys []string
+	if cfg.Run.MemoryLimit > 0 {
+		keys = append(keys, "run.memory_limit")
+	}
+	if cfg.Run.TempDir != "" {
+		keys = append(keys, "run.temp_dir")
+	}
+	return keys
 }
 
 // runFlagRunner runs p on the runner that --runner names, Prism when it

@@ -628,6 +628,33 @@ output: {dir: OUT}
 	}
 }
 
+// run.memory_limit and run.temp_dir do not apply on Beam: the run goes
+// ahead, as the README says, and the launcher says which keys it did not
+// apply rather than leaving them silently out.
+func TestLocalOnlyKeysWarned(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	if err := pipeline.GenMarbles(context.Background(), in, pipeline.Marbles{Bags: 10, RowsPerBag: 20, Seed: 1, Files: 1}); err != nil {
+		t.Fatal(err)
+	}
+	yaml := `
+input: {paths: ["` + in + `"], bag: bag_id, value: red}
+model:
+  family: bernoulli
+  components: [{name: factory1, p: 0.8}, {name: factory2, p: 0.3}]
+output: {dir: OUT}
+run: {memory_limit: 256MiB, temp_dir: "` + dir + `"}
+`
+	local, onBeam, lerr, berr := both(t, yaml, dir, 2)
+	if lerr != nil || berr != nil {
+		t.Fatalf("local: %v; beam: %v", lerr, berr)
+	}
+	same(t, local, onBeam, pipeline.WeightsTable, pipeline.FitsTable)
+	if want := `keys="run.memory_limit, run.temp_dir"`; !strings.Contains(beamLog.String(), want) {
+		t.Errorf("the launcher did not warn about %s:\n%s", want, beamLog.String())
+	}
+}
+
 func TestSharedRefused(t *testing.T) {
 	dir := t.TempDir()
 	cfg := load(t, `
@@ -954,10 +981,13 @@ func TestShardFailure(t *testing.T) {
 }
 
 // A unit that cannot be read fails the job; the launcher reports the
-// reader's error, the local run's, rather than the runner's account.
+// reader's error, the local run's, rather than the runner's account. The
+// input path is relative, as in the repository's configs: the workers
+// read the file by its absolute path, and the error names it as listed.
 func TestCorruptInput(t *testing.T) {
 	dir := t.TempDir()
-	in := filepath.Join(dir, "in")
+	t.Chdir(dir)
+	in := "in"
 	if err := pipeline.GenMarbles(context.Background(), in, pipeline.Marbles{Bags: 20, RowsPerBag: 50, Seed: 1, Files: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -985,6 +1015,9 @@ output: {dir: OUT}
 	}
 	if berr.Error() != lerr.Error() {
 		t.Errorf("the Beam error is not the local one:\nbeam  %v\nlocal %v", berr, lerr)
+	}
+	if !strings.HasPrefix(berr.Error(), path+": ") {
+		t.Errorf("the Beam error does not start with the input path %s: %v", path, berr)
 	}
 	noOutput(t, local, onBeam)
 }

@@ -34,7 +34,8 @@ var stalePrefixes = []string{workPrefix, "mixbatch-beam-out-"}
 const workLock = ".mixbatch-lock"
 
 // staleAge is how old a shard folder without a lock file must be before
-// it counts as stale: a shard creates the lock right after the folder.
+// it counts as stale: a shard puts its lock file, locked, in place right after
+// making the folder (flock.Create).
 const staleAge = time.Minute
 
 // workDir is a shard's folder, locked while the shard lives.
@@ -51,7 +52,9 @@ func newWorkDir(shard int) (*workDir, error) {
 	if err != nil {
 		return nil, err
 	}
-	lock, err := flock.Open(filepath.Join(dir, workLock), true)
+	// Created locked (flock.Create): another shard's cleanStaleWork,
+	// running side by side in one process on Prism, never sees it unlocked.
+	lock, err := flock.Create(filepath.Join(dir, workLock))
 	if err != nil {
 		return nil, errors.Join(err, os.RemoveAll(dir))
 	}
@@ -98,19 +101,26 @@ func cleanStaleWork(tmp string) {
 	}
 }
 
-// launches are the runs under way in this process, by Options' launch id.
-// A shard fitted in the launcher's own process (Prism's loopback workers)
-// joins its launch: an interrupt of the launcher stops it, and the
-// launcher waits for it to remove its folder before returning. On a
-// remote worker the id is unknown and joining does nothing.
+// launches are the runs of this process, by Options' launch id. A shard
+// fitted in the launcher's own process (Prism's loopback workers) joins
+// its launch: an interrupt of the launcher stops it, and the launcher
+// waits for it to remove its folder before returning. A launch that has
+// ended stays registered, so that a shard whose bundle Prism delivers only
+// then (after the job was cancelled, or failed) stops before it makes a
+// folder, rather than fitting on unwatched after Run returned. On a remote
+// worker the id is unknown and joining does nothing.
 var launches sync.Map // string -> *launch
+
+// errLaunchEnded stops a shard that joins a launch that has ended.
+var errLaunchEnded = errors.New("the run this shard belongs to has ended")
 
 // launch is one Run's context and the shards of it running in this
 // process.
 type launch struct {
-	ctx context.Context
-	mu  sync.Mutex
-	n   int
+	ctx   context.Context
+	mu    sync.Mutex
+	n     int
+	ended bool
 }
 
 // newLaunch registers a launch under a new id.
@@ -123,19 +133,26 @@ func newLaunch(ctx context.Context) (string, *launch) {
 	return id, l
 }
 
-// joinLaunch returns ctx, cancelled also when launch id's context is,
-// and the function to call when the shard is done.
+// joinLaunch returns ctx, cancelled also when launch id's context is (and
+// at once if the launch has ended), and the function to call when the
+// shard is done.
 func joinLaunch(ctx context.Context, id string) (context.Context, func()) {
 	v, ok := launches.Load(id)
 	if !ok || id == "" {
 		return ctx, func() {}
 	}
 	l := v.(*launch)
-	l.mu.Lock()
-	l.n++
-	l.mu.Unlock()
 	ctx, cancel := context.WithCancelCause(ctx)
-	stop := context.AfterFunc(l.ctx, func() { cancel(context.Cause(l.ctx)) })
+	l.mu.Lock()
+	if l.ended {
+		l.mu.Unlock()
+		cancel(errLaunchEnded)
+		return ctx, func() {}
+	}
+	l.n++
+	lctx := l.ctx
+	l.mu.Unlock()
+	stop := context.AfterFunc(lctx, func() { cancel(context.Cause(lctx)) })
 	return ctx, func() {
 		stop()
 		cancel(nil)
@@ -145,20 +162,23 @@ func joinLaunch(ctx context.Context, id string) (context.Context, func()) {
 	}
 }
 
-// end unregisters the launch and waits, at most timeout, for the shards
-// that joined it to finish. It reports whether they did.
-func (l *launch) end(id string, timeout time.Duration) bool {
+// end marks the launch ended, so that no shard joins it any more, and
+// waits, at most timeout, for the shards that joined it to finish. It
+// reports whether they did.
+func (l *launch) end(timeout time.Duration) bool {
+	l.mu.Lock()
+	l.ended = true
+	l.ctx = context.Background() // let the run's context go
+	l.mu.Unlock()
 	deadline := time.Now().Add(timeout)
 	for {
 		l.mu.Lock()
 		n := l.n
 		l.mu.Unlock()
 		if n == 0 {
-			launches.Delete(id)
 			return true
 		}
 		if time.Now().After(deadline) {
-			launches.Delete(id)
 			return false
 		}
 		time.Sleep(10 * time.Millisecond)

@@ -110,9 +110,16 @@ func run(ctx context.Context, stdout, stderr io.Writer) int {
 		}
 		dry = true
 	}
+	// As mixbatch run, a run ends with a line on stdout however its
+	// config is.
+	invalid := func(msg string, args ...any) int {
+		code := usage(msg, args...)
+		fmt.Fprintf(stdout, "mixbatch-beam: invalid config %s; nothing run, nothing written\n", *configPath)
+		return code
+	}
 	cfg, err := pipeline.LoadFile(*configPath)
 	if err != nil {
-		return usage("invalid config: %v", err)
+		return invalid("invalid config: %v", err)
 	}
 	level := slog.LevelWarn
 	if *verbose || dry {
@@ -131,6 +138,9 @@ func run(ctx context.Context, stdout, stderr io.Writer) int {
 	slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: beamLevel})))
 	sum, err := beamrun.Run(ctx, cfg, beamrun.Options{Shards: *shards, Workers: *shardWorkers, Logger: log, DryRun: dry})
 	if err != nil {
+		if errors.Is(err, beamrun.ErrSharedScope) {
+			return invalid("%v", err)
+		}
 		if beamrun.IsUsageError(err) {
 			return usage("%v", err)
 		}

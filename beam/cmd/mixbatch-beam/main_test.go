@@ -93,19 +93,26 @@ model: {family: gaussian, scope: shared, learn: [weights, mean, sd], components:
 output: {dir: "`+out+`"}
 `)
 	goodPath := writeConfig(t, t.TempDir(), good)
+	missing := filepath.Join(dir, "none.yaml")
+	// A config that cannot run ends with mixbatch run's line on stdout;
+	// a command line that names none, with nothing there.
+	invalid := func(path string) string {
+		return "mixbatch-beam: invalid config " + path + "; nothing run, nothing written\n"
+	}
 	for name, c := range map[string]struct {
-		args []string
-		want string
+		args   []string
+		want   string
+		stdout string
 	}{
-		"no config":      {nil, "--config is required"},
-		"missing file":   {[]string{"--config", filepath.Join(dir, "none.yaml")}, "no such file"},
-		"unknown key":    {[]string{"--config", unknownKey}, `unknown key "bogus"`},
-		"shared scope":   {[]string{"--config", shared}, "model.scope: shared is local-only"},
-		"dry run prism":  {[]string{"--config", goodPath, "--dry_run"}, "--dry_run only shows the job on Dataflow"},
-		"bad shards":     {[]string{"--config", goodPath, "--shards=-1"}, "shards must be positive"},
-		"async":          {[]string{"--config", goodPath, "--async"}, "--async is not supported"},
-		"unknown flag":   {[]string{"--config", goodPath, "--no_such_flag"}, "flag provided but not defined"},
-		"extra argument": {[]string{"--config", goodPath, "extra"}, `unexpected argument "extra"`},
+		"no config":      {nil, "--config is required", ""},
+		"missing file":   {[]string{"--config", missing}, "no such file", invalid(missing)},
+		"unknown key":    {[]string{"--config", unknownKey}, `unknown key "bogus"`, invalid(unknownKey)},
+		"shared scope":   {[]string{"--config", shared}, "model.scope: shared is local-only", invalid(shared)},
+		"dry run prism":  {[]string{"--config", goodPath, "--dry_run"}, "--dry_run only shows the job on Dataflow", ""},
+		"bad shards":     {[]string{"--config", goodPath, "--shards=-1"}, "shards must be positive", ""},
+		"async":          {[]string{"--config", goodPath, "--async"}, "--async is not supported", ""},
+		"unknown flag":   {[]string{"--config", goodPath, "--no_such_flag"}, "flag provided but not defined", ""},
+		"extra argument": {[]string{"--config", goodPath, "extra"}, `unexpected argument "extra"`, ""},
 	} {
 		t.Run(name, func(t *testing.T) {
 			stdout, stderr, code := runMain(t, c.args...)
@@ -115,8 +122,8 @@ output: {dir: "`+out+`"}
 			if !strings.Contains(stderr, c.want) {
 				t.Errorf("stderr does not say %q:\n%s", c.want, stderr)
 			}
-			if stdout != "" {
-				t.Errorf("stdout: %s", stdout)
+			if stdout != c.stdout {
+				t.Errorf("stdout %q, want %q", stdout, c.stdout)
 			}
 		})
 	}
