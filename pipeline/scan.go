@@ -319,9 +319,13 @@ func (s *scanner) readUnit(ctx context.Context, rd *readers.Reader, ui int, prog
 	defer rr.Release()
 	if !s.agg {
 		n := int(u.rows)
-		s.cur = newRowChunk(ui, n, s.dim, s.cfg.Input.Count != "")
 		if s.spill != nil {
+			// Spilled a batch at a time (flush): room for flushRows,
+			// not the unit's rows.
+			s.cur = rowChunk{unit: ui}
 			s.cur.ids, s.cur.vals, s.cur.counts = s.spill.buffers(s.worker, n, s.dim, s.cfg.Input.Count != "")
+		} else {
+			s.cur = newRowChunk(ui, n, s.dim, s.cfg.Input.Count != "")
 		}
 	}
 	row := u.row
@@ -332,6 +336,11 @@ func (s *scanner) readUnit(ctx context.Context, rd *readers.Reader, ui int, prog
 		rec := rr.Record()
 		if err := s.batch(rec, ui, row); err != nil {
 			return err
+		}
+		if s.spill != nil && !s.agg {
+			if err := s.spill.flush(s, s.spill.flushRows); err != nil {
+				return err
+			}
 		}
 		row += rec.NumRows()
 		if progress != nil {
@@ -345,7 +354,7 @@ func (s *scanner) readUnit(ctx context.Context, rd *readers.Reader, ui int, prog
 		return nil
 	}
 	if s.spill != nil {
-		return s.spill.write(s, s.cur)
+		return s.spill.flush(s, 1)
 	}
 	s.chunks = append(s.chunks, s.cur)
 	s.cur = rowChunk{}

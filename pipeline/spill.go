@@ -37,16 +37,19 @@ const spillPrefix = "mixbatch-spill-"
 // are the worker's bag id (int32), the coded values (float64 each) and the
 // count (float64) when there is a count column.
 type spiller struct {
-	dir    string
-	lock   *os.File // held while the run lives: see cleanSpills
-	parts  int
-	mem    memory.Allocator
-	schema *arrow.Schema
-	files  []*spillFile // per worker
-	remap  [][]int32    // per worker: bag id -> bag index, after merge
-	mu     sync.Mutex
-	segs   []segment
-	bytes  atomic.Int64
+	dir   string
+	lock  *os.File // held while the run lives: see cleanSpills
+	parts int
+	// flushRows is how many of a unit's rows a worker gathers before it
+	// spills them (flush): spillFlushRows but in tests.
+	flushRows int
+	mem       memory.Allocator
+	schema    *arrow.Schema
+	files     []*spillFile // per worker
+	remap     [][]int32    // per worker: bag id -> bag index, after merge
+	mu        sync.Mutex
+	segs      []segment
+	bytes     atomic.Int64
 }
 
 // spillFile is one worker's spill file and scratch space.
@@ -76,7 +79,7 @@ func newSpiller(tempDir string, parts, workers, dim int, counts bool, mem memory
 	if err != nil {
 		return nil, fmt.Errorf("run.temp_dir: making the spill folder: %w", err)
 	}
-	sp = &spiller{dir: dir, parts: parts, mem: mem}
+	sp = &spiller{dir: dir, parts: parts, flushRows: spillFlushRows, mem: mem}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, sp.remove())
@@ -106,8 +109,17 @@ func newSpiller(tempDir string, parts, workers, dim int, counts bool, mem memory
 // partition returns the partition of a bag key's hash.
 func (sp *spiller) partition(h uint64) uint16 { return uint16(h % uint64(sp.parts)) }
 
-// buffers returns worker w's row buffers, emptied, with room for n rows.
+// spillFlushRows is how many rows of a unit a worker gathers before it
+// spills them (flush): a unit (a Parquet row group, a whole Arrow IPC
+// file) can hold any number of rows, and gathering all of them first held
+// them twice (as read, and sorted by partition) outside run.memory_limit:
+// 329 MiB under 64MiB for two row groups of 3M readings.
+const spillFlushRows = 1 << 18
+
+// buffers returns worker w's row buffers, emptied, with room for n rows
+// (at most flushRows: flush spills them as they fill).
 func (sp *spiller) buffers(w, n, dim int, counts bool) ([]int32, []float64, []float64) {
+	n = min(n, sp.flushRows)
 	b := &sp.files[w].buf
 	b.ids = slices.Grow(b.ids[:0], n)
 	b.vals = slices.Grow(b.vals[:0], n*dim)
@@ -117,7 +129,27 @@ func (sp *spiller) buffers(w, n, dim int, counts bool) ([]int32, []float64, []fl
 	return b.ids, b.vals, b.counts
 }
 
-// write spills the rows c that scanner s read from one unit.
+// flush spills the rows that scanner s has read from its unit so far, if
+// there are at least atLeast of them, and empties s.cur for the unit's next
+// rows. The scanner calls it after each batch with sp.flushRows and at
+// the unit's end with 1, so that a worker holds at most flushRows rows
+// and one batch however large its units are.
+func (sp *spiller) flush(s *scanner, atLeast int) error {
+	if n := len(s.cur.ids); n == 0 || n < atLeast {
+		return nil
+	}
+	if err := sp.write(s, s.cur); err != nil {
+		return err
+	}
+	s.cur.ids, s.cur.vals = s.cur.ids[:0], s.cur.vals[:0]
+	if s.cur.counts != nil {
+		s.cur.counts = s.cur.counts[:0]
+	}
+	return nil
+}
+
+// write spills the rows c that scanner s read from one unit: all of them,
+// or (see flush) the next of them, after the unit's rows it wrote before.
 func (sp *spiller) write(s *scanner, c rowChunk) error {
 	sf := sp.files[s.worker]
 	sf.buf = c // keep the grown buffers for the next unit
@@ -228,7 +260,10 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 }
 
 // finish flushes the spill files, which are then only read, and orders
-// the segments by partition, then unit.
+// the segments by partition, then unit, then as written: a unit's rows of
+// a partition may be in several segments (flush), whose order is the
+// rows' order, which a bag's fit must see as read to give the same
+// results bit for bit.
 func (sp *spiller) finish() error {
 	for _, sf := range sp.files {
 		if err := sf.w.Flush(); err != nil {
@@ -236,7 +271,7 @@ func (sp *spiller) finish() error {
 		}
 		sf.buf, sf.scratch = rowChunk{}, rowChunk{}
 	}
-	slices.SortFunc(sp.segs, func(a, b segment) int {
+	slices.SortStableFunc(sp.segs, func(a, b segment) int {
 		if a.part != b.part {
 			return a.part - b.part
 		}

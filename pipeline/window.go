@@ -64,7 +64,14 @@ func (p *plan) windows(rows int64) []*window {
 // streams reports how many rows a window of a sorted input holds, or 0
 // when the run is not read window by window: only row families (discrete
 // values are kept as counts, which take no room) of per-bag scope, with
-// sorted integer keys, and more rows than one window.
+// sorted integer keys, and more rows than one window. Under
+// run.memory_limit, an input with a unit of more than windowUnits windows'
+// rows is not read window by window either: a window holds whole units,
+// so its windows could not keep to the budget (an input of one row group,
+// which is sorted whatever its order, was read whole: 260 MiB under 64MiB
+// for 6M readings); its rows are read whole or, past the budget, spilled
+// (spillPlan), which holds a worker's rows of a unit only up to
+// spillFlushRows when the scanner flushes them batch by batch.
 func (r *runner) streams() int64 {
 	if !r.plan.sorted || r.cfg.aggregates(r.model, r.plan) || r.cfg.Model.Scope == ScopeShared || r.opts.spillPartitions > 0 {
 		return 0
@@ -78,11 +85,30 @@ func (r *runner) streams() int64 {
 		// the two windows in memory (stream reads one ahead) may take a
 		// quarter of the budget.
 		rows = min(rows, max(lim/8/(2*r.rowBytes()), 1))
+		if r.largestUnit() > windowUnits*rows {
+			return 0
+		}
 	}
 	if r.sum.Rows <= rows {
 		return 0
 	}
 	return rows
+}
+
+// windowUnits is how many windows' rows the largest unit of a sorted
+// input may hold for it to be read window by window under
+// run.memory_limit: the two windows in memory then take at most the
+// budget (a window of a unit's rows, each row twice while grouped), as
+// with row groups of 1M rows (mixbatch gen, pyarrow) under 64MiB.
+const windowUnits = 4
+
+// largestUnit is the rows of the plan's largest unit.
+func (r *runner) largestUnit() int64 {
+	var n int64
+	for _, u := range r.plan.units {
+		n = max(n, u.rows)
+	}
+	return n
 }
 
 // rowBytes is the size of a row held in memory: its bag id, values and
