@@ -231,3 +231,46 @@ run: {temp_dir: %q}
 		assertSameTables(t, tb, readTable(t, ref, tb), readTable(t, out, tb))
 	}
 }
+
+// TestWarnCategoricalCounts: a categorical run keeps, in each worker, a
+// float64 per bag and label, which run.memory_limit does not bound (500k
+// bags of 100 labels took 1.2 GiB under 64MiB, without a word); the run
+// warns when they took more than half of the limit: 8 bytes × 100 labels
+// × 2 workers is 1,600 bytes a bag, so 30,000 bags (46 MiB) are warned
+// about under 64MiB and 10,000 (15 MiB) are not.
+func TestWarnCategoricalCounts(t *testing.T) {
+	var probs strings.Builder
+	for i := range 100 {
+		if i > 0 {
+			probs.WriteString(", ")
+		}
+		fmt.Fprintf(&probs, "l%d: 0.01", i)
+	}
+	cfg := mustLoad(t, fmt.Sprintf(`
+input: {paths: ["in.parquet"], bag: shop, value: label}
+model:
+  family: categorical
+  components:
+    - {name: a, probs: {%s}}
+    - {name: b, probs: {%s}}
+run: {memory_limit: 64MiB}
+output: {dir: out}
+`, probs.String(), probs.String()))
+	var logs strings.Builder
+	r := newRunner(cfg, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Workers: 2})
+	r.plan = &plan{units: []unit{{index: 0}, {index: 1}}}
+	if !cfg.aggregates(r.model, r.plan) {
+		t.Fatal("a categorical run without counts should keep counts")
+	}
+	for _, c := range []struct {
+		bags int
+		warn bool
+	}{{30_000, true}, {10_000, false}} {
+		logs.Reset()
+		b := &bags{ints: make([]int64, c.bags), nobs: make([]int64, c.bags)}
+		r.warnCounts(b)
+		if got := strings.Contains(logs.String(), "level=WARN"); got != c.warn {
+			t.Errorf("%d bags of 100 labels under 64MiB: logs %q, want a warning: %v", c.bags, logs.String(), c.warn)
+		}
+	}
+}

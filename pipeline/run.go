@@ -246,6 +246,7 @@ func (r *runner) run(ctx context.Context) error {
 	r.sum.Read = time.Since(t)
 	r.log.Info("read", "bags", r.sum.Bags, "seconds", r.sum.Read.Seconds())
 	r.warnKeys(r.bags)
+	r.warnCounts(r.bags)
 	if r.cfg.Model.Scope != ScopeShared {
 		r.warnLargeBag(r.bags)
 	}
@@ -473,6 +474,27 @@ func (r *runner) warnLargeBag(b *bags) {
 	r.warnedBag = true
 	r.log.Warn("a bag is fitted whole, and fitting this one is expected to take more than run.memory_limit, which does not bound it",
 		"bag", b.key(big), "rows", b.nobs[big], "estimate", formatBytes(need), "memory_limit", r.cfg.Run.MemoryLimit.String())
+}
+
+// warnCounts logs a warning when the counts of discrete values that the
+// workers kept while reading took more than half of run.memory_limit:
+// each worker keeps a float64 per bag it saw and value the family can
+// take (a categorical model's labels), whatever the budget, so a model of
+// many labels over many bags outgrows it (500k bags of 100 labels took
+// 1.2 GiB under 64MiB). It is said after the fact, for the next run's
+// budget: the bags are known only once read.
+func (r *runner) warnCounts(b *bags) {
+	lim := int64(r.cfg.Run.MemoryLimit)
+	if lim <= 0 || b == nil || !r.cfg.aggregates(r.model, r.plan) {
+		return
+	}
+	workers := int64(max(1, min(r.workers, len(r.plan.units))))
+	need := 8 * int64(len(r.model.possible)) * int64(b.len()) * workers
+	if need > lim/2 {
+		r.log.Warn("the counts of each bag's values took more than half of run.memory_limit, which does not bound them: every worker keeps one per bag and value",
+			"bags", b.len(), "values", len(r.model.possible), "workers", workers, "estimate", formatBytes(need),
+			"memory_limit", r.cfg.Run.MemoryLimit.String())
+	}
 }
 
 // keyOverheadBytes is what a string bag key costs besides its bytes: its
