@@ -86,6 +86,20 @@ func BenchmarkTable(b *testing.B) {
 	}
 }
 
+// BenchmarkPosteriors computes the posteriors of a table of 100,000
+// Gaussian readings under K = 3 components, as the posteriors pass does
+// for every row of the input.
+func BenchmarkPosteriors(b *testing.B) {
+	xs, comps := gaussianBenchBag(3, 100000)
+	tab := em.Table(nil, xs, comps)
+	weights := []float64{0.2, 0.3, 0.5}
+	var dst []float64
+	for b.Loop() {
+		dst = em.Posteriors(dst, tab, weights)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(xs)), "ns/row")
+}
+
 // tinyBags returns nb bags of n draws over the codes 0..levels-1 from
 // random mixtures of the K components with code probabilities probs
 // (row-major K×levels), aggregated as the pipeline aggregates them: one

@@ -668,7 +668,7 @@ func Posteriors(dst, logLik, weights []float64) []float64 {
 		for j, v := range row {
 			out[j] = 0
 			if weights[j] > 0 {
-				out[j] = weights[j] * math.Exp(v-m)
+				out[j] = weights[j] * expNeg(v-m) // v-m <= 0
 			}
 			sum += out[j]
 		}
