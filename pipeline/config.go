@@ -728,12 +728,14 @@ func friendlyYAML(err error, doc *yaml.Node, b []byte) error {
 	msg = strings.ReplaceAll(msg, "yaml: unmarshal errors:\n  ", "")
 	msg = strings.ReplaceAll(msg, "\n  ", "; ")
 	msg = strings.TrimPrefix(msg, "yaml: ")
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil && !strings.Contains(msg, "tab") {
-		// yaml.v3 says "found character that cannot start any token" (or
-		// less) about a tab that indents a line.
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil && strings.Contains(msg, "cannot start any token") {
+		// yaml.v3's scanner says so about a tab that indents a line.
 		line, _ := strconv.Atoi(m[1])
-		if lines := strings.Split(string(b), "\n"); line >= 1 && line <= len(lines) && strings.Contains(lines[line-1], "\t") {
-			msg += " (the line holds a tab character: YAML indents with spaces only)"
+		if lines := strings.Split(string(b), "\n"); line >= 1 && line <= len(lines) {
+			l := lines[line-1]
+			if indent := l[:len(l)-len(strings.TrimLeft(l, " \t"))]; strings.Contains(indent, "\t") {
+				msg += " (the line is indented with a tab: YAML indents with spaces only)"
+			}
 		}
 	}
 	return errors.New(msg)
@@ -767,7 +769,10 @@ func typeErrorInTerms(e string, doc *yaml.Node) string {
 	if !ok {
 		return e
 	}
-	key := ""
+	// The key is named only when one value of the document fits the
+	// error: on one line two values may (a flow mapping and a value in
+	// it), and an anchored value is used wherever its aliases are.
+	var keys []string
 	walkKeys(doc, "", 0, func(path string, n *yaml.Node) bool {
 		if n.Line != line || n.ShortTag() != tag || path == "" {
 			return false
@@ -777,18 +782,24 @@ func typeErrorInTerms(e string, doc *yaml.Node) string {
 				return false
 			}
 		}
-		key = path
-		return true
+		keys = append(keys, path)
+		if n.Anchor != "" {
+			keys = append(keys, "(its aliases)")
+		}
+		return len(keys) > 1
 	})
-	if key == "" {
+	if len(keys) != 1 {
 		return e
 	}
-	return fmt.Sprintf("line %d: %s must be %s, got %s", line, key, want, got)
+	return fmt.Sprintf("line %d: %s must be %s, got %s", line, keys[0], want, got)
 }
 
 // walkKeys calls f with the key path (model.components[1].sd) of every
-// value under n, depth first in document order, following aliases and
-// merge keys, until f returns true; it reports whether f did.
+// value under n, depth first in document order, into mappings written out
+// after merge keys (<<) but not through aliases (an alias's value is
+// walked where its anchor is: following them, a short document of
+// aliases of aliases would take years), until f returns true; it reports
+// whether f did.
 func walkKeys(n *yaml.Node, path string, depth int, f func(path string, n *yaml.Node) bool) bool {
 	if n == nil || depth > 64 {
 		return false
@@ -801,7 +812,7 @@ func walkKeys(n *yaml.Node, path string, depth int, f func(path string, n *yaml.
 			}
 		}
 	case yaml.AliasNode:
-		return walkKeys(n.Alias, path, depth+1, f)
+		return false
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]

@@ -29,7 +29,7 @@ var expectedErrors = []struct {
 	{"paths_scalar.bad.yml", `line 2: input.paths must be a list of strings, got the string "data/in"`},
 	{"posteriors_quoted.bad.yml", `line 11: output.posteriors must be true or false, got the string "true"`},
 	{"top_scalar.bad.yml", `line 1: the config must be a mapping of sections (input, model, em, output, run), got the string "input.p..."`},
-	{"tab_indent.bad.yml", "line 3: found character that cannot start any token (the line holds a tab character: YAML indents with spaces only)"},
+	{"tab_indent.bad.yml", "line 3: found character that cannot start any token (the line is indented with a tab: YAML indents with spaces only)"},
 	{"range_fraction.bad.yml", `line 9: model.components_range[1] must be a whole number, got "2.9"`},
 	{"merge_fraction.bad.yml", `line 11: em.max_iter must be a whole number, got "1.9"`},
 	{"duplicate_key.bad.yml", `line 4: mapping key "bag" already defined at line 3`},
