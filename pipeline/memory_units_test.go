@@ -184,9 +184,9 @@ func TestWarnManyShortKeys(t *testing.T) {
 	}
 }
 
-// TestSpillLargeUnitMatchesInMemory: a unit larger than a record batch
-// (one row group of 1.5M readings, read in batches of batchRows) is
-// spilled a batch at a time, several segments of a partition per unit,
+// TestSpillLargeUnitMatchesInMemory: a large unit (one row group of 1.5M
+// readings) is read and spilled a batch of flushRows at a time, several
+// segments of a partition per unit,
 // and the tables are those of a run that holds every row, bit for bit.
 // Before the scanner flushed batch by batch, a worker gathered the whole
 // unit first (329 MiB under 64MiB for two row groups of 3M readings).
@@ -217,11 +217,11 @@ run: {temp_dir: %q}
 		t.Fatalf("the reference run spilled %d bytes", sum.Spilled)
 	}
 	out := filepath.Join(root, "out")
-	// One unit of two batches (1M and 0.5M rows), each more than the
-	// flush size: the unit is spilled in two flushes.
+	// One unit, read in batches of the flush size and spilled batch by
+	// batch: a dozen flushes.
 	sum := mustRun(t, config(out), Options{spillPartitions: 3, spillFlushRows: 1 << 17, replan: func(p *plan) {
-		if len(p.units) != 1 || p.units[0].rows <= batchRows {
-			t.Errorf("%d units, the first of %d rows: the test needs one unit of more than a batch", len(p.units), p.units[0].rows)
+		if len(p.units) != 1 || p.units[0].rows <= 4<<17 {
+			t.Errorf("%d units, the first of %d rows: the test needs one unit of several flushes", len(p.units), p.units[0].rows)
 		}
 	}})
 	if sum.Spilled == 0 || sum.SpillPartitions != 3 {

@@ -354,7 +354,7 @@ func missingDirs(path string) []string {
 // release lets go of the staging folder's lock.
 func (s *stage) release() {
 	if s.lock != nil {
-		_ = s.lock.Close() // a read-only lock descriptor: nothing to lose
+		_ = s.lock.Close() // a lock file nothing was written to: nothing to lose
 		s.lock = nil
 	}
 }

@@ -143,7 +143,7 @@ func Check(ctx context.Context, cfg *Config, opts Options) (*Summary, error) {
 	if rows := r.streams(); rows > 0 {
 		r.sum.Windows = len(r.plan.windows(rows))
 	} else {
-		parts, err := r.spillPlan()
+		parts, _, err := r.spillPlan()
 		if err != nil {
 			return nil, err
 		}
@@ -345,7 +345,7 @@ func (r *runner) write(ctx context.Context, start time.Time) (err error) {
 // run.memory_limit (spillPlan), or nil when they fit (or are aggregated as
 // counts).
 func (r *runner) spiller() (*spiller, error) {
-	parts, err := r.spillPlan()
+	parts, need, err := r.spillPlan()
 	if err != nil || parts == 0 {
 		return nil, err
 	}
@@ -359,13 +359,14 @@ func (r *runner) spiller() (*spiller, error) {
 	}
 	r.sum.SpillPartitions = parts
 	r.log.Info("spilling rows: they would not fit run.memory_limit", "rows", r.sum.Rows, "partitions", parts, "folder", sp.dir,
-		"estimate", formatBytes(2*r.rowBytes()*r.sum.Rows+r.keyBytes()))
+		"estimate", formatBytes(need))
 	return sp, nil
 }
 
 // spillPlan decides, from the plan alone, whether the rows read whole (not
 // window by window) must be spilled to fit run.memory_limit, and into how
-// many partitions: 0 for none. mixbatch validate makes the same decision.
+// many partitions: 0 for none; and the estimate of the rows' and keys'
+// memory it decided by. mixbatch validate makes the same decision.
 //
 // Held in memory, a row costs its bag id (4 bytes), its values and count
 // (8 bytes each), twice: as read, and grouped by bag. String bag keys
@@ -378,33 +379,33 @@ func (r *runner) spiller() (*spiller, error) {
 // cannot spill, is refused when its rows alone are more than half the
 // budget, and warned about when its estimate (sharedBytes) is more than
 // the budget.
-func (r *runner) spillPlan() (int, error) {
+func (r *runner) spillPlan() (parts int, need int64, err error) {
 	lim := int64(r.cfg.Run.MemoryLimit)
 	if lim == 0 && r.opts.spillPartitions == 0 || r.cfg.aggregates(r.model, r.plan) {
-		return 0, nil
+		return 0, 0, nil
 	}
 	rowNeed := 2 * r.rowBytes() * r.sum.Rows
 	keys := r.keyBytes()
-	parts := int(min(max((rowNeed+lim/4-1)/max(lim/4, 1), 2), maxSpillPartitions))
+	parts = int(min(max((rowNeed+lim/4-1)/max(lim/4, 1), 2), maxSpillPartitions))
 	switch {
 	case r.opts.spillPartitions > 0:
-		return r.opts.spillPartitions, nil
+		parts = r.opts.spillPartitions
 	case rowNeed <= lim/2 && (rowNeed+keys <= lim/2 || rowNeed <= lim/4 || r.cfg.Model.Scope == ScopeShared):
 		if r.cfg.Model.Scope == ScopeShared {
-			if need := r.sharedBytes(); need+keys > lim {
+			if fit := r.sharedBytes(); fit+keys > lim {
 				r.log.Warn("model.scope: shared fits every bag at once: it needs more than run.memory_limit, which does not bound it",
-					"estimate", formatBytes(need+keys), "rows", formatBytes(rowNeed), "keys", formatBytes(keys),
+					"estimate", formatBytes(fit+keys), "rows", formatBytes(rowNeed), "keys", formatBytes(keys),
 					"memory_limit", r.cfg.Run.MemoryLimit.String())
 			}
 		}
-		return 0, nil
+		return 0, rowNeed + keys, nil
 	}
 	if r.cfg.Model.Scope == ScopeShared {
-		return 0, fmt.Errorf("model.scope: shared fits every bag at once, so it keeps all rows in memory: about %s here (%s for the rows as read and grouped, %s for the fit's working copies%s; not counting the process's fixed part, about 65 MiB), more than run.memory_limit %s allows; raise the limit or leave it unset",
+		return 0, 0, fmt.Errorf("model.scope: shared fits every bag at once, so it keeps all rows in memory: about %s here (%s for the rows as read and grouped, %s for the fit's working copies%s; not counting the process's fixed part, about 65 MiB), more than run.memory_limit %s allows; raise the limit or leave it unset",
 			formatBytes(r.sharedBytes()+keys), formatBytes(rowNeed), formatBytes(r.sharedBytes()-rowNeed),
 			keyNote(keys), r.cfg.Run.MemoryLimit)
 	}
-	return parts, nil
+	return parts, rowNeed + keys, nil
 }
 
 // keyNote describes the key bytes of an estimate, for messages.
@@ -478,8 +479,8 @@ func (r *runner) warnLargeBag(b *bags) {
 
 // warnCounts logs a warning when the counts of discrete values that the
 // workers kept while reading took more than half of run.memory_limit:
-// each worker keeps a float64 per bag it saw and value the family can
-// take (a categorical model's labels), whatever the budget, so a model of
+// each worker keeps a float64 per bag (per key of the range, for dense
+// integer keys) and value the family can take (a categorical model's labels), whatever the budget, so a model of
 // many labels over many bags outgrows it (500k bags of 100 labels took
 // 1.2 GiB under 64MiB). It is said after the fact, for the next run's
 // budget: the bags are known only once read.
@@ -489,7 +490,11 @@ func (r *runner) warnCounts(b *bags) {
 		return
 	}
 	workers := int64(max(1, min(r.workers, len(r.plan.units))))
-	need := 8 * int64(len(r.model.possible)) * int64(b.len()) * workers
+	ids := int64(b.len())
+	if r.plan.dense {
+		ids = r.plan.keyHi - r.plan.keyLo + 1 // a counter for every key of the range
+	}
+	need := 8 * int64(len(r.model.possible)) * ids * workers
 	if need > lim/2 {
 		r.log.Warn("the counts of each bag's values took more than half of run.memory_limit, which does not bound them: every worker keeps one per bag and value",
 			"bags", b.len(), "values", len(r.model.possible), "workers", workers, "estimate", formatBytes(need),

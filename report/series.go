@@ -162,7 +162,8 @@ func computeSeries(mix *pipeline.Mixture, w []float64, obs *observations) *serie
 }
 
 // A poisson plot draws a bar per value up to maxPoissonBars values; a
-// wider range is binned into about poissonBins bins (at most that many).
+// wider range is binned into about poissonBins bins (one more when the
+// first bin starts before the smallest value).
 const (
 	maxPoissonBars = 150
 	poissonBins    = 100

@@ -252,7 +252,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, code := loadConfig(*config, log)
 	if cfg == nil {
-		if *config != "" { // run ends with a line on stdout, however its config is
+		if *config != "" { // a run of a config ends with a line on stdout, however bad the config
 			fmt.Fprintf(stdout, "mixbatch: invalid config %s; nothing run, nothing written\n", *config)
 		}
 		return code
