@@ -6,6 +6,7 @@ package flock
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -32,19 +33,34 @@ func Open(path string, create bool) (*os.File, error) {
 
 // Create makes the lock file path, which must not exist, and returns it
 // locked. It is created and locked under another name (path + ".new") and
-// then renamed into place, so that it is never seen unlocked: made in
+// then linked into place, so that it is never seen unlocked: made in
 // place, it would be there unlocked for a moment, in which another run's
 // cleaner would take its folder for a dead run's and remove it, or hold
 // the lock itself so that Create failed. A cleaner leaves a young folder
-// without a lock file alone.
+// without a lock file alone. The link, unlike a rename, refuses a path
+// that exists (the lock of another holder).
 func Create(path string) (*os.File, error) {
 	tmp := path + ".new"
 	f, err := Open(tmp, true)
 	if err != nil {
+		if !errors.Is(err, fs.ErrExist) {
+			err = errors.Join(err, ignoreMissing(os.Remove(tmp))) // created, not locked
+		}
 		return nil, err
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := os.Link(tmp, path); err != nil {
 		return nil, errors.Join(err, f.Close(), os.Remove(tmp))
 	}
+	if err := os.Remove(tmp); err != nil {
+		return nil, errors.Join(err, f.Close(), os.Remove(path))
+	}
 	return f, nil
+}
+
+// ignoreMissing returns err unless it says the file does not exist.
+func ignoreMissing(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
 }

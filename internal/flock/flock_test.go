@@ -53,7 +53,7 @@ func TestCreateNeverSeenUnlocked(t *testing.T) {
 	for i := range paths {
 		paths[i] = filepath.Join(dir, "lock-"+strconv.Itoa(i))
 	}
-	done := make(chan []*os.File)
+	done := make(chan []*os.File, 1)
 	go func() {
 		var held []*os.File
 		for _, p := range paths {
@@ -68,9 +68,10 @@ func TestCreateNeverSeenUnlocked(t *testing.T) {
 	}()
 	stolen := 0
 	var held []*os.File
-	for held == nil {
+	for finished := false; !finished; {
 		select {
 		case held = <-done:
+			finished = true // one more sweep, over every file
 		default:
 		}
 		for _, p := range paths {
@@ -94,5 +95,31 @@ func TestCreateNeverSeenUnlocked(t *testing.T) {
 	}
 	if leftovers, _ := filepath.Glob(filepath.Join(dir, "*.new")); len(leftovers) != 0 {
 		t.Errorf("Create left %d temporary files", len(leftovers))
+	}
+}
+
+// TestCreateRefusesExisting: Create does not replace a lock file that
+// exists, held or not (a rename would, giving two holders), and leaves no
+// temporary file.
+func TestCreateRefusesExisting(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".lock")
+	held, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, err := Create(path); !errors.Is(err, os.ErrExist) {
+		if f != nil {
+			_ = f.Close()
+		}
+		t.Errorf("Create of a held lock file: %v, want ErrExist", err)
+	}
+	if err := held.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Create(path); !errors.Is(err, os.ErrExist) {
+		t.Errorf("Create of a free lock file: %v, want ErrExist", err)
+	}
+	if left, _ := filepath.Glob(path + ".new"); len(left) != 0 {
+		t.Errorf("left %v", left)
 	}
 }
