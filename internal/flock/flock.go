@@ -49,12 +49,30 @@ func Create(path string) (*os.File, error) {
 		return nil, err
 	}
 	if err := os.Link(tmp, path); err != nil {
-		return nil, errors.Join(err, f.Close(), os.Remove(tmp))
+		if !noHardLinks(err) {
+			return nil, errors.Join(err, f.Close(), os.Remove(tmp))
+		}
+		// A file system without hard links (some FUSE and SMB mounts):
+		// rename, once the path is seen free (callers lock folders of
+		// their own, which nobody else creates files in).
+		if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+			return nil, errors.Join(&fs.PathError{Op: "create", Path: path, Err: fs.ErrExist}, f.Close(), os.Remove(tmp))
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return nil, errors.Join(err, f.Close(), os.Remove(tmp))
+		}
+		return f, nil
 	}
 	if err := os.Remove(tmp); err != nil {
 		return nil, errors.Join(err, f.Close(), os.Remove(path))
 	}
 	return f, nil
+}
+
+// noHardLinks reports whether a link error says the file system has no
+// hard links.
+func noHardLinks(err error) bool {
+	return errors.Is(err, unix.EPERM) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS)
 }
 
 // ignoreMissing returns err unless it says the file does not exist.
