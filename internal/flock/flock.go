@@ -48,7 +48,7 @@ func Create(path string) (*os.File, error) {
 		}
 		return nil, err
 	}
-	if err := os.Link(tmp, path); err != nil {
+	if err := link(tmp, path); err != nil {
 		if !noHardLinks(err) {
 			return nil, errors.Join(err, f.Close(), os.Remove(tmp))
 		}
@@ -68,6 +68,10 @@ func Create(path string) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// link is os.Link; tests replace it to stand for a file system without
+// hard links.
+var link = os.Link
 
 // noHardLinks reports whether a link error says the file system has no
 // hard links.

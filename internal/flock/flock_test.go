@@ -123,3 +123,28 @@ func TestCreateRefusesExisting(t *testing.T) {
 		t.Errorf("left %v", left)
 	}
 }
+
+// TestCreateWithoutHardLinks: where the file system has no hard links,
+// Create renames the locked file into place, still refusing a path that
+// exists.
+func TestCreateWithoutHardLinks(t *testing.T) {
+	link = func(string, string) error { return &os.LinkError{Op: "link", Err: unix.EPERM} }
+	t.Cleanup(func() { link = os.Link })
+	path := filepath.Join(t.TempDir(), ".lock")
+	held, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(path, false); !errors.Is(err, unix.EWOULDBLOCK) {
+		t.Errorf("Open of the created lock: %v, want EWOULDBLOCK", err)
+	}
+	if _, err := Create(path); !errors.Is(err, os.ErrExist) {
+		t.Errorf("Create of an existing lock file: %v, want ErrExist", err)
+	}
+	if left, _ := filepath.Glob(path + ".new"); len(left) != 0 {
+		t.Errorf("left %v", left)
+	}
+	if err := held.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
