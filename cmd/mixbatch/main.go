@@ -139,8 +139,13 @@ func moveGlobalFlags(args []string) []string {
 				return args
 			}
 			at := 1
-			if args[0] == "gen" && len(args) > 1 && !strings.HasPrefix(args[1], "-") {
-				at = 2
+			if args[0] == "gen" {
+				// After gen's kind of data; without one, last, so that
+				// gen still sees what it was given first (--help).
+				at = len(args)
+				if len(args) > 1 && !strings.HasPrefix(args[1], "-") {
+					at = 2
+				}
 			}
 			return slices.Concat(args[:at], globals, args[at:])
 		}
@@ -429,8 +434,13 @@ var genSynopsis = map[string]string{
 }
 
 func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && genSynopsis[args[0]] == "" && wantsJSON(args) {
-		usageError(stderr, fmt.Sprintf("unknown kind of data %q: marbles or readings", args[0]), "mixbatch gen marbles|readings ...")
+	help := len(args) > 0 && (args[0] == "--help" || args[0] == "-h")
+	if len(args) > 0 && genSynopsis[args[0]] == "" && !help && wantsJSON(args) {
+		msg := fmt.Sprintf("unknown kind of data %q: marbles or readings", args[0])
+		if strings.HasPrefix(args[0], "-") {
+			msg = "gen needs the kind of data first: marbles or readings"
+		}
+		usageError(stderr, msg, "mixbatch gen marbles|readings ...")
 		return exitUsage
 	}
 	if len(args) == 0 || genSynopsis[args[0]] == "" {

@@ -134,6 +134,19 @@ func TestGlobalFlagBeforeCommandWithFlagLast(t *testing.T) {
 	}
 }
 
+// TestGlobalFlagsBeforeGen: global flags before gen go after its kind of
+// data, or last when there is none, so that gen still sees --help first
+// ("--quiet gen --help" exited 2, and "--log-format json gen" said
+// unknown kind of data "--log-format").
+func TestGlobalFlagsBeforeGen(t *testing.T) {
+	_, stderr := wantExit(t, exitOK, "--quiet", "gen", "--help")
+	wantContains(t, "stderr", stderr, "mixbatch gen marbles")
+	_, stderr = wantExit(t, exitUsage, "--log-format", "json", "gen", "--bags", "3")
+	wantContains(t, "stderr", stderr, "gen needs the kind of data first")
+	_, stderr = wantExit(t, exitOK, "--quiet", "gen", "marbles", "--help")
+	wantContains(t, "stderr", stderr, "-rows-per-bag")
+}
+
 // TestGenInterruptedNamesSignal: gen, stopped by a signal, says which, as
 // run does ("interrupted by SIGTERM", not "context canceled" alone).
 func TestGenInterruptedNamesSignal(t *testing.T) {
