@@ -29,18 +29,7 @@ func TestCheckSaysWhatRunDecides(t *testing.T) {
 		t.Fatal(err)
 	}
 	config := func(out, extra string) *Config {
-		return mustLoad(t, fmt.Sprintf(`
-input: {paths: [%q], bag: sensor_id, value: value}
-model:
-  family: gaussian
-  components:
-    - {name: idle, mean: 20, sd: 2}
-    - {name: working, mean: 35, sd: 3}
-    - {name: faulty, mean: 60, sd: 8}
-%s
-output: {dir: %q}
-run: {memory_limit: 64MiB, temp_dir: %q}
-`, in, extra, out, root))
+		return readingsConfig(t, in, out, extra, fmt.Sprintf("{memory_limit: 64MiB, temp_dir: %q}", root))
 	}
 
 	t.Run("spilled", func(t *testing.T) {

@@ -281,3 +281,22 @@ func writeArrowFile(path string, rec arrow.Record) error {
 	}
 	return err
 }
+
+// readingsConfig is the config of the fixed regimes of mixbatch gen
+// readings over the input in, written to out, with extra lines in model
+// (indented by two spaces) and run set to the flow mapping run.
+func readingsConfig(t testing.TB, in, out, extra, run string) *Config {
+	t.Helper()
+	return mustLoad(t, fmt.Sprintf(`
+input: {paths: [%q], bag: sensor_id, value: value}
+model:
+  family: gaussian
+  components:
+    - {name: idle, mean: 20, sd: 2}
+    - {name: working, mean: 35, sd: 3}
+    - {name: faulty, mean: 60, sd: 8}
+%s
+output: {dir: %q}
+run: %s
+`, in, extra, out, run))
+}

@@ -200,17 +200,7 @@ func TestSpillLargeUnitMatchesInMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	config := func(out string) *Config {
-		return mustLoad(t, fmt.Sprintf(`
-input: {paths: [%q], bag: sensor_id, value: value}
-model:
-  family: gaussian
-  components:
-    - {name: idle, mean: 20, sd: 2}
-    - {name: working, mean: 35, sd: 3}
-    - {name: faulty, mean: 60, sd: 8}
-output: {dir: %q}
-run: {temp_dir: %q}
-`, in, out, root))
+		return readingsConfig(t, in, out, "", fmt.Sprintf("{temp_dir: %q}", root))
 	}
 	ref := filepath.Join(root, "ref")
 	if sum := mustRun(t, config(ref), Options{}); sum.Spilled != 0 {
