@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -728,6 +729,11 @@ func friendlyYAML(err error, doc *yaml.Node, b []byte) error {
 	msg = strings.ReplaceAll(msg, "yaml: unmarshal errors:\n  ", "")
 	msg = strings.ReplaceAll(msg, "\n  ", "; ")
 	msg = strings.TrimPrefix(msg, "yaml: ")
+	if te == nil && !yamlLineRE.MatchString(msg) {
+		// yaml.v3 gives no line for a problem on the first line, nor for
+		// a byte its reader refuses (see yamlProblemLine).
+		msg = fmt.Sprintf("line %d: %s", yamlProblemLine(msg, b), msg)
+	}
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil && strings.Contains(msg, "cannot start any token") {
 		// yaml.v3's scanner says so about a tab that indents a line.
 		line, _ := strconv.Atoi(m[1])
@@ -739,6 +745,33 @@ func friendlyYAML(err error, doc *yaml.Node, b []byte) error {
 		}
 	}
 	return errors.New(msg)
+}
+
+// yamlProblemLine returns the line of the problem of a yaml.v3 error
+// message msg that gives none, in config text b: for an error of its
+// reader (invalid UTF-8, a control character), the line of the first
+// character it refuses (YAML's printable set, yaml.v3's readerc.go); for
+// any other, line 1, the only line yaml.v3 leaves out.
+func yamlProblemLine(msg string, b []byte) int {
+	if !strings.Contains(msg, "UTF-8") && !strings.Contains(msg, "Unicode") && !strings.Contains(msg, "control character") {
+		return 1
+	}
+	line := 1
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			return line
+		case r == '\n':
+			line++
+		case r == '\t', r == '\r', r >= 0x20 && r <= 0x7e, r == 0x85, r >= 0xa0 && r <= 0xd7ff,
+			r >= 0xe000 && r <= 0xfffd, r >= 0x10000 && r <= 0x10ffff:
+		default:
+			return line
+		}
+		b = b[n:]
+	}
+	return 1
 }
 
 // typeErrorInTerms rewrites one entry of a yaml.TypeError, such as

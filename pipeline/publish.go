@@ -238,7 +238,15 @@ func (o *Output) Publish(ctx context.Context, m *Manifest) error {
 	}
 	o.done = true
 	o.log.Info("published", "run_id", o.runID, "output", store.Redact(o.dir))
-	if o.overwrite && prev != "" {
+	switch {
+	case !o.overwrite || prev == "":
+	case prev >= o.runID:
+		// The previous manifest names a run that sorts after this one: a
+		// writer whose clock was ahead, or a manifest.json not written by
+		// mixbatch. Deleting the runs before it would delete this one.
+		o.log.Warn("the previous manifest.json names a run id that does not sort before this run's; no old runs are deleted",
+			"previous_run_id", prev, "run_id", o.runID)
+	default:
 		o.removeRunsBefore(ctx, prev)
 	}
 	return nil

@@ -925,3 +925,24 @@ func TestBaselineFailedBags(t *testing.T) {
 		})
 	}
 }
+
+// TestManifestFilesStayInRun: the part files a manifest.json lists are
+// read only inside the run's folder: a manifest not written by mixbatch
+// that names ../x.parquet or an absolute path is refused, by name.
+func TestManifestFilesStayInRun(t *testing.T) {
+	for _, f := range []string{"../other/fits.parquet", "/etc/fits.parquet", "fits/../../x.parquet"} {
+		r := &run{dir: t.TempDir(), man: pipeline.Manifest{Tables: map[string]pipeline.ManifestTable{
+			pipeline.FitsTable: {Files: []string{"fits/part-00000.parquet", f}},
+		}}}
+		_, err := r.parts(pipeline.FitsTable)
+		if err == nil || !strings.Contains(err.Error(), "not a file of the run") {
+			t.Errorf("manifest listing %q: error %v, want a refusal", f, err)
+		}
+	}
+	r := &run{dir: t.TempDir(), man: pipeline.Manifest{Tables: map[string]pipeline.ManifestTable{
+		pipeline.FitsTable: {Files: []string{"fits/part-00000.parquet"}},
+	}}}
+	if got, err := r.parts(pipeline.FitsTable); err != nil || len(got) != 1 {
+		t.Errorf("a run's own part: %v, %v", got, err)
+	}
+}

@@ -90,6 +90,11 @@ func (r *run) parts(table string) ([]string, error) {
 	if t, ok := r.man.Tables[table]; ok && len(t.Files) > 0 {
 		out := make([]string, len(t.Files))
 		for i, f := range t.Files {
+			if !filepath.IsLocal(filepath.FromSlash(f)) {
+				// Only the run's own files: not ../x or /etc/x, which a
+				// manifest.json not written by mixbatch could name.
+				return nil, fmt.Errorf("run %s: manifest.json lists %q in %s, which is not a file of the run", store.Redact(r.dir), f, table)
+			}
 			if store.IsURL(r.dir) {
 				out[i] = store.Join(r.dir, f)
 			} else {
