@@ -270,20 +270,26 @@ func skipRun(t *testing.T) string {
 	}
 	rec := b.NewRecord()
 	defer rec.Release()
-	data := filepath.Join(dir, "data.parquet")
-	if err := writers.WriteFile(data, sc, []arrow.Record{rec}, writers.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "out")
-	cfg, err := pipeline.Load([]byte(fmt.Sprintf(`
-input: {paths: [%q], bag: bag_id, value: red}
+	out := runRecord(t, dir, rec, "bag: bag_id, value: red", `
 model:
   family: bernoulli
   components: [{name: factory1, p: 0.8}, {name: factory2, p: 0.3}]
 em: {max_iter: 3, accelerate: none}
-output: {dir: %q}
-run: {on_error: skip}
-`, data, out)))
+run: {on_error: skip}`)
+	return out
+}
+
+// runRecord writes rec to dir/data.parquet and runs mixbatch over it with
+// the input keys input (bag and value) and the config's other sections
+// rest, writing to dir/out, which it returns.
+func runRecord(t *testing.T, dir string, rec arrow.Record, input, rest string) string {
+	t.Helper()
+	data := filepath.Join(dir, "data.parquet")
+	if err := writers.WriteFile(data, rec.Schema(), []arrow.Record{rec}, writers.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	cfg, err := pipeline.Load([]byte(fmt.Sprintf("input: {paths: [%q], %s}\noutput: {dir: %q}\n%s\n", data, input, out, rest)))
 	if err != nil {
 		t.Fatal(err)
 	}

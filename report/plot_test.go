@@ -21,7 +21,6 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/mixbatch/mixbatch/pipeline"
-	"github.com/mixbatch/mixbatch/writers"
 )
 
 // TestPlotPNG draws a PNG of a bag of every family at a requested size
@@ -454,22 +453,8 @@ func TestPlotPoissonWide(t *testing.T) {
 	}
 	rec := b.NewRecord()
 	defer rec.Release()
-	data := filepath.Join(dir, "calls.parquet")
-	if err := writers.WriteFile(data, sc, []arrow.Record{rec}, writers.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "out")
-	cfg, err := pipeline.Load([]byte(fmt.Sprintf(`
-input: {paths: [%q], bag: day, value: calls}
-model: {family: poisson, components: [{name: low, rate: 5000}, {name: high, rate: 8000}]}
-output: {dir: %q}
-`, data, out)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pipeline.Run(t.Context(), cfg, pipeline.Options{}); err != nil {
-		t.Fatal(err)
-	}
+	out := runRecord(t, dir, rec, "bag: day, value: calls",
+		"model: {family: poisson, components: [{name: low, rate: 5000}, {name: high, rate: 8000}]}")
 	d, err := loadBag(t.Context(), out, "1")
 	if err != nil {
 		t.Fatal(err)

@@ -771,29 +771,14 @@ func TestEmptyRun(t *testing.T) {
 	defer b.Release()
 	rec := b.NewRecord()
 	defer rec.Release()
-	data := filepath.Join(dir, "empty.parquet")
-	if err := writers.WriteFile(data, sc, []arrow.Record{rec}, writers.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "out")
-	cfg, err := pipeline.Load([]byte(fmt.Sprintf(`
-input: {paths: [%q], bag: shop, value: calls}
-model: {family: poisson, components: [{name: quiet, rate: 2}]}
-output: {dir: %q}
-`, data, out)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pipeline.Run(t.Context(), cfg, pipeline.Options{}); err != nil {
-		t.Fatal(err)
-	}
+	out := runRecord(t, dir, rec, "bag: shop, value: calls", "model: {family: poisson, components: [{name: quiet, rate: 2}]}")
 	page := writeReport(t, out, Options{Baseline: out})
 	for _, s := range []string{`<span>bags</span><b class="stat">0</b>`, "Failed bags: 0", "0 bags in both runs"} {
 		if !strings.Contains(page, s) {
 			t.Errorf("report has no %q", s)
 		}
 	}
-	err = Plot(t.Context(), out, "x", PNG, &bytes.Buffer{}, PlotOptions{})
+	err := Plot(t.Context(), out, "x", PNG, &bytes.Buffer{}, PlotOptions{})
 	if err == nil || !strings.Contains(err.Error(), `bag "x" not found: run `+out+" has no bags") {
 		t.Errorf("error %v", err)
 	}
