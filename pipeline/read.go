@@ -347,8 +347,6 @@ func checkSchema(cfg *Config, path string, sc *arrow.Schema) ([]arrow.DataType, 
 	return types, nil
 }
 
-// checkValueType checks that value column name, of type val, can hold the
-// family's values.
 // castHint says what to do with a DECIMAL column (DuckDB writes literals
 // such as 1.5 as DECIMAL), which no family and no count takes.
 func castHint(t arrow.DataType) string {
@@ -359,6 +357,8 @@ func castHint(t arrow.DataType) string {
 	return ""
 }
 
+// checkValueType checks that value column name, of type val, can hold the
+// family's values.
 func checkValueType(cfg *Config, path, name string, val arrow.DataType) error {
 	want := map[string]string{
 		Bernoulli:            "bool or integer (0/1)",
