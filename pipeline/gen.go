@@ -542,13 +542,7 @@ func generate(ctx context.Context, dir string, lay *layout,
 				err = errors.Join(err, fmt.Errorf("gen: removing partial output: %w", rerr))
 			}
 		}
-		// And the folders it made, if nothing else was put there
-		// meanwhile (Remove refuses a folder that is not empty).
-		for _, d := range made {
-			if os.Remove(d) != nil {
-				break
-			}
-		}
+		removeMade(made) // and the folders it made, if still empty
 	}()
 	// write writes rows lo to hi-1 of a table to path, in records of step
 	// rows: row j is row(j) of the appender made by newApp.

@@ -327,13 +327,20 @@ func (s *stage) abort() error {
 	err := os.RemoveAll(s.tmp)
 	s.release()
 	if err == nil {
-		for _, d := range s.made {
-			if os.Remove(d) != nil {
-				break // not empty (another run's), or gone: leave the rest
-			}
-		}
+		removeMade(s.made)
 	}
 	return err
+}
+
+// removeMade removes the folders dirs (as missingDirs lists them, deepest
+// first) that a run or gen created, while they are empty: one that is not
+// (another run's files are there now), or gone, and its parents stay.
+func removeMade(dirs []string) {
+	for _, d := range dirs {
+		if os.Remove(d) != nil {
+			return
+		}
+	}
 }
 
 // missingDirs returns the folders of path, itself included, that do not
