@@ -725,7 +725,6 @@ func friendlyYAML(err error, doc *yaml.Node, b []byte) error {
 		sec := sections[s[2]]
 		return fmt.Sprintf("unknown key %q in %s (it takes %s)", s[1], sec.name, strings.Join(yamlKeys(sec.typ), ", "))
 	})
-	msg = yamlTypeRE.ReplaceAllString(msg, "cannot use $1 `$2` as $3")
 	msg = strings.ReplaceAll(msg, "yaml: unmarshal errors:\n  ", "")
 	msg = strings.ReplaceAll(msg, "\n  ", "; ")
 	msg = strings.TrimPrefix(msg, "yaml: ")
@@ -777,11 +776,11 @@ func yamlProblemLine(msg string, b []byte) int {
 // typeErrorInTerms rewrites one entry of a yaml.TypeError, such as
 // "line 8: cannot unmarshal !!str `high` into float64", naming the key
 // the value belongs to: "line 8: model.components[0].p must be a number,
-// got "high"". An entry it cannot place is left as it is.
+// got "high"". An entry it cannot place is only reworded (inGoTerms).
 func typeErrorInTerms(e string, doc *yaml.Node) string {
 	m := yamlTypeLineRE.FindStringSubmatch(e)
 	if m == nil {
-		return e
+		return inGoTerms(e)
 	}
 	line, _ := strconv.Atoi(m[1])
 	tag, value, goType := "!!"+m[2], m[3], m[4]
@@ -800,7 +799,7 @@ func typeErrorInTerms(e string, doc *yaml.Node) string {
 	}
 	want, ok := goTypes[goType]
 	if !ok {
-		return e
+		return inGoTerms(e)
 	}
 	// The key is named only when one value of the document fits the
 	// error: on one line two values may (a flow mapping and a value in
@@ -822,9 +821,15 @@ func typeErrorInTerms(e string, doc *yaml.Node) string {
 		return len(keys) > 1
 	})
 	if len(keys) != 1 {
-		return e
+		return inGoTerms(e)
 	}
 	return fmt.Sprintf("line %d: %s must be %s, got %s", line, keys[0], want, got)
+}
+
+// inGoTerms rewrites a yaml.TypeError entry that typeErrorInTerms cannot
+// place: "cannot use str `high` as float64".
+func inGoTerms(e string) string {
+	return yamlTypeRE.ReplaceAllString(e, "cannot use $1 `$2` as $3")
 }
 
 // walkKeys calls f with the key path (model.components[1].sd) of every
