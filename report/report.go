@@ -167,7 +167,7 @@ type page struct {
 	Timings                          []timing
 	Inputs                           []pipeline.ManifestInput
 	InputCount, InputsMore           int64
-	RowsPerSecond                    int64
+	RowsPerSecond                    int64 // rows / timings total, not the run's summary line's rows / elapsed
 
 	Bags, OK, Failed, NotConverged int64
 	Rows                           int64
@@ -260,6 +260,7 @@ type paramStats struct {
 type baselineView struct {
 	Dir                      string
 	Joined, OnlyRun, OnlyOld int64
+	FailedBoth               int64    // bags of both runs that failed in both (in Joined)
 	Names                    []string // components compared, in the run's order
 	Dropped                  []string // components in only one of the runs
 	Bands                    []band
@@ -570,20 +571,15 @@ func (p *page) join(ctx context.Context, r, base *run, cur *mergedWeights, count
 	}
 	defer old.close()
 	// A bag that failed in one run has no weights there: it is a bag of
-	// both runs, without weights in one, not a bag of the other only.
-	curFailed, err := r.failedKeys(ctx)
-	if curFailed != nil {
-		defer curFailed.close()
+	// both runs, without weights in one, not a bag of the other only. One
+	// that failed in both has weights in neither: the fits tables, walked
+	// in step with the weights, find it.
+	fj, err := newFitsJoin(ctx, r, base)
+	if fj != nil {
+		defer fj.close()
 	}
 	if err != nil {
 		return err
-	}
-	oldFailed, err := base.failedKeys(ctx)
-	if oldFailed != nil {
-		defer oldFailed.close()
-	}
-	if err != nil {
-		return fmt.Errorf("baseline: %w", err)
 	}
 	bands := make([]int64, len(bandLabels))
 	top := topMovers{n: opts.Top}
@@ -608,9 +604,9 @@ func (p *page) join(ctx context.Context, r, base *run, cur *mergedWeights, count
 		}
 		switch {
 		case c < 0:
-			failed, err := oldFailed.failed(a.key)
+			_, failed, err := fj.upTo(a.key)
 			if err != nil {
-				return fmt.Errorf("baseline: %w", err)
+				return err
 			}
 			if failed {
 				bv.Joined++
@@ -621,7 +617,7 @@ func (p *page) join(ctx context.Context, r, base *run, cur *mergedWeights, count
 			count(a)
 			a, okA = cur.next()
 		case c > 0:
-			failed, err := curFailed.failed(b.key)
+			failed, _, err := fj.upTo(b.key)
 			if err != nil {
 				return err
 			}
@@ -633,6 +629,9 @@ func (p *page) join(ctx context.Context, r, base *run, cur *mergedWeights, count
 			}
 			b, okB = old.next()
 		default:
+			if _, _, err := fj.upTo(a.key); err != nil {
+				return err
+			}
 			bv.Joined++
 			count(a)
 			delta, arg, both := 0.0, 0, false
@@ -652,7 +651,7 @@ func (p *page) join(ctx context.Context, r, base *run, cur *mergedWeights, count
 				}
 			}
 			if !both {
-				delta = math.NaN() // failed in both runs
+				delta = math.NaN() // no shared component has a weight in either run
 			}
 			bands[bandOf(delta)]++
 			if delta > 0 {
@@ -668,6 +667,16 @@ func (p *page) join(ctx context.Context, r, base *run, cur *mergedWeights, count
 	if err := old.close(); err != nil {
 		return fmt.Errorf("baseline: %w", err)
 	}
+	if err := fj.rest(); err != nil {
+		return err
+	}
+	if err := fj.close(); err != nil {
+		return err
+	}
+	bv.FailedBoth = fj.both
+	bv.Joined += fj.both
+	bv.OnlyRun += fj.onlyRun
+	bv.OnlyOld += fj.onlyOld
 	for i, n := range bands {
 		label := bandLabels[i]
 		if i == len(bands)-1 && (r.selectsK() || base.selectsK()) {
@@ -675,6 +684,7 @@ func (p *page) join(ctx context.Context, r, base *run, cur *mergedWeights, count
 		}
 		bv.Bands = append(bv.Bands, band{Label: label, Bags: n})
 	}
+	bv.Bands = append(bv.Bands, band{Label: failedBothLabel, Bags: fj.both})
 	for _, m := range top.sorted() {
 		mv := moverView{Key: m.key.String(), Delta: m.delta, Comp: bv.Names[m.comp]}
 		for i := range m.cur {
@@ -693,6 +703,132 @@ var (
 	bandEdges  = []float64{0, 1e-8, 1e-4, 0.01, 0.1, math.Inf(1)}
 	bandLabels = []string{"0 (identical)", "(0, 1e-8]", "(1e-8, 1e-4]", "(1e-4, 0.01]", "(0.01, 0.1]", "over 0.1", "no weights in one run (failed)"}
 )
+
+// failedBothLabel is the band, after bandLabels, of the bags that failed
+// in both runs.
+const failedBothLabel = "no weights in either run (failed in both)"
+
+// fitsJoin walks the failed bags of a run and of its baseline (their
+// fits tables) side by side, in step with the merge join of their
+// weights, which asks it about each bag that has weights in either run,
+// in increasing key order. It answers whether that bag failed in each run,
+// and counts the failed bags in between, which have weights in neither
+// run: those that failed in both runs, and those that failed in one run
+// and are not in the other (not in its weights, not failed there).
+type fitsJoin struct {
+	cur, old *failedKeys
+	a, b     *bagKey // each run's next failed bag; nil once done
+
+	both, onlyRun, onlyOld int64 // bags with weights in neither run
+}
+
+func newFitsJoin(ctx context.Context, r, base *run) (*fitsJoin, error) {
+	j := &fitsJoin{}
+	var err error
+	if j.cur, err = r.failedKeys(ctx); err != nil {
+		return j, err
+	}
+	if j.old, err = base.failedKeys(ctx); err != nil {
+		return j, fmt.Errorf("baseline: %w", err)
+	}
+	if err := j.nextCur(); err != nil {
+		return j, err
+	}
+	if err := j.nextOld(); err != nil {
+		return j, err
+	}
+	if j.a != nil && j.b != nil && j.a.str != j.b.str {
+		return j, fmt.Errorf("run %s has %s bag keys, baseline %s %s ones: they do not join", r.dir, keyKind(*j.a), base.dir, keyKind(*j.b))
+	}
+	return j, nil
+}
+
+func (j *fitsJoin) nextCur() (err error) {
+	j.a, err = j.cur.next()
+	return err
+}
+
+func (j *fitsJoin) nextOld() (err error) {
+	if j.b, err = j.old.next(); err != nil {
+		return fmt.Errorf("baseline: %w", err)
+	}
+	return nil
+}
+
+// upTo counts the failed bags before key, moves past key and reports
+// whether bag key failed in the run and in the baseline. Keys must be
+// asked in increasing order.
+func (j *fitsJoin) upTo(key bagKey) (curFailed, oldFailed bool, err error) {
+	if err := j.skip(&key); err != nil {
+		return false, false, err
+	}
+	if j.a != nil && compareKeys(*j.a, key) == 0 {
+		curFailed = true
+		if err := j.nextCur(); err != nil {
+			return false, false, err
+		}
+	}
+	if j.b != nil && compareKeys(*j.b, key) == 0 {
+		oldFailed = true
+		if err := j.nextOld(); err != nil {
+			return false, false, err
+		}
+	}
+	return curFailed, oldFailed, nil
+}
+
+// rest counts the failed bags after the last key asked about.
+func (j *fitsJoin) rest() error { return j.skip(nil) }
+
+// skip counts the failed bags before key (all that are left if key is
+// nil).
+func (j *fitsJoin) skip(key *bagKey) error {
+	before := func(k *bagKey) bool { return k != nil && (key == nil || compareKeys(*k, *key) < 0) }
+	for before(j.a) || before(j.b) {
+		c := 0
+		switch {
+		case !before(j.b):
+			c = -1
+		case !before(j.a):
+			c = 1
+		default:
+			c = compareKeys(*j.a, *j.b)
+		}
+		switch {
+		case c < 0:
+			j.onlyRun++
+		case c > 0:
+			j.onlyOld++
+		default:
+			j.both++
+		}
+		if c <= 0 {
+			if err := j.nextCur(); err != nil {
+				return err
+			}
+		}
+		if c >= 0 {
+			if err := j.nextOld(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// close releases both fits tables and returns the first error.
+func (j *fitsJoin) close() error {
+	var err error
+	if j.cur != nil {
+		err = j.cur.close()
+	}
+	if j.old != nil {
+		if e := j.old.close(); err == nil && e != nil {
+			err = fmt.Errorf("baseline: %w", e)
+		}
+	}
+	return err
+}
 
 // bandOf returns the band of a max |Δweight|.
 func bandOf(delta float64) int {

@@ -15,6 +15,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -908,6 +909,127 @@ func TestBaselineFailedBags(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBaselineFailedInBoth: a bag that failed in both runs has weights in
+// neither, yet is a bag of both runs, counted in the band of its own (it
+// was counted nowhere); a bag that failed in one run and is not in the
+// other is a bag of that run only (it too was counted nowhere). Every bag
+// of each run is then counted once: bags in both runs plus bags in this
+// run only is the run's bags, and the bands add up to the bags in both.
+func TestBaselineFailedInBoth(t *testing.T) {
+	t.Run("a run and its copy", func(t *testing.T) {
+		cur := skipRun(t) // bags 0 to 39, of which 3, 17 and 30 failed
+		old := copyRun(t, cur)
+		b := section(t, writeReport(t, cur, Options{Baseline: old}), "baseline")
+		for _, s := range []string{
+			"40 bags in both runs, 0 only in this run, 0 only in the baseline",
+			`<td>0 (identical)</td><td class="n">37</td>`,
+			`<td>no weights in one run (failed)</td><td class="n">0</td>`,
+			`<td>no weights in either run (failed in both)</td><td class="n">3</td>`,
+		} {
+			if !strings.Contains(b, s) {
+				t.Errorf("baseline section has no %q:\n%s", s, b)
+			}
+		}
+	})
+
+	// The run has bags 0 to 39 and the baseline 0 to 29 and 50. Bag 3
+	// failed in both, 17 in the run only and 20 in the baseline only (bags
+	// of both runs); 30 failed in the run and 50 in the baseline, each
+	// not in the other run.
+	cur := failingRun(t, bagRange(0, 40), 3, 17, 30)
+	old := failingRun(t, append(bagRange(0, 30), 50), 3, 20, 50)
+	for _, tc := range []struct {
+		name, run, base  string
+		onlyRun, onlyOld int
+	}{
+		{"run against baseline", cur, old, 10, 1},
+		{"baseline against run", old, cur, 1, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := section(t, writeReport(t, tc.run, Options{Baseline: tc.base}), "baseline")
+			for _, s := range []string{
+				fmt.Sprintf("30 bags in both runs, %d only in this run, %d only in the baseline", tc.onlyRun, tc.onlyOld),
+				`<td>no weights in one run (failed)</td><td class="n">2</td>`,
+				`<td>no weights in either run (failed in both)</td><td class="n">1</td>`,
+			} {
+				if !strings.Contains(b, s) {
+					t.Errorf("baseline section has no %q:\n%s", s, b)
+				}
+			}
+			var sum int64
+			for _, m := range regexp.MustCompile(`<tr><td>[^<]*</td><td class="n">(\d+)</td></tr>`).FindAllStringSubmatch(b, -1) {
+				n, _ := strconv.ParseInt(m[1], 10, 64)
+				sum += n
+			}
+			if sum != 30 {
+				t.Errorf("the bands count %d bags, want the 30 in both runs:\n%s", sum, b)
+			}
+		})
+	}
+}
+
+// bagRange returns the keys lo, lo+1, ..., hi-1.
+func bagRange(lo, hi int64) []int64 {
+	var keys []int64
+	for k := lo; k < hi; k++ {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// failingRun runs skipRun's model over bags of 25 random marbles with the
+// given keys, of which the bags failing fail (a red value of 2), and
+// returns the output folder.
+func failingRun(t *testing.T, bags []int64, failing ...int64) string {
+	t.Helper()
+	sc := arrow.NewSchema([]arrow.Field{
+		{Name: "bag_id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "red", Type: arrow.PrimitiveTypes.Int64},
+	}, nil)
+	b := array.NewRecordBuilder(memory.NewGoAllocator(), sc)
+	defer b.Release()
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, bag := range bags {
+		for i := range 25 {
+			v := int64(rng.IntN(2))
+			if i == 4 && slices.Contains(failing, bag) {
+				v = 2
+			}
+			b.Field(0).(*array.Int64Builder).Append(bag)
+			b.Field(1).(*array.Int64Builder).Append(v)
+		}
+	}
+	rec := b.NewRecord()
+	defer rec.Release()
+	return runRecord(t, t.TempDir(), rec, "bag: bag_id, value: red", `
+model:
+  family: bernoulli
+  components: [{name: factory1, p: 0.8}, {name: factory2, p: 0.3}]
+run: {on_error: skip}`)
+}
+
+// TestRowsPerSecondSaysWhichTime: the report's rows per second is the
+// rows over the manifest's total time, which ends before the output is
+// published, while the summary line of mixbatch run divides by the whole
+// elapsed time: the two differ for the same run, so the report says which
+// it is.
+func TestRowsPerSecondSaysWhichTime(t *testing.T) {
+	dir := exampleOf(t, pipeline.Bernoulli).dir
+	b, err := os.ReadFile(filepath.Join(dir, pipeline.ManifestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m pipeline.Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	rate := int64(math.Round(float64(m.Summary.Rows) / m.Timings["total"]))
+	want := fmt.Sprintf(`<tr><th>rows per second</th><td class="n">%s</td><td class="note">rows / total, `, formatInt(rate))
+	if s := section(t, writeReport(t, dir, Options{}), "summary"); !strings.Contains(s, want) {
+		t.Errorf("summary has no %q:\n%s", want, s)
 	}
 }
 

@@ -510,14 +510,15 @@ func (w *weightsIter) close() error {
 	return err
 }
 
-// failedKeys answers, for increasing keys, whether a bag failed in a run
-// (a fits row with status failed, and no weights rows). Each fits part
-// is in increasing key order, so each is read once, forward, alongside
-// the caller; the parts of a mixbatch-beam run may interleave, which
-// reading them side by side allows.
+// failedKeys streams the keys of the bags that failed in a run (a fits
+// row with status failed, and no weights rows), in increasing order. Each
+// fits part is in increasing key order (checked); the parts of a
+// mixbatch-beam run may interleave, so they are read side by side and
+// merged. A run without failed bags is read through at once and closed.
 type failedKeys struct {
 	its   []*rowIter
 	heads []*bagKey // each part's next failed bag; nil once it is done
+	last  *bagKey   // the key next returned last
 }
 
 // failedKeys streams the failed bags of the run's fits table.
@@ -556,19 +557,28 @@ func (f *failedKeys) advance(i int) error {
 	return it.err
 }
 
-// failed reports whether bag key failed. Keys must be asked in increasing
-// order.
-func (f *failedKeys) failed(key bagKey) (bool, error) {
-	found := false
-	for i := range f.its {
-		for f.heads[i] != nil && compareKeys(*f.heads[i], key) < 0 {
-			if err := f.advance(i); err != nil {
-				return false, err
+// next returns the smallest failed key not yet returned, or nil when
+// there is none left.
+func (f *failedKeys) next() (*bagKey, error) {
+	for {
+		at := -1
+		for i, h := range f.heads {
+			if h != nil && (at < 0 || compareKeys(*h, *f.heads[at]) < 0) {
+				at = i
 			}
 		}
-		found = found || f.heads[i] != nil && compareKeys(*f.heads[i], key) == 0
+		if at < 0 {
+			return nil, nil
+		}
+		k := f.heads[at]
+		if err := f.advance(at); err != nil {
+			return nil, err
+		}
+		if f.last == nil || compareKeys(*k, *f.last) != 0 { // once, if in two parts
+			f.last = k
+			return k, nil
+		}
 	}
-	return found, nil
 }
 
 // close releases the parts and returns the first error.

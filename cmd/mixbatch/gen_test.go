@@ -72,8 +72,8 @@ func TestGenUsage(t *testing.T) {
 	}
 	stdout, stderr = wantExit(t, exitOK, "gen", "marbles", "--help")
 	wantContains(t, "gen marbles --help", stdout+stderr, "--files", "--shuffle", "--counts")
-	_, stderr = wantExit(t, exitOK, "gen", "--help")
-	wantContains(t, "gen --help", stderr, "gen marbles", "gen readings")
+	stdout, _ = wantExit(t, exitOK, "gen", "--help")
+	wantContains(t, "gen --help", stdout, "gen marbles", "gen readings")
 	stdout, _ = wantExit(t, exitOK, "help")
 	wantContains(t, "usage", stdout, "gen readings", "--files N", "--shuffle", "--cpuprofile FILE", "--memprofile FILE")
 

@@ -85,7 +85,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdReport(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		return cmdVersion(rest, stdout, stderr)
-	case "help", "-h", "-help", "--help":
+	case "help", "-h", "-help", "--h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	}
@@ -126,56 +126,80 @@ func usageError(stderr io.Writer, msg, synopsis string) {
 func moveGlobalFlags(args []string) []string {
 	var globals []string
 	for len(args) > 0 {
-		a := args[0]
-		switch {
-		case a == "--quiet" || a == "-quiet" || strings.HasPrefix(a, "--log-format=") || strings.HasPrefix(a, "-log-format="):
-			globals = append(globals, a)
-			args = args[1:]
-		case (a == "--log-format" || a == "-log-format") && len(args) > 1:
-			globals = append(globals, a, args[1])
-			args = args[2:]
-		default:
-			if len(globals) == 0 || len(args) == 0 {
-				return args
-			}
-			at := 1
-			if args[0] == "gen" {
-				// After gen's kind of data; without one, last, so that
-				// gen still sees what it was given first (--help).
-				at = len(args)
-				if len(args) > 1 && !strings.HasPrefix(args[1], "-") {
-					at = 2
-				}
-			}
-			return slices.Concat(args[:at], globals, args[at:])
+		if n := globalFlagLen(args); n > 0 {
+			globals = append(globals, args[:n]...)
+			args = args[n:]
+			continue
 		}
+		if len(globals) == 0 {
+			return args
+		}
+		at := 1
+		if args[0] == "gen" {
+			// After gen's kind of data; without one, last, so that
+			// gen still sees what it was given first (--help).
+			at = len(args)
+			if len(args) > 1 && !strings.HasPrefix(args[1], "-") {
+				at = 2
+			}
+		}
+		return slices.Concat(args[:at], globals, args[at:])
 	}
 	return globals
+}
+
+// globalFlagLen returns how many of args a global flag at args[0] takes
+// (--quiet 1, --log-format json 2), or 0 if args[0] is not one.
+func globalFlagLen(args []string) int {
+	switch a := args[0]; {
+	case a == "--quiet" || a == "-quiet" || strings.HasPrefix(a, "--log-format=") || strings.HasPrefix(a, "-log-format="):
+		return 1
+	case (a == "--log-format" || a == "-log-format") && len(args) > 1:
+		return 2
+	}
+	return 0
+}
+
+// isHelp reports whether a is a request for help, as the flag package
+// takes it: -h, -help, --h or --help.
+func isHelp(a string) bool {
+	switch a {
+	case "-h", "-help", "--h", "--help":
+		return true
+	}
+	return false
 }
 
 // common holds the flags every command takes.
 type common struct {
 	logFormat string
 	quiet     bool
-	synopsis  string // the command's, for usage errors
+	synopsis  string    // the command's, for usage errors
+	stdout    io.Writer // where help that was asked for goes
 }
 
-func newFlags(name, synopsis string, stderr io.Writer, c *common) *flag.FlagSet {
+// newFlags returns a command's flag set with the flags every command
+// takes. Its usage text goes to stdout when asked for (--help, -h) and to
+// stderr after a usage error (see parse), as do the errors themselves.
+func newFlags(name, synopsis string, stdout, stderr io.Writer, c *common) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.BoolVar(&c.quiet, "quiet", false, "log only warnings and errors")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: mixbatch %s\n\nFlags:\n", synopsis)
+		fmt.Fprintf(fs.Output(), "Usage: mixbatch %s\n\nFlags:\n", synopsis)
 		fs.PrintDefaults()
 	}
 	c.synopsis, _, _ = strings.Cut(synopsis, "\n")
 	c.synopsis = "mixbatch " + c.synopsis
+	c.stdout = stdout
 	return fs
 }
 
 // parse parses flags; it returns the exit status to stop with, or -1.
-// With --log-format json anywhere on the command line, an error in it is
+// Help that was asked for (--help, -h) is the usage text on stdout, exit
+// 0; an error in the command line is the error and the usage text on
+// stderr, exit 2, or with --log-format json anywhere on the command line
 // one JSON line on stderr, like every other message (--help still prints
 // the usage text).
 func parse(fs *flag.FlagSet, args []string, c *common) int {
@@ -183,20 +207,24 @@ func parse(fs *flag.FlagSet, args []string, c *common) int {
 	jsonLogs := wantsJSON(args)
 	if jsonLogs {
 		fs.SetOutput(io.Discard)
-		fs.Usage = func() {}
 	}
+	// The flag package calls Usage for help and for errors alike; which it
+	// was is known only from the error Parse returns.
+	fs.Usage = func() {}
 	err := fs.Parse(args)
 	fs.SetOutput(out)
 	fs.Usage = usage
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			if jsonLogs {
-				usage()
-			}
+			fs.SetOutput(c.stdout)
+			usage()
+			fs.SetOutput(out)
 			return exitOK
 		}
 		if jsonLogs {
 			usageError(out, err.Error(), c.synopsis)
+		} else {
+			usage()
 		}
 		return exitUsage
 	}
@@ -241,7 +269,7 @@ func loadConfig(path string, log *slog.Logger) (*pipeline.Config, int) {
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var c common
-	fs := newFlags("run", "run --config FILE [--workers N] [--cpuprofile FILE] [--memprofile FILE]", stderr, &c)
+	fs := newFlags("run", "run --config FILE [--workers N] [--cpuprofile FILE] [--memprofile FILE]", stdout, stderr, &c)
 	config := fs.String("config", "", "run config (YAML)")
 	workers := fs.Int("workers", 0, "parallel workers; overrides run.workers (0: keep the config's)")
 	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the run to this file")
@@ -384,7 +412,7 @@ func (p *profiles) stop() error {
 
 func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var c common
-	fs := newFlags("validate", "validate --config FILE", stderr, &c)
+	fs := newFlags("validate", "validate --config FILE", stdout, stderr, &c)
 	config := fs.String("config", "", "run config (YAML)")
 	if code := parse(fs, args, &c); code >= 0 {
 		return code
@@ -419,7 +447,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 // command.
 func cmdVersion(args []string, stdout, stderr io.Writer) int {
 	var c common
-	fs := newFlags("version", "version\n\nPrints the mixbatch version.", stderr, &c)
+	fs := newFlags("version", "version\n\nPrints the mixbatch version.", stdout, stderr, &c)
 	if code := parse(fs, args, &c); code >= 0 {
 		return code
 	}
@@ -434,7 +462,13 @@ var genSynopsis = map[string]string{
 }
 
 func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	help := len(args) > 0 && (args[0] == "--help" || args[0] == "-h")
+	// Without a kind of data first, gen's own usage: asked for (--help,
+	// also after global flags) or because of a usage error.
+	rest := args
+	for len(rest) > 0 && globalFlagLen(rest) > 0 {
+		rest = rest[globalFlagLen(rest):]
+	}
+	help := len(rest) > 0 && isHelp(rest[0])
 	if len(args) > 0 && genSynopsis[args[0]] == "" && !help && wantsJSON(args) {
 		msg := fmt.Sprintf("unknown kind of data %q: marbles or readings", args[0])
 		if strings.HasPrefix(args[0], "-") {
@@ -444,15 +478,16 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if len(args) == 0 || genSynopsis[args[0]] == "" {
-		fmt.Fprintf(stderr, "Usage:\n  mixbatch %s\n  mixbatch %s\n", genSynopsis["marbles"], genSynopsis["readings"])
-		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
-			return exitOK
+		w, code := stderr, exitUsage
+		if help {
+			w, code = stdout, exitOK
 		}
-		return exitUsage
+		fmt.Fprintf(w, "Usage:\n  mixbatch %s\n  mixbatch %s\n", genSynopsis["marbles"], genSynopsis["readings"])
+		return code
 	}
 	kind := args[0]
 	var c common
-	fs := newFlags("gen "+kind, genSynopsis[kind], stderr, &c)
+	fs := newFlags("gen "+kind, genSynopsis[kind], stdout, stderr, &c)
 	bags := fs.Int("bags", 100, "number of bags")
 	rows := fs.Int("rows-per-bag", 100, "rows per bag")
 	seed := fs.Uint64("seed", 1, "random seed")

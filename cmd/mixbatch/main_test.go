@@ -104,9 +104,9 @@ func TestVersion(t *testing.T) {
 			t.Errorf("mixbatch %s printed %q, want %q", strings.Join(args, " "), stdout, want)
 		}
 	}
-	_, stderr := wantExit(t, exitOK, "version", "--help")
-	wantContains(t, "version --help", stderr, "Usage: mixbatch version", "Prints the mixbatch version", "log-format")
-	_, stderr = wantExit(t, exitUsage, "version", "now")
+	stdout, _ := wantExit(t, exitOK, "version", "--help")
+	wantContains(t, "version --help", stdout, "Usage: mixbatch version", "Prints the mixbatch version", "log-format")
+	_, stderr := wantExit(t, exitUsage, "version", "now")
 	wantContains(t, "version now", stderr, `unexpected argument "now"`)
 	wantExit(t, exitUsage, "version", "--log-format", "xml")
 }
@@ -132,6 +132,86 @@ func TestCommandHelp(t *testing.T) {
 	} {
 		stdout, stderr := wantExit(t, exitOK, tc.args...)
 		wantContains(t, strings.Join(tc.args, " ")+" output", stdout+stderr, tc.flags...)
+	}
+}
+
+// TestHelpOnStdout: help that was asked for, of mixbatch or of any
+// command, with or without global flags before or after the command, is
+// the usage text on stdout, exit 0, nothing on stderr (as git, kubectl
+// and the GNU standards have it), so that "mixbatch run --help | less"
+// shows it.
+func TestHelpOnStdout(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--help"}, "Usage:\n  mixbatch run "},
+		{[]string{"-h"}, "Usage:\n  mixbatch run "},
+		{[]string{"help"}, "Usage:\n  mixbatch run "},
+		{[]string{"--quiet", "--help"}, "Usage:\n  mixbatch run "},
+		{[]string{"run", "--help"}, "Usage: mixbatch run --config FILE"},
+		{[]string{"run", "-h"}, "Usage: mixbatch run --config FILE"},
+		{[]string{"run", "-help"}, "Usage: mixbatch run --config FILE"},
+		{[]string{"run", "--config", "x.yaml", "--help"}, "Usage: mixbatch run --config FILE"},
+		{[]string{"--quiet", "run", "--help"}, "Usage: mixbatch run --config FILE"},
+		{[]string{"run", "--quiet", "--help"}, "Usage: mixbatch run --config FILE"},
+		{[]string{"--log-format", "json", "run", "--help"}, "Usage: mixbatch run --config FILE"},
+		{[]string{"run", "--log-format=json", "-h"}, "Usage: mixbatch run --config FILE"},
+		{[]string{"validate", "--help"}, "Usage: mixbatch validate --config FILE"},
+		{[]string{"--quiet", "validate", "-h"}, "Usage: mixbatch validate --config FILE"},
+		{[]string{"gen", "--help"}, "mixbatch gen marbles"},
+		{[]string{"gen", "-h"}, "mixbatch gen readings"},
+		{[]string{"gen", "-help"}, "mixbatch gen marbles"},
+		{[]string{"--quiet", "gen", "--help"}, "mixbatch gen marbles"},
+		{[]string{"gen", "--quiet", "--help"}, "mixbatch gen marbles"},
+		{[]string{"gen", "--log-format", "json", "--help"}, "mixbatch gen marbles"},
+		{[]string{"--log-format=json", "gen", "--help"}, "mixbatch gen marbles"},
+		{[]string{"gen", "marbles", "--help"}, "Usage: mixbatch gen marbles"},
+		{[]string{"gen", "readings", "-h"}, "Usage: mixbatch gen readings"},
+		{[]string{"--quiet", "gen", "marbles", "--help"}, "Usage: mixbatch gen marbles"},
+		{[]string{"--log-format", "json", "gen", "readings", "--help"}, "Usage: mixbatch gen readings"},
+		{[]string{"plot", "--help"}, "Usage: mixbatch plot --run OUT_DIR"},
+		{[]string{"--quiet", "plot", "-h"}, "Usage: mixbatch plot --run OUT_DIR"},
+		{[]string{"report", "--help"}, "Usage: mixbatch report --run OUT_DIR"},
+		{[]string{"report", "--log-format", "json", "--help"}, "Usage: mixbatch report --run OUT_DIR"},
+		{[]string{"version", "--help"}, "Usage: mixbatch version"},
+		{[]string{"--quiet", "version", "-h"}, "Usage: mixbatch version"},
+	} {
+		line := "mixbatch " + strings.Join(tc.args, " ")
+		code, stdout, stderr := cli(t, tc.args...)
+		if code != exitOK || stderr != "" {
+			t.Errorf("%s: exit %d, stderr %q; want %d and nothing", line, code, stderr, exitOK)
+		}
+		wantContains(t, line+" stdout", stdout, tc.want)
+	}
+}
+
+// TestUsageErrorsOnStderr: usage printed because of an error in the
+// command line goes to stderr, exit 2, nothing on stdout.
+func TestUsageErrorsOnStderr(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{nil, []string{"Usage:\n  mixbatch run "}},
+		{[]string{"frobnicate"}, []string{`unknown command "frobnicate"`, "Usage:"}},
+		{[]string{"run", "--bogus"}, []string{"flag provided but not defined: -bogus", "Usage: mixbatch run --config FILE"}},
+		{[]string{"--quiet", "run", "--workers", "many"}, []string{`invalid value "many" for flag -workers`, "Usage: mixbatch run"}},
+		{[]string{"run", "--config", "x.yaml", "stray"}, []string{`unexpected argument "stray"`}},
+		{[]string{"validate", "--config"}, []string{"flag needs an argument: -config", "Usage: mixbatch validate"}},
+		{[]string{"gen"}, []string{"mixbatch gen marbles"}},
+		{[]string{"gen", "pebbles", "--help"}, []string{"mixbatch gen marbles"}},
+		{[]string{"gen", "marbles", "--bogus"}, []string{"-bogus", "Usage: mixbatch gen marbles"}},
+		{[]string{"plot", "--bogus"}, []string{"-bogus", "Usage: mixbatch plot"}},
+		{[]string{"report", "--top", "x"}, []string{"-top", "Usage: mixbatch report"}},
+		{[]string{"version", "--bogus"}, []string{"-bogus", "Usage: mixbatch version"}},
+	} {
+		line := "mixbatch " + strings.Join(tc.args, " ")
+		code, stdout, stderr := cli(t, tc.args...)
+		if code != exitUsage || stdout != "" {
+			t.Errorf("%s: exit %d, stdout %q; want %d and nothing", line, code, stdout, exitUsage)
+		}
+		wantContains(t, line+" stderr", stderr, tc.want...)
 	}
 }
 

@@ -112,11 +112,11 @@ func TestJSONUsageErrors(t *testing.T) {
 			}
 		}
 	}
-	// --help stays the usage text, for people.
-	_, stderr := wantExit(t, exitOK, "run", "--log-format", "json", "--help")
-	wantContains(t, "run --help", stderr, "Usage: mixbatch run")
-	if json.Valid([]byte(strings.SplitN(stderr, "\n", 2)[0])) {
-		t.Errorf("run --help with JSON logs printed JSON:\n%s", stderr)
+	// --help stays the usage text, for people, on stdout.
+	stdout, _ := wantExit(t, exitOK, "run", "--log-format", "json", "--help")
+	wantContains(t, "run --help", stdout, "Usage: mixbatch run")
+	if json.Valid([]byte(strings.SplitN(stdout, "\n", 2)[0])) {
+		t.Errorf("run --help with JSON logs printed JSON:\n%s", stdout)
 	}
 }
 
@@ -139,12 +139,12 @@ func TestGlobalFlagBeforeCommandWithFlagLast(t *testing.T) {
 // ("--quiet gen --help" exited 2, and "--log-format json gen" said
 // unknown kind of data "--log-format").
 func TestGlobalFlagsBeforeGen(t *testing.T) {
-	_, stderr := wantExit(t, exitOK, "--quiet", "gen", "--help")
-	wantContains(t, "stderr", stderr, "mixbatch gen marbles")
-	_, stderr = wantExit(t, exitUsage, "--log-format", "json", "gen", "--bags", "3")
+	stdout, _ := wantExit(t, exitOK, "--quiet", "gen", "--help")
+	wantContains(t, "stdout", stdout, "mixbatch gen marbles")
+	_, stderr := wantExit(t, exitUsage, "--log-format", "json", "gen", "--bags", "3")
 	wantContains(t, "stderr", stderr, "gen needs the kind of data first")
-	_, stderr = wantExit(t, exitOK, "--quiet", "gen", "marbles", "--help")
-	wantContains(t, "stderr", stderr, "-rows-per-bag")
+	stdout, _ = wantExit(t, exitOK, "--quiet", "gen", "marbles", "--help")
+	wantContains(t, "stdout", stdout, "-rows-per-bag")
 }
 
 // TestGenInterruptedNamesSignal: gen, stopped by a signal, says which, as

@@ -11,7 +11,7 @@ import (
 
 func cmdPlot(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var c common
-	fs := newFlags("plot", "plot --run OUT_DIR --bag KEY [--out FILE.png|FILE.svg] [--width PX] [--height PX]", stderr, &c)
+	fs := newFlags("plot", "plot --run OUT_DIR --bag KEY [--out FILE.png|FILE.svg] [--width PX] [--height PX]", stdout, stderr, &c)
 	runDir := fs.String("run", "", "output folder (or object-store URL) of a finished run")
 	bag := fs.String("bag", "", "key of the bag to plot, as text")
 	out := fs.String("out", "", "image file, .png or .svg (default <bag>.png in the current folder)")
@@ -51,7 +51,7 @@ func cmdPlot(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var c common
-	fs := newFlags("report", "report --run OUT_DIR [--out report.html] [--baseline OTHER_OUT_DIR] [--top N]", stderr, &c)
+	fs := newFlags("report", "report --run OUT_DIR [--out report.html] [--baseline OTHER_OUT_DIR] [--top N]", stdout, stderr, &c)
 	runDir := fs.String("run", "", "output folder (or object-store URL) of a finished run")
 	out := fs.String("out", "report.html", "HTML file to write")
 	baseline := fs.String("baseline", "", "output folder of an earlier run to compare weights with, by bag key")
