@@ -67,7 +67,14 @@ func main() {
 // run dispatches a command line and returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	args = moveGlobalFlags(args)
-	if len(args) == 0 {
+	if onlyGlobalFlags(args) {
+		if len(args) > 0 {
+			if wantsJSON(args) {
+				usageError(stderr, "no command", "mixbatch COMMAND (run 'mixbatch --help' for the commands)")
+				return exitUsage
+			}
+			fmt.Fprint(stderr, "mixbatch: no command\n\n")
+		}
 		fmt.Fprint(stderr, usage)
 		return exitUsage
 	}
@@ -158,6 +165,19 @@ func globalFlagLen(args []string) int {
 		return 2
 	}
 	return 0
+}
+
+// onlyGlobalFlags reports whether args holds global flags and nothing
+// else (no command), as moveGlobalFlags leaves such a command line.
+func onlyGlobalFlags(args []string) bool {
+	for len(args) > 0 {
+		n := globalFlagLen(args)
+		if n == 0 {
+			return false
+		}
+		args = args[n:]
+	}
+	return true
 }
 
 // isHelp reports whether a is a request for help, as the flag package
@@ -469,13 +489,16 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		rest = rest[globalFlagLen(rest):]
 	}
 	help := len(rest) > 0 && isHelp(rest[0])
-	if len(args) > 0 && genSynopsis[args[0]] == "" && !help && wantsJSON(args) {
+	if len(args) > 0 && genSynopsis[args[0]] == "" && !help {
 		msg := fmt.Sprintf("unknown kind of data %q: marbles or readings", args[0])
 		if strings.HasPrefix(args[0], "-") {
 			msg = "gen needs the kind of data first: marbles or readings"
 		}
-		usageError(stderr, msg, "mixbatch gen marbles|readings ...")
-		return exitUsage
+		if wantsJSON(args) {
+			usageError(stderr, msg, "mixbatch gen marbles|readings ...")
+			return exitUsage
+		}
+		fmt.Fprintf(stderr, "mixbatch: %s\n\n", msg)
 	}
 	if len(args) == 0 || genSynopsis[args[0]] == "" {
 		w, code := stderr, exitUsage

@@ -96,6 +96,8 @@ func TestJSONUsageErrors(t *testing.T) {
 		{"validate", "--log-format", "json", "--config"},
 		{"--log-format=json", "run", "--config"},
 		{"run", "--log-format", "json", "--workers", "many"},
+		{"--log-format", "json"},
+		{"--log-format=json", "--quiet"},
 	} {
 		code, stdout, stderr := cli(t, args...)
 		if code != exitUsage || stdout != "" {
