@@ -68,6 +68,9 @@ func TestMillionTinyBags(t *testing.T) {
 		t.Fatalf("fits has %d rows, want %d", fits.len(), n)
 	}
 	weights := readTable(t, j.out, WeightsTable)
+	if weights.len() != 2*n { // else the loop below may check nothing
+		t.Fatalf("weights has %d rows, want 2 per bag (%d)", weights.len(), 2*n)
+	}
 	for i := 0; i < weights.len(); i += 2 {
 		key := weights.cols["bag"][i].(int64)
 		red := (n-key)%2 == 1 // the row of bag key is row n-key

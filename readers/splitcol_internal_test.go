@@ -126,6 +126,18 @@ func TestSplitColumnCorruptPages(t *testing.T) {
 			},
 			[]string{"row group 2, page 2: corrupt page: dictionary index 200, where the dictionary has 8 values"},
 		},
+		{
+			// The first index past the end (an off-by-one in the bound
+			// read a value from beyond the dictionary).
+			"dictionary index one past the dictionary", "arrowrs-bss-v2.parquet", "h", 2, 1,
+			func(t *testing.T, h pageHeader, body []byte) {
+				if h.typ != pageDataV2 || h.v2Compressed || h.encoding != int32(parquet.Encodings.RLEDict) {
+					t.Fatalf("the page is not an uncompressed RLE_DICTIONARY data page v2: %+v", h)
+				}
+				copy(body[h.defLevels:], []byte{8, 8 << 1, 8}) // 8 bits, 8 indices of 8
+			},
+			[]string{"row group 2, page 2: corrupt page: dictionary index 8, where the dictionary has 8 values"},
+		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
