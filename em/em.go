@@ -75,6 +75,13 @@ type Result struct {
 // ErrStopped is returned when Settings.Done was closed during a fit.
 var ErrStopped = errors.New("em: stopped before convergence")
 
+// ErrOverflow is returned when a sum over the rows that EM or Newton's
+// method forms (the gradient Σ c_i f_k(x_i)/p(x_i), the Hessian) exceeds
+// the largest float64 although the counts' sum does not: counts near
+// 1e308, or a row of huge count that the starting weights give a tiny
+// density. The result would be NaN or meaningless, so there is none.
+var ErrOverflow = errors.New("em: a sum over the rows exceeded the largest float64 (the counts are too large; scale them down)")
+
 // ErrNoData is returned when the counts sum to zero.
 var ErrNoData = errors.New("em: no observations (the counts sum to zero)")
 
@@ -198,6 +205,9 @@ type Fitter struct {
 	tol     float64
 	maxIter int
 	done    <-chan struct{}
+	// overflow is set when a gradient or Hessian came out infinite or NaN
+	// (see ErrOverflow); the fit then stops.
+	overflow bool
 }
 
 // Fit estimates the mixture weights of K components from logLik, the
@@ -238,14 +248,18 @@ func (f *Fitter) Fit(logLik, counts []float64, k int, s Settings) (Result, error
 	} else {
 		res = f.squarem()
 	}
+	if f.overflow {
+		return Result{}, ErrOverflow
+	}
 	if f.stopped() {
 		return Result{}, ErrStopped
 	}
 	return res, nil
 }
 
-// stopped reports whether Settings.Done has been closed.
-func (f *Fitter) stopped() bool { return closed(f.done) }
+// stopped reports whether Settings.Done has been closed, or a sum has
+// overflowed (f.overflow), either of which ends the fit.
+func (f *Fitter) stopped() bool { return f.overflow || closed(f.done) }
 
 // closed reports whether done, a Done channel of Settings or
 // LearnSettings, is closed; a nil one never is.
@@ -268,6 +282,7 @@ func (f *Fitter) load(logLik, counts []float64, k int) error {
 	f.lik, f.lg, f.c = grow(f.lik, len(logLik)), grow(f.lg, len(logLik)), grow(f.c, rows)
 	f.n, f.base = 0, 0
 	f.rowsIn, f.loaded = rows, false
+	f.overflow = false
 	f.ref = -1 // f.diff is stale
 	var kept int
 	var err error
@@ -406,6 +421,9 @@ func (f *Fitter) step(w, next []float64, wantLL bool) state {
 	sum := 0.0
 	for j := range g {
 		gj := (g[j] + blk[j]) / f.n
+		if !(gj <= math.MaxFloat64) { // +Inf or NaN: g_j >= 0
+			f.overflow = true
+		}
 		e := gj - 1
 		if e > st.gap {
 			st.gap = e

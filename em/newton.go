@@ -206,6 +206,11 @@ func (f *Fitter) derivatives(w []float64) state {
 			f.h[j*k+m] /= f.n
 			f.h[m*k+j] = f.h[j*k+m]
 		}
+		// (An infinite Hessian is harmless: the line search takes only
+		// steps that gain, and the gradient decides convergence.)
+		if !(math.Abs(e) <= math.MaxFloat64) {
+			f.overflow = true
+		}
 	}
 	return st
 }

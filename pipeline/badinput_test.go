@@ -265,6 +265,18 @@ func TestBadInputCountsOverflow(t *testing.T) {
 	}
 }
 
+// TestBadInputCountsOverflowInFit: counts whose sum is below the largest
+// float64 but whose fit overflows it (em.ErrOverflow: the gradient at the
+// uniform start is 1.7e308 · 0.8 / 0.55 for the red marble) are refused
+// like counts whose sum overflows, naming the count column, the file and
+// the bag.
+func TestBadInputCountsOverflowInFit(t *testing.T) {
+	j := newJob(t)
+	writeParquet(t, j.file("a.parquet"), column("bag", []int64{7, 7, 8}), column("x", []int64{1, 0, 1}), column("n", []float64{1.7e308, 1, 1}))
+	err := runBad(t, j.config(t, bernoulliModel, withCount))
+	wantInputError(t, err, "a.parquet", "n", -1, "7", "", "the bag's counts are too large to fit")
+}
+
 // TestBadInputSubnormalCount: a count below the smallest normal float64
 // (it made a bag converge to wrong weights) is refused naming its file,
 // column, row and bag; 0 and the smallest normal count are accepted.

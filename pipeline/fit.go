@@ -148,7 +148,7 @@ func fitBags(ctx context.Context, cfg *Config, p *plan, b *bags, m *model, f *fi
 					err = noDataError(cfg, p, b, i)
 				}
 				if countOverflow(err) {
-					err = countOverflowError(cfg, p, b, i)
+					err = countOverflowError(cfg, p, b, i, err)
 				}
 				if err != nil {
 					if !skip {
@@ -190,19 +190,25 @@ func noDataError(cfg *Config, p *plan, b *bags, i int) *InputError {
 	return e
 }
 
-// countOverflow reports whether err is em's for counts whose sum is not
-// finite: ErrCountOverflow, or a count of +Inf, which only a sum can be
-// (every input count was checked to be finite as it was read).
+// countOverflow reports whether err is em's for counts too large for
+// float64: a sum that is not finite (ErrCountOverflow, or a count of +Inf,
+// which only a sum can be, as every input count was checked to be finite
+// as it was read), or a sum of the fit that overflowed (ErrOverflow).
 func countOverflow(err error) bool {
 	var ve *em.ValueError
-	return errors.Is(err, em.ErrCountOverflow) || errors.As(err, &ve) && ve.Component < 0 && math.IsInf(ve.Value, 1)
+	return errors.Is(err, em.ErrCountOverflow) || errors.Is(err, em.ErrOverflow) ||
+		errors.As(err, &ve) && ve.Component < 0 && math.IsInf(ve.Value, 1)
 }
 
-// countOverflowError is the error for bag i of b whose counts sum to more
-// than a float64 holds, naming the count column and the bag's first file.
-func countOverflowError(cfg *Config, p *plan, b *bags, i int) *InputError {
-	return &InputError{File: p.files[b.first[i]].Path, Column: cfg.Input.Count, Row: -1, Bag: b.key(i),
-		Reason: fmt.Sprintf("the bag's counts sum to more than the largest float64 (%g)", math.MaxFloat64)}
+// countOverflowError is the error for bag i of b whose counts are too
+// large for float64 (err, as countOverflow takes it), naming the count
+// column and the bag's first file.
+func countOverflowError(cfg *Config, p *plan, b *bags, i int, err error) *InputError {
+	reason := fmt.Sprintf("the bag's counts sum to more than the largest float64 (%g)", math.MaxFloat64)
+	if errors.Is(err, em.ErrOverflow) {
+		reason = fmt.Sprintf("the bag's counts are too large to fit: a sum over its rows exceeded the largest float64 (%g); scale them down", math.MaxFloat64)
+	}
+	return &InputError{File: p.files[b.first[i]].Path, Column: cfg.Input.Count, Row: -1, Bag: b.key(i), Reason: reason}
 }
 
 // BagError is a bag that could not be fitted.
