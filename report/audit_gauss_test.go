@@ -15,18 +15,7 @@ func gaussianMixture(t *testing.T, means, sds []float64) *pipeline.Mixture {
 	for k := range means {
 		comps += fmt.Sprintf("{name: c%d, mean: %v, sd: %v}, ", k, means[k], sds[k])
 	}
-	cfg, err := pipeline.Load([]byte(fmt.Sprintf(`input: {paths: [in.parquet], bag: b, value: v}
-output: {dir: out}
-model: {family: gaussian, components: [%s]}
-`, comps)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mix, err := pipeline.NewMixture(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return mix
+	return testMixture(t, fmt.Sprintf("{family: gaussian, components: [%s]}", comps))
 }
 
 // TestGaussianHistogramWidth: a gaussian bag's histogram takes the Rice

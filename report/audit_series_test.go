@@ -9,13 +9,11 @@ import (
 	"github.com/mixbatch/mixbatch/pipeline"
 )
 
-// poissonMixture is a one-component poisson mixture of the given rate.
-func poissonMixture(t *testing.T, rate float64) *pipeline.Mixture {
+// testMixture loads a mixture of the given model (a YAML flow mapping
+// for model:).
+func testMixture(t *testing.T, model string) *pipeline.Mixture {
 	t.Helper()
-	cfg, err := pipeline.Load([]byte(fmt.Sprintf(`input: {paths: [in.parquet], bag: b, value: v}
-output: {dir: out}
-model: {family: poisson, components: [{name: c, rate: %v}]}
-`, rate)))
+	cfg, err := pipeline.Load([]byte(fmt.Sprintf("input: {paths: [in.parquet], bag: b, value: v}\noutput: {dir: out}\nmodel: %s\n", model)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,6 +22,12 @@ model: {family: poisson, components: [{name: c, rate: %v}]}
 		t.Fatal(err)
 	}
 	return mix
+}
+
+// poissonMixture is a one-component poisson mixture of the given rate.
+func poissonMixture(t *testing.T, rate float64) *pipeline.Mixture {
+	t.Helper()
+	return testMixture(t, fmt.Sprintf("{family: poisson, components: [{name: c, rate: %v}]}", rate))
 }
 
 // TestPoissonSeriesBinning: a poisson bag is drawn as a bar per integer

@@ -739,6 +739,11 @@ func TestFormatInt(t *testing.T) {
 	}
 }
 
+// TestCountTicks: a count axis is labelled at the smallest step of 1, 2
+// or 5 × 10^k that is at least a sixth of its range, a range of exactly
+// six steps included. Expectations by hand: [0, 60] has a sixth of 10, a
+// step of 10 itself, seven labels; [0, 12] a sixth of 2; [0, 3000] a
+// sixth of 500; [0, 3] a sixth of 0.5, but counts are whole: 1.
 func TestCountTicks(t *testing.T) {
 	for _, tc := range []struct {
 		lo, hi float64
@@ -747,6 +752,10 @@ func TestCountTicks(t *testing.T) {
 		{0, 28, []string{"0", "5", "10", "15", "20", "25"}},
 		{0, 1.06e6, []string{"0", "200,000", "400,000", "600,000", "800,000", "1,000,000"}},
 		{0, 9, []string{"0", "2", "4", "6", "8"}},
+		{0, 60, []string{"0", "10", "20", "30", "40", "50", "60"}},
+		{0, 12, []string{"0", "2", "4", "6", "8", "10", "12"}},
+		{0, 3000, []string{"0", "500", "1,000", "1,500", "2,000", "2,500", "3,000"}},
+		{0, 3, []string{"0", "1", "2", "3"}}, // a sixth is 0.5: counts step by 1 at least
 	} {
 		var got []string
 		for _, tick := range (countTicks{}).Ticks(tc.lo, tc.hi) {
