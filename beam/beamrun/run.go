@@ -232,7 +232,9 @@ func run(ctx context.Context, cfg *pipeline.Config, opts Options, started time.T
 	// The run's error, if any, is the one a local run would meet first
 	// (see failedBag.earlier).
 	if stop := fails.fatal; stop != nil {
-		sum.Bags, sum.BagsOK, sum.BagsFailed, sum.BagsNotConverged, sum.Rows = 0, 0, 0, 0, rows
+		// A stopped local run counts no fits and no dropped rows (it never
+		// gets to count them), whatever the shards that finished counted.
+		sum.Bags, sum.BagsOK, sum.BagsFailed, sum.BagsNotConverged, sum.Rows, sum.RowsDropped = 0, 0, 0, 0, rows, 0
 		return sum, errors.New(stop.Error)
 	}
 	if sum.Rows != rows {
