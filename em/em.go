@@ -75,11 +75,12 @@ type Result struct {
 // ErrStopped is returned when Settings.Done was closed during a fit.
 var ErrStopped = errors.New("em: stopped before convergence")
 
-// ErrOverflow is returned when a sum over the rows that EM or Newton's
-// method forms (the gradient Σ c_i f_k(x_i)/p(x_i), the Hessian) exceeds
-// the largest float64 although the counts' sum does not: counts near
-// 1e308, or a row of huge count that the starting weights give a tiny
-// density. The result would be NaN or meaningless, so there is none.
+// ErrOverflow is returned when the gradient that EM and Newton's method
+// form, Σ c_i f_k(x_i)/p(x_i), exceeds the largest float64 although the
+// counts' sum does not: counts near 1e308, or a row of huge count that
+// the starting weights give a tiny density. The result would be NaN or
+// meaningless, so there is none. (Newton's Hessian may overflow without
+// harm: its line search takes only steps that gain.)
 var ErrOverflow = errors.New("em: a sum over the rows exceeded the largest float64 (the counts are too large; scale them down)")
 
 // ErrNoData is returned when the counts sum to zero.
@@ -205,8 +206,8 @@ type Fitter struct {
 	tol     float64
 	maxIter int
 	done    <-chan struct{}
-	// overflow is set when a gradient or Hessian came out infinite or NaN
-	// (see ErrOverflow); the fit then stops.
+	// overflow is set when a gradient came out infinite or NaN (see
+	// ErrOverflow); the fit then stops.
 	overflow bool
 }
 
@@ -216,7 +217,7 @@ type Fitter struct {
 //
 // Fit panics if len(logLik) is not a multiple of k, or if counts or
 // s.Init have the wrong length. Data problems return an error: *ValueError,
-// *SupportError or ErrNoData.
+// *SupportError, ErrNoData, ErrCountOverflow or ErrOverflow.
 func (f *Fitter) Fit(logLik, counts []float64, k int, s Settings) (Result, error) {
 	if k < 1 || len(logLik)%k != 0 {
 		panic("em: table length is not a multiple of the component count")
