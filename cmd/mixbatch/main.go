@@ -67,7 +67,7 @@ func main() {
 // run dispatches a command line and returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	args = moveGlobalFlags(args)
-	if onlyGlobalFlags(args) {
+	if len(afterGlobalFlags(args)) == 0 {
 		if len(args) > 0 {
 			if wantsJSON(args) {
 				usageError(stderr, "no command", "mixbatch COMMAND (run 'mixbatch --help' for the commands)")
@@ -167,17 +167,18 @@ func globalFlagLen(args []string) int {
 	return 0
 }
 
-// onlyGlobalFlags reports whether args holds global flags and nothing
-// else (no command), as moveGlobalFlags leaves such a command line.
-func onlyGlobalFlags(args []string) bool {
+// afterGlobalFlags returns args without the global flags it starts with.
+// A command line of global flags and nothing else (no command), as
+// moveGlobalFlags leaves it, comes out empty.
+func afterGlobalFlags(args []string) []string {
 	for len(args) > 0 {
 		n := globalFlagLen(args)
 		if n == 0 {
-			return false
+			break
 		}
 		args = args[n:]
 	}
-	return true
+	return args
 }
 
 // isHelp reports whether a is a request for help, as the flag package
@@ -484,10 +485,7 @@ var genSynopsis = map[string]string{
 func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Without a kind of data first, gen's own usage: asked for (--help,
 	// also after global flags) or because of a usage error.
-	rest := args
-	for len(rest) > 0 && globalFlagLen(rest) > 0 {
-		rest = rest[globalFlagLen(rest):]
-	}
+	rest := afterGlobalFlags(args)
 	help := len(rest) > 0 && isHelp(rest[0])
 	if len(args) > 0 && genSynopsis[args[0]] == "" && !help {
 		msg := fmt.Sprintf("unknown kind of data %q: marbles or readings", args[0])
