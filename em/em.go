@@ -75,13 +75,16 @@ type Result struct {
 // ErrStopped is returned when Settings.Done was closed during a fit.
 var ErrStopped = errors.New("em: stopped before convergence")
 
-// ErrOverflow is returned when the gradient that EM and Newton's method
-// form, Σ c_i f_k(x_i)/p(x_i), exceeds the largest float64 although the
-// counts' sum does not: counts near 1e308, or a row of huge count that
-// the starting weights give a tiny density. The result would be NaN or
-// meaningless, so there is none. (Newton's Hessian may overflow without
-// harm: its line search takes only steps that gain.)
-var ErrOverflow = errors.New("em: a sum over the rows exceeded the largest float64 (the counts are too large; scale them down)")
+// ErrOverflow is returned when a sum over the rows exceeds the largest
+// float64 although the counts' sum does not. In Fit it is the gradient
+// that EM and Newton's method form, Σ c_i f_k(x_i)/p(x_i): counts near
+// 1e308, or a row of huge count that the starting weights give a tiny
+// density. In Learn and FitShared it is a log-likelihood or an E-step's
+// sum (Σ c_i r_ik x_i², say): counts near 1e308, or learned Gaussian
+// values beyond about 1e154. The result would be NaN or meaningless, so
+// there is none. (Newton's Hessian may overflow without harm: its line
+// search takes only steps that gain.)
+var ErrOverflow = errors.New("em: a sum over the rows exceeded the largest float64 (the counts or values are too large; scale them down)")
 
 // ErrNoData is returned when the counts sum to zero.
 var ErrNoData = errors.New("em: no observations (the counts sum to zero)")

@@ -484,7 +484,7 @@ func (nw *gaussNewton) direction(p int) (half float64, saddle, ok bool) {
 			proj += nw.vecs[a*p+i] * nw.g[a]
 		}
 		lam := math.Max(math.Abs(v), floor)
-		pred += proj * proj / lam
+		pred += proj * (proj / lam) // proj² overflows for counts beyond about 1e150
 		for a := range p {
 			nw.step[a] += proj / lam * nw.vecs[a*p+i]
 		}

@@ -107,6 +107,11 @@ import (
 // The rows are sorted and equal rows merged first, so the result depends
 // neither on their order nor on how counts are split across rows. Learn
 // panics if the lengths of bag.X and bag.Counts do not match the model.
+//
+// Besides a value the family does not admit, errors are ErrNoData,
+// ErrCountOverflow, ErrOverflow (a sum over the rows overflowed: counts
+// near 1e308, or learned Gaussian values beyond about 1e154),
+// ErrZeroDensity and ErrStopped.
 func (l *Learner) Learn(bag Bag, s LearnSettings) (LearnResult, error) {
 	if l.perBag == NotIdentifiable {
 		return LearnResult{}, &IdentifiabilityError{Scope: PerBag, Reason: l.perBagWhy}

@@ -128,7 +128,7 @@ func (w *mvnWork) outerUT(d int) {
 // Mahalanobis distance of a row x is |Rᵀ(x - μ_k)|²; R is applied row by
 // row (for the small dimensions of mixtures a loop over the triangle is
 // several times faster than BLAS calls per row).
-func (l *Learner) estepMVN(st *Stats, p *Params) float64 {
+func (l *Learner) estepMVN(st *Stats, p *Params) (ll float64, zero bool) {
 	k, d := l.m.K, l.m.Dim
 	n := len(l.c)
 	w := &l.mvn
@@ -183,7 +183,7 @@ func (l *Learner) estepMVN(st *Stats, p *Params) float64 {
 			}
 		}
 		if math.IsInf(m, -1) || math.IsNaN(m) {
-			return math.Inf(-1)
+			return math.Inf(-1), true
 		}
 		s := 0.0
 		for j, v := range row {
@@ -240,7 +240,7 @@ func (l *Learner) estepMVN(st *Stats, p *Params) float64 {
 			}
 		}
 	}
-	return acc.value() + l.konst
+	return acc.value() + l.konst, false
 }
 
 // mstep sets component j's learned mean and covariance from st.

@@ -51,7 +51,8 @@ type SharedResult struct {
 // for the shared scope. For Conditional ones (shared categorical) it
 // checks the solution with CheckSharedSolution and DefaultRidgeTol, and
 // if the solution lies on a ridge it returns the result together with the
-// *IdentifiabilityError, so the caller can report both.
+// *IdentifiabilityError, so the caller can report both. Its other errors
+// are Learn's.
 func FitShared(bags []Bag, m Model, s LearnSettings) (SharedResult, error) {
 	l, err := NewLearner(m)
 	if err != nil {

@@ -26,6 +26,33 @@ type Stats struct {
 	total  float64
 }
 
+// finite reports whether every sum in s is finite.
+func (s *Stats) finite() bool {
+	for _, b := range [][]float64{s.n, s.s1, s.s2} {
+		for _, v := range b {
+			if !finite(v) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// paramsFinite reports whether every quantity of p is finite.
+func (l *Learner) paramsFinite(p *Params) bool {
+	for _, q := range [][]float64{p.Weights, p.P, p.Probs, p.Mean, p.SD, p.Rate, p.Cov} {
+		for _, v := range q {
+			if !finite(v) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// finite reports whether v is neither infinite nor NaN.
+func finite(v float64) bool { return !math.IsInf(v, 0) && !math.IsNaN(v) }
+
 // NewStats returns empty statistics shaped for l's model.
 func (l *Learner) NewStats() *Stats {
 	m := l.m
@@ -179,20 +206,33 @@ func (l *Learner) checkStats(st *Stats) {
 // estep runs the E-step of the loaded bag at p into st.
 func (l *Learner) estep(st *Stats, p *Params) (float64, error) {
 	st.Reset()
-	var ll float64
+	if !l.paramsFinite(p) {
+		// The data are finite, so only a sum that overflowed in an M-step
+		// or a start (Σ c x², say) makes a parameter infinite or NaN.
+		return math.NaN(), ErrOverflow
+	}
+	var (
+		ll   float64
+		zero bool // a row has zero density under every weighted component
+	)
 	switch l.m.Family {
 	case Gaussian:
-		ll = l.estepGaussian(st, p)
+		ll, zero = l.estepGaussian(st, p)
 	case MultiGaussian:
 		if err := l.mvn.prepare(p, l.m); err != nil {
 			return 0, err
 		}
-		ll = l.estepMVN(st, p)
+		ll, zero = l.estepMVN(st, p)
 	default:
-		ll = l.estepDiscrete(st, p)
+		ll, zero = l.estepDiscrete(st, p)
 	}
-	if math.IsNaN(ll) || math.IsInf(ll, -1) {
-		return ll, ErrZeroDensity
+	if zero {
+		return math.Inf(-1), ErrZeroDensity
+	}
+	// Every row has a finite log-density, so a log-likelihood or a sum
+	// that is not finite has overflowed: counts near the largest float64.
+	if !finite(ll) || !st.finite() {
+		return ll, ErrOverflow
 	}
 	st.ll, st.total = ll, l.total
 	return ll, nil
@@ -226,7 +266,7 @@ type gcomp struct {
 
 // estepGaussian is the univariate Gaussian E-step. The sums are centred at
 // the component means.
-func (l *Learner) estepGaussian(st *Stats, p *Params) float64 {
+func (l *Learner) estepGaussian(st *Stats, p *Params) (ll float64, zero bool) {
 	k := l.m.K
 	if cap(l.gc) < k {
 		l.gc = make([]gcomp, k)
@@ -259,7 +299,7 @@ func (l *Learner) estepGaussian(st *Stats, p *Params) float64 {
 			}
 		}
 		if math.IsInf(m, -1) {
-			return m
+			return m, true
 		}
 		s := 0.0
 		for j := range gc {
@@ -304,12 +344,12 @@ func (l *Learner) estepGaussian(st *Stats, p *Params) float64 {
 	for j, g := range gc {
 		st.n[j], st.s1[j], st.s2[j] = g.n, g.s1, g.s2
 	}
-	return sum + math.Log(prod) + l.konst
+	return sum + math.Log(prod) + l.konst, false
 }
 
 // estepDiscrete is the E-step of the Bernoulli, Categorical and Poisson
 // families.
-func (l *Learner) estepDiscrete(st *Stats, p *Params) float64 {
+func (l *Learner) estepDiscrete(st *Stats, p *Params) (ll float64, zero bool) {
 	m := l.m
 	k := m.K
 	lw, e, lr, lw0 := l.scratch[:k], l.scratch[k:2*k], l.scratch[2*k:3*k], l.scratch[3*k:4*k]
@@ -362,7 +402,7 @@ func (l *Learner) estepDiscrete(st *Stats, p *Params) float64 {
 			mx = math.Max(mx, t)
 		}
 		if math.IsInf(mx, -1) || math.IsNaN(mx) {
-			return math.Inf(-1)
+			return math.Inf(-1), true
 		}
 		s := 0.0
 		for j, t := range e {
@@ -382,7 +422,7 @@ func (l *Learner) estepDiscrete(st *Stats, p *Params) float64 {
 			}
 		}
 	}
-	return acc.value() + l.konst
+	return acc.value() + l.konst, false
 }
 
 // mstep sets the quantities of learn in p from st.

@@ -277,6 +277,40 @@ func TestBadInputCountsOverflowInFit(t *testing.T) {
 	wantInputError(t, err, "a.parquet", "n", -1, "7", "", "the bag's counts are too large to fit")
 }
 
+// TestBadInputLearnedOverflow: a learned fit whose sums overflow (the
+// values' squares beyond the largest float64, or counts near it) is
+// refused as such, naming the file, the bag and the column to look at:
+// the value column when there is no count column, else the count column,
+// saying that the counts or the values are too large. Before, em took the
+// overflow for a row without density and the run said "zero density".
+func TestBadInputLearnedOverflow(t *testing.T) {
+	const learned = `{family: gaussian, learn: [weights, mean, sd], components: [{name: a}, {name: b}]}`
+	j := newJob(t)
+	writeParquet(t, j.file("a.parquet"), column("bag", []int64{3, 3, 3, 3, 4, 4}), column("x", []float64{1e200, 2e200, 5e200, 6e200, 1, 2}))
+	err := runBad(t, j.config(t, learned))
+	wantInputError(t, err, "a.parquet", "x", -1, "3", "", "the bag's values are too large to fit")
+
+	j = newJob(t)
+	writeParquet(t, j.file("a.parquet"), column("bag", []int64{3, 3, 3, 3, 4, 4}), column("x", []float64{0, 1, 5, 6, 1, 2}),
+		column("n", []float64{6e307, 2e307, 6e307 / 7, 3e307, 1, 1}))
+	err = runBad(t, j.config(t, learned, withCount))
+	wantInputError(t, err, "a.parquet", "n", -1, "3", "", "the bag's counts or values are too large to fit")
+}
+
+// TestBadInputTinyInitWeight: without a count column, only em.init's
+// weights can make a fixed-component fit overflow: a green marble that
+// only component a, of starting weight 5e-324, can draw has gradient
+// f_a/p = 1/5e-324, beyond the largest float64. The error names em.init
+// and the value column, not a count column the input does not have
+// (before, it said the counts were too large, naming no column).
+func TestBadInputTinyInitWeight(t *testing.T) {
+	const model = `{family: categorical, components: [{name: a, probs: {red: 0, blue: 0, green: 1}}, {name: b, probs: {red: 0.2, blue: 0.8, green: 0}}]}`
+	j := newJob(t)
+	writeParquet(t, j.file("a.parquet"), column("bag", []int64{3, 3, 3}), column("x", []string{"green", "red", "blue"}))
+	err := runBad(t, j.config(t, model, func(c *Config) { c.EM.Init.Weights = []float64{5e-324, 1} }))
+	wantInputError(t, err, "a.parquet", "x", -1, "3", "", "at em.init's weights; raise the smallest")
+}
+
 // TestBadInputSubnormalCount: a count below the smallest normal float64
 // (it made a bag converge to wrong weights) is refused naming its file,
 // column, row and bag; 0 and the smallest normal count are accepted.

@@ -202,13 +202,30 @@ func countOverflow(err error) bool {
 
 // countOverflowError is the error for bag i of b whose counts are too
 // large for float64 (err, as countOverflow takes it), naming the count
-// column and the bag's first file.
+// column and the bag's first file. A fit that overflowed with learned
+// component parameters may owe it to the values instead (a Gaussian's
+// Σ x² overflows for values beyond about 1e154): without a count column
+// it names the value column; with one, it says both. A fixed-component fit
+// without counts overflows only from em.init weights near 0.
 func countOverflowError(cfg *Config, p *plan, b *bags, i int, err error) *InputError {
-	reason := fmt.Sprintf("the bag's counts sum to more than the largest float64 (%g)", math.MaxFloat64)
+	e := &InputError{File: p.files[b.first[i]].Path, Column: cfg.Input.Count, Row: -1, Bag: b.key(i),
+		Reason: fmt.Sprintf("the bag's counts sum to more than the largest float64 (%g)", math.MaxFloat64)}
 	if errors.Is(err, em.ErrOverflow) {
-		reason = fmt.Sprintf("the bag's counts are too large to fit: a sum over its rows exceeded the largest float64 (%g); scale them down", math.MaxFloat64)
+		learned := len(cfg.Model.Learn) > 1 // more than the weights
+		what := "counts are too large"
+		switch {
+		case learned && cfg.Input.Count == "":
+			e.Column, what = cfg.Input.Value.String(), "values are too large"
+		case learned:
+			what = "counts or values are too large"
+		case cfg.Input.Count == "": // only em.init weights near 0 can do it
+			e.Column = cfg.Input.Value.String()
+			e.Reason = fmt.Sprintf("a sum over the bag's rows exceeded the largest float64 (%g) at em.init's weights; raise the smallest", math.MaxFloat64)
+			return e
+		}
+		e.Reason = fmt.Sprintf("the bag's %s to fit: a sum over its rows exceeded the largest float64 (%g); scale them down", what, math.MaxFloat64)
 	}
-	return &InputError{File: p.files[b.first[i]].Path, Column: cfg.Input.Count, Row: -1, Bag: b.key(i), Reason: reason}
+	return e
 }
 
 // BagError is a bag that could not be fitted.
