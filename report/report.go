@@ -565,6 +565,9 @@ func (p *page) join(ctx context.Context, r, base *run, cur *mergedWeights, count
 	if len(pairs) == 0 {
 		return fmt.Errorf("baseline %s shares no component name with run %s", base.dir, r.dir)
 	}
+	if err := sameKeyKind(ctx, r, base); err != nil {
+		return err
+	}
 	old, err := base.weightsIter(ctx)
 	if err != nil {
 		return fmt.Errorf("baseline: %w", err)
@@ -586,9 +589,6 @@ func (p *page) join(ctx context.Context, r, base *run, cur *mergedWeights, count
 	curW, oldW := make([]float64, len(pairs)), make([]float64, len(pairs))
 	a, okA := cur.next()
 	b, okB := old.next()
-	if okA && okB && a.key.str != b.key.str {
-		return fmt.Errorf("run %s has %s bag keys, baseline %s %s ones: they do not join", r.dir, keyKind(a.key), base.dir, keyKind(b.key))
-	}
 	for okA || okB {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -737,9 +737,6 @@ func newFitsJoin(ctx context.Context, r, base *run) (*fitsJoin, error) {
 	if err := j.nextOld(); err != nil {
 		return j, err
 	}
-	if j.a != nil && j.b != nil && j.a.str != j.b.str {
-		return j, fmt.Errorf("run %s has %s bag keys, baseline %s %s ones: they do not join", r.dir, keyKind(*j.a), base.dir, keyKind(*j.b))
-	}
 	return j, nil
 }
 
@@ -838,11 +835,35 @@ func bandOf(delta float64) int {
 	return slices.IndexFunc(bandEdges, func(e float64) bool { return delta <= e })
 }
 
-func keyKind(k bagKey) string {
-	if k.str {
-		return "string"
+// sameKeyKind checks that the run's and the baseline's bag keys are of
+// one kind, strings or integers, from their fits tables' schemas (which
+// every bag, failed or not, is in): keys of different kinds do not join.
+// It reads the schemas rather than the first keys, which a run whose
+// every bag failed has none of in its weights. A run without bags joins
+// any other.
+func sameKeyKind(ctx context.Context, r, base *run) error {
+	kind := func(x *run) (string, error) {
+		if parts, err := x.parts(pipeline.FitsTable); err != nil || len(parts) == 0 {
+			return "", err
+		}
+		str, err := x.bagIsString(ctx)
+		if err != nil || !str {
+			return "integer", err
+		}
+		return "string", nil
 	}
-	return "integer"
+	a, err := kind(r)
+	if err != nil {
+		return err
+	}
+	b, err := kind(base)
+	if err != nil {
+		return fmt.Errorf("baseline: %w", err)
+	}
+	if a != "" && b != "" && a != b {
+		return fmt.Errorf("run %s has %s bag keys, baseline %s %s ones: they do not join", r.dir, a, base.dir, b)
+	}
+	return nil
 }
 
 // histImage draws a histogram as an inline PNG.

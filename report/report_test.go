@@ -990,12 +990,16 @@ func bagRange(lo, hi int64) []int64 {
 }
 
 // failingRun runs skipRun's model over bags of 25 random marbles with the
-// given keys, of which the bags failing fail (a red value of 2), and
-// returns the output folder.
-func failingRun(t *testing.T, bags []int64, failing ...int64) string {
+// given keys (integers or strings), of which the bags failing fail (a red
+// value of 2), and returns the output folder.
+func failingRun[K int64 | string](t *testing.T, bags []K, failing ...K) string {
 	t.Helper()
+	keyType := arrow.DataType(arrow.PrimitiveTypes.Int64)
+	if _, ok := any(bags).([]string); ok {
+		keyType = arrow.BinaryTypes.String
+	}
 	sc := arrow.NewSchema([]arrow.Field{
-		{Name: "bag_id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "bag_id", Type: keyType},
 		{Name: "red", Type: arrow.PrimitiveTypes.Int64},
 	}, nil)
 	b := array.NewRecordBuilder(memory.NewGoAllocator(), sc)
@@ -1007,7 +1011,12 @@ func failingRun(t *testing.T, bags []int64, failing ...int64) string {
 			if i == 4 && slices.Contains(failing, bag) {
 				v = 2
 			}
-			b.Field(0).(*array.Int64Builder).Append(bag)
+			switch k := any(bag).(type) {
+			case int64:
+				b.Field(0).(*array.Int64Builder).Append(k)
+			case string:
+				b.Field(0).(*array.StringBuilder).Append(k)
+			}
 			b.Field(1).(*array.Int64Builder).Append(v)
 		}
 	}
@@ -1018,6 +1027,40 @@ model:
   family: bernoulli
   components: [{name: factory1, p: 0.8}, {name: factory2, p: 0.3}]
 run: {on_error: skip}`)
+}
+
+// TestBaselineKeyKinds: a run and a baseline whose bag keys are of
+// different kinds (integers, strings) do not join, and the report says so
+// rather than comparing. Before, the kinds were taken from the first bag
+// of each table, so a run whose every bag failed (no weights) was joined
+// with an integer-keyed baseline without a word. A run without a bag of
+// either kind still joins.
+func TestBaselineKeyKinds(t *testing.T) {
+	ints := failingRun(t, bagRange(0, 10), 3)
+	strs := failingRun(t, []string{"a", "b", "c"}, "b")
+	strsAllFailed := failingRun(t, []string{"a", "b", "c"}, "a", "b", "c")
+	intsAllFailed := failingRun(t, bagRange(0, 3), 0, 1, 2)
+	intsNoneFailed := failingRun(t, bagRange(0, 10))
+	for _, tc := range []struct{ name, run, base string }{
+		{"strings, all failed, against integers, none failed", strsAllFailed, intsNoneFailed},
+		{"integers, none failed, against strings, all failed", intsNoneFailed, strsAllFailed},
+		{"integers against strings", ints, strs},
+		{"strings against integers", strs, ints},
+		{"strings, all failed, against integers", strsAllFailed, ints},
+		{"integers against strings, all failed", ints, strsAllFailed},
+		{"integers, all failed, against strings, all failed", intsAllFailed, strsAllFailed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := WriteFile(t.Context(), tc.run, filepath.Join(t.TempDir(), "r.html"), Options{Baseline: tc.base})
+			if err == nil || !strings.Contains(err.Error(), "bag keys") || !strings.Contains(err.Error(), "they do not join") {
+				t.Errorf("error %v, want one saying the bag keys do not join", err)
+			}
+		})
+	}
+	// The same kinds join, also when every bag failed in one run.
+	if err := WriteFile(t.Context(), strsAllFailed, filepath.Join(t.TempDir(), "r.html"), Options{Baseline: strs}); err != nil {
+		t.Errorf("strings, all failed, against strings: %v", err)
+	}
 }
 
 // TestRowsPerSecondSaysWhichTime: the report's rows per second is the
