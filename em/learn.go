@@ -437,6 +437,7 @@ type Learner struct {
 	total, konst float64
 	ref          float64 // Poisson: the reference rate of konst
 	perm         []int
+	fsum         exactSum // canonical's sums of equal rows' counts
 
 	pts     [6]Params // EM points (squarem)
 	best    Params
@@ -444,6 +445,7 @@ type Learner struct {
 	found   []float64 // packed maxima reached by earlier starts
 	foundLL []float64 // and their log-likelihoods
 	scale   []float64 // scale of each packed coordinate
+	sd      []float64 // scales' per-dimension standard deviations
 	st      Stats
 	vec     [4][]float64 // packed points for SQUAREM
 	starts  []float64    // starting points already run, flattened
@@ -823,18 +825,81 @@ func (l *Learner) canonical() {
 		})
 		l.permute()
 	}
-	// Merge equal rows.
+	// Merge equal rows, each group's counts summed with correct rounding,
+	// so that neither the order of equal rows (which the sort leaves as
+	// it finds them) nor how a count is split across rows changes a bit.
 	w := 0
-	for i := range n {
-		if w > 0 && slices.Equal(l.x[(w-1)*d:w*d], l.x[i*d:(i+1)*d]) {
-			l.c[w-1] += l.c[i]
-			continue
+	for i := 0; i < n; {
+		j := i + 1
+		for j < n && slices.Equal(l.x[i*d:(i+1)*d], l.x[j*d:(j+1)*d]) {
+			j++
 		}
 		copy(l.x[w*d:(w+1)*d], l.x[i*d:(i+1)*d])
 		l.c[w] = l.c[i]
+		if j > i+1 {
+			l.c[w] = l.fsum.sum(l.c[i:j])
+		}
 		w++
+		i = j
 	}
 	l.x, l.c = l.x[:w*d], l.c[:w]
+}
+
+// exactSum sums float64s with correct rounding (Shewchuk's algorithm, as
+// Python's math.fsum), in a reusable buffer of partial sums.
+type exactSum struct{ p []float64 }
+
+// sum returns the correctly rounded sum of the non-negative xs, or +Inf
+// if it overflows.
+func (e *exactSum) sum(xs []float64) float64 {
+	p := e.p[:0]
+	for _, x := range xs {
+		// Add x to the partials, which stay non-overlapping and in
+		// increasing magnitude.
+		i := 0
+		for _, y := range p {
+			if math.Abs(x) < math.Abs(y) {
+				x, y = y, x
+			}
+			hi := x + y
+			if math.IsInf(hi, 0) {
+				e.p = p
+				return math.Inf(1)
+			}
+			if lo := y - (hi - x); lo != 0 {
+				p[i] = lo
+				i++
+			}
+			x = hi
+		}
+		p = append(p[:i], x)
+	}
+	e.p = p
+	n := len(p)
+	if n == 0 {
+		return 0
+	}
+	// Add the partials from the largest down while the sum is exact, then
+	// round half to even across the rest (CPython's math_fsum).
+	n--
+	hi, lo := p[n], 0.0
+	for n > 0 {
+		x := hi
+		n--
+		y := p[n]
+		hi = x + y
+		lo = y - (hi - x)
+		if lo != 0 {
+			break
+		}
+	}
+	if n > 0 && (lo < 0 && p[n-1] < 0 || lo > 0 && p[n-1] > 0) {
+		y := lo * 2
+		if x := hi + y; y == x-hi {
+			hi = x
+		}
+	}
+	return hi
 }
 
 // permute reorders the rows by l.perm, using the tail of l.x and l.c

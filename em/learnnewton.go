@@ -20,6 +20,7 @@ type gaussNewton struct {
 	step               []float64
 	vecs               []float64 // P×P: -H's upper triangle, then its eigenvectors (columns)
 	vals               []float64 // and eigenvalues, ascending
+	scale              []float64 // direction's Jacobi scaling
 	syev               symEig
 }
 
@@ -453,14 +454,32 @@ const newtonCertTol = 1e-3
 // the gain the model predicts, half = ½ Σ (vᵢᵀg)²/λᵢ, whether -H has an
 // eigenvalue below -floor (the point is not a maximum: some direction
 // curves upwards), and false if the eigendecomposition failed.
+//
+// The eigenvalues are those of -H scaled to unit diagonal (Jacobi scaling,
+// D(-H)D with D = diag(|H_aa|^-½)). The coordinates (log-weight ratios,
+// means in the data's units, log sds or rates) have unrelated units, so
+// that the floor and the absolute values, taken of -H itself, made the
+// step and the certificate depend on the data's units: a fit of x/2^20
+// ran to MaxIter, and one was certified 7e-6·|ll| below its maximum (found
+// by an equivariance audit). Without a floor the step and the gain are
+// the same in either coordinates, and a congruence keeps the signs of the
+// eigenvalues (Sylvester), so saddles are the same too.
 func (nw *gaussNewton) direction(p int) (half float64, saddle, ok bool) {
+	nw.scale = grow(nw.scale, p)
+	sc := nw.scale
+	for a := range p {
+		sc[a] = 1
+		if d := math.Abs(nw.h[a*p+a]); d > 0 && !math.IsInf(d, 0) {
+			sc[a] = 1 / math.Sqrt(d)
+		}
+	}
 	// The eigendecomposition reads the upper triangle, and the lower one
 	// is zero, as in the copy mat.EigenSym makes.
 	for a := range p {
 		for b := range p {
 			v := 0.0
 			if b >= a {
-				v = -nw.h[a*p+b]
+				v = -nw.h[a*p+b] * sc[a] * sc[b]
 			}
 			nw.vecs[a*p+b] = v
 		}
@@ -472,21 +491,21 @@ func (nw *gaussNewton) direction(p int) (half float64, saddle, ok bool) {
 	for _, v := range nw.vals {
 		top = math.Max(top, math.Abs(v))
 	}
-	floor := math.Max(1e-10*top, 1e-300)
+	floor := math.Max(1e-10*top, 0x1p-1074)
 	clear(nw.step)
 	pred := 0.0
 	for i, v := range nw.vals {
 		if v < -floor {
 			saddle = true
 		}
-		proj := 0.0
+		proj := 0.0 // of the scaled gradient Dg
 		for a := range p {
-			proj += nw.vecs[a*p+i] * nw.g[a]
+			proj += nw.vecs[a*p+i] * nw.g[a] * sc[a]
 		}
 		lam := math.Max(math.Abs(v), floor)
 		pred += proj * (proj / lam) // proj² overflows for counts beyond about 1e150
 		for a := range p {
-			nw.step[a] += proj / lam * nw.vecs[a*p+i]
+			nw.step[a] += proj / lam * nw.vecs[a*p+i] * sc[a]
 		}
 	}
 	return 0.5 * pred, saddle, true

@@ -301,18 +301,34 @@ func copyComponent(dst, src *Params, j, i int, q LearnSet, m Model) {
 }
 
 // seen reports whether p equals a starting point already run in this
-// Learn, and records it if not.
+// Learn, to rounding (sameStart), and records it if not.
 func (l *Learner) seen(p *Params) bool {
 	n := len(l.starts)
 	l.starts = l.flatten(l.starts, p)
 	v := l.starts[n:]
 	for i := 0; i < n; i += len(v) {
-		if slices.Equal(l.starts[i:i+len(v)], v) {
+		if sameStart(l.starts[i:i+len(v)], v) {
 			l.starts = l.starts[:n]
 			return true
 		}
 	}
 	return false
+}
+
+// sameStart reports whether two flattened starting points agree within
+// 1e-12 relative in every quantity. The same k-means partition found
+// under other labels gives the same start but for rounding: its M-step
+// sums the components in another order (weights n_j / Σ n differ in the
+// last bit), and taking it for a new start would run it twice instead of
+// drawing one from the data, so that whether a start is redrawn would
+// depend on the counts' rounding (found by scaling the counts).
+func sameStart(a, b []float64) bool {
+	for i, x := range a {
+		if y := b[i]; x != y && !(math.Abs(x-y) <= 1e-12*math.Max(math.Abs(x), math.Abs(y))) {
+			return false
+		}
+	}
+	return true
 }
 
 func (l *Learner) flatten(dst []float64, p *Params) []float64 {
@@ -406,11 +422,14 @@ func (l *Learner) near(p *Params, ll float64) bool {
 
 // hopeless reports whether a start at log-likelihood ll, which gained
 // gain in its last cycle, is so far below the best maximum found before
-// (by more than 1 and more than 10^4 such gains) that it cannot be
-// expected to catch up.
+// (by more than 10^4 such gains, and by more than the mean count of a
+// distinct row: 1 nat for rows of count 1) that it cannot be expected to
+// catch up. The second bound scales with the counts, as the
+// log-likelihood does: a fixed 1 nat dropped, at counts ×3, a start 0.5
+// nats behind that went on to win (found by scaling the counts).
 func (l *Learner) hopeless(ll, gain float64) bool {
 	for _, f := range l.foundLL {
-		if d := f - ll; d > 1 && d > 1e4*gain {
+		if d := f - ll; d > l.total/float64(len(l.c)) && d > 1e4*gain {
 			return true
 		}
 	}
@@ -418,7 +437,11 @@ func (l *Learner) hopeless(ll, gain float64) bool {
 }
 
 // scales sets l.scale, the scale of each packed coordinate: the loaded
-// bag's standard deviation (per dimension) for means, 1 otherwise.
+// bag's standard deviation (per dimension) for means and for the
+// off-diagonal entries U_ab of full covariances' Cholesky factors (in the
+// units of dimension b), 1 otherwise (logarithms and log-odds). SQUAREM's
+// step length and near's tolerance measure in these units, so that they
+// do not depend on the units of the data.
 func (l *Learner) scales() {
 	n := l.vecLen()
 	if cap(l.scale) < n {
@@ -429,30 +452,49 @@ func (l *Learner) scales() {
 		l.scale[i] = 1
 	}
 	m := l.m
-	if !m.Learn.Has(LearnMean) {
+	mean := m.Learn.Has(LearnMean)
+	chol := m.Family == MultiGaussian && m.Covariance == CovFull && m.Learn.Has(LearnCov)
+	if !mean && !chol {
 		return
 	}
-	i := 0
-	if m.Learn.Has(LearnWeights) {
-		i += m.K
-	}
 	d := l.d
+	l.sd = grow(l.sd, d)
 	for a := range d {
 		s, s2 := 0.0, 0.0
 		for r, c := range l.c {
 			s += c * l.x[r*d+a]
 		}
-		mean := s / l.total
+		mu := s / l.total
 		for r, c := range l.c {
-			e := l.x[r*d+a] - mean
+			e := l.x[r*d+a] - mu
 			s2 += c * e * e
 		}
 		sd := math.Sqrt(s2 / l.total)
-		if !(sd > 0) {
+		if !(sd > 0) || math.IsInf(sd, 0) {
 			sd = 1
 		}
-		for j := range m.K {
-			l.scale[i+j*d+a] = sd
+		l.sd[a] = sd
+	}
+	i := 0 // the packed layout, as in pack
+	if m.Learn.Has(LearnWeights) {
+		i += m.K
+	}
+	if mean {
+		for range m.K {
+			copy(l.scale[i:i+d], l.sd)
+			i += d
+		}
+	}
+	if chol {
+		for range m.K {
+			for a := range d {
+				for b := a; b < d; b++ {
+					if a != b {
+						l.scale[i] = l.sd[b]
+					}
+					i++
+				}
+			}
 		}
 	}
 }
@@ -604,7 +646,7 @@ func (l *Learner) extrapolate(th, f1, f2, q *Params, stepMax float64) (float64, 
 	v1 := l.pack(l.vec[1], f1)
 	v2 := l.pack(l.vec[2], f2)
 	vq := l.vec[3]
-	alpha, atBound := squaremAlpha(v0, v1, v2, stepMax)
+	alpha, atBound := squaremAlpha(v0, v1, v2, stepMax, l.scale)
 	for try := 0; try < 30 && alpha > 1.01; try++ {
 		squaremPoint(vq, v0, v1, v2, alpha)
 		copyParams(q, f2)
@@ -641,13 +683,19 @@ func nextStepMax(stepMax float64, atBound, failed bool) float64 {
 
 // squaremAlpha returns SQUAREM's step length |r|/|v| (r = v1 - v0,
 // v = v2 - 2 v1 + v0) over the coordinates finite in all three points,
-// clamped to [1, stepMax], and whether it is at the bound.
-func squaremAlpha(v0, v1, v2 []float64, stepMax float64) (float64, bool) {
+// clamped to [1, stepMax], and whether it is at the bound. The first
+// len(scale) coordinates are measured in units of scale (Learner.scales),
+// so that the length does not depend on the units of the data; the rest
+// as they are.
+func squaremAlpha(v0, v1, v2 []float64, stepMax float64, scale []float64) (float64, bool) {
 	var sr2, sv2 float64
 	for i := range v0 {
 		if finite3(v0[i], v1[i], v2[i]) {
 			r := v1[i] - v0[i]
 			v := v2[i] - 2*v1[i] + v0[i]
+			if i < len(scale) {
+				r, v = r/scale[i], v/scale[i]
+			}
 			sr2 += r * r
 			sv2 += v * v
 		}

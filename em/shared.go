@@ -430,7 +430,7 @@ func (r *sharedRun) extrapolate(th, f1, f2, q *sharedPoint, stepMax float64) (fl
 	v0, v1, v2 := r.vec[0], r.vec[1], r.vec[2]
 	r.vec[3] = grow(r.vec[3], len(v0))
 	vq := r.vec[3]
-	alpha, atBound := squaremAlpha(v0, v1, v2, stepMax)
+	alpha, atBound := squaremAlpha(v0, v1, v2, stepMax, nil)
 	k, np := l.m.K, len(v0)-len(th.w)
 	for try := 0; try < 30 && alpha > 1.01; try++ {
 		squaremPoint(vq, v0, v1, v2, alpha)

@@ -112,6 +112,7 @@ type Uncertainty struct {
 	lg   []float64 // n×K their logarithms
 	diff []float64 // n×K differences f_j - f_ref (free j), formed stably
 	cnt  []float64 // the counts, while WeightStdErrorsFrom runs (rows is not filled)
+	cs   []float64 // accumulate's counts scaled to a sum near 1
 
 	// Learned parameters (StdErrors).
 	fam   Family
@@ -679,6 +680,18 @@ func (u *Uncertainty) accumulate(lik, diff, c []float64) error {
 	d := u.dim
 	u.info = grow(u.info, d*d)
 	clear(u.info)
+	// Counts far from 1 (near the largest float64, say) are scaled by a
+	// power of two that brings their sum to [1, 2), so that the sums of
+	// c·g² cannot overflow: exact, but for counts that underflow, which
+	// add nothing at that scale (found by scaling the counts by 1e300).
+	n := u.n
+	if e := -math.Ilogb(n); e < -256 || e > 256 {
+		u.cs = grow(u.cs, len(c))
+		for i, v := range c {
+			u.cs[i] = math.Ldexp(v, e)
+		}
+		c, n = u.cs, math.Ldexp(n, e)
+	}
 	var err error
 	if u.k == 3 && d == 2 && len(u.slots) == 0 {
 		err = u.accumulate3(lik, diff, c)
@@ -690,7 +703,7 @@ func (u *Uncertainty) accumulate(lik, diff, c []float64) error {
 	}
 	for a := 0; a < d; a++ {
 		for b := a; b < d; b++ {
-			v := u.info[a*d+b] / u.n
+			v := u.info[a*d+b] / n
 			u.info[a*d+b], u.info[b*d+a] = v, v
 		}
 	}
