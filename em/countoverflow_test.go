@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/mixbatch/mixbatch/em"
@@ -194,5 +195,31 @@ func TestLearnOverflowError(t *testing.T) {
 		Init: em.Params{Probs: []float64{0.5, 0.5, 0, 0.2, 0.8, 0}}}
 	if res, err := em.Learn(em.Bag{X: []float64{0, 1, 2}}, fixed, em.LearnSettings{Seed: 1}); !errors.Is(err, em.ErrZeroDensity) {
 		t.Errorf("Learn, a row without density: %v, %v; want ErrZeroDensity", res.Params, err)
+	}
+}
+
+// TestEStepNonFiniteParams: parameters given to EStep that are infinite or
+// NaN are an error saying so, not ErrOverflow (which says the counts or
+// values are too large) nor ErrZeroDensity, the two an E-step at
+// non-finite parameters returns inside Learn.
+func TestEStepNonFiniteParams(t *testing.T) {
+	m := em.Model{Family: em.Gaussian, K: 2, Learn: em.LearnWeights | em.LearnMean | em.LearnSD}
+	l, err := em.NewLearner(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bag := em.Bag{X: []float64{0, 1, 5, 6}}
+	for _, p := range []em.Params{
+		{Weights: []float64{0.5, 0.5}, Mean: []float64{math.NaN(), 5}, SD: []float64{1, 1}},
+		{Weights: []float64{0.5, 0.5}, Mean: []float64{0, 5}, SD: []float64{1, math.Inf(1)}},
+	} {
+		_, err := l.EStep(l.NewStats(), bag, p)
+		if err == nil || errors.Is(err, em.ErrOverflow) || errors.Is(err, em.ErrZeroDensity) || !strings.Contains(err.Error(), "infinite or NaN") {
+			t.Errorf("EStep at %v: %v, want an error naming a non-finite parameter", p, err)
+		}
+	}
+	ll, err := l.EStep(l.NewStats(), bag, em.Params{Weights: []float64{0.5, 0.5}, Mean: []float64{0, 5}, SD: []float64{1, 1}})
+	if err != nil || !(ll < 0) {
+		t.Errorf("EStep at finite parameters: %v, %v", ll, err)
 	}
 }

@@ -240,7 +240,7 @@ func (r *sharedRun) estep(pt *sharedPart, lo, hi int, p *Params, bagW, nw []floa
 	for b := lo; b < hi; b++ {
 		pt.bp = *p
 		pt.bp.Weights = bagW[b*k : (b+1)*k]
-		llb, err := pt.l.EStep(pt.st, r.bags[b], pt.bp)
+		llb, err := pt.l.bagEStep(pt.st, r.bags[b], &pt.bp)
 		if err != nil {
 			return err
 		}

@@ -178,12 +178,22 @@ var ErrZeroDensity = errors.New("em: an observation has zero density under every
 // statistics, and call MStep on the sum. It panics if p or dst do not match
 // the model.
 func (l *Learner) EStep(dst *Stats, bag Bag, p Params) (float64, error) {
-	l.checkParams(&p)
+	if !l.paramsFinite(&p) {
+		return 0, errors.New("em: a parameter is infinite or NaN")
+	}
+	return l.bagEStep(dst, bag, &p)
+}
+
+// bagEStep is EStep without its check of the parameters: FitShared's
+// E-steps, where parameters that are not finite come from a sum that
+// overflowed (ErrOverflow, from estep).
+func (l *Learner) bagEStep(dst *Stats, bag Bag, p *Params) (float64, error) {
+	l.checkParams(p)
 	l.checkStats(dst)
 	if err := l.load(bag, false); err != nil {
 		return 0, err
 	}
-	return l.estep(dst, &p)
+	return l.estep(dst, p)
 }
 
 // MStep sets the learned quantities of p (weights included) to the
