@@ -88,6 +88,7 @@ func FitShared(bags []Bag, m Model, s LearnSettings) (SharedResult, error) {
 	if err := l.load(pool, true); err != nil {
 		return SharedResult{}, err
 	}
+	l.scales() // of the pooled rows, for SQUAREM's step length
 	random := l.randomStart()
 	starts := 1
 	if random {
@@ -430,7 +431,7 @@ func (r *sharedRun) extrapolate(th, f1, f2, q *sharedPoint, stepMax float64) (fl
 	v0, v1, v2 := r.vec[0], r.vec[1], r.vec[2]
 	r.vec[3] = grow(r.vec[3], len(v0))
 	vq := r.vec[3]
-	alpha, atBound := squaremAlpha(v0, v1, v2, stepMax, nil)
+	alpha, atBound := squaremAlpha(v0, v1, v2, stepMax, l.scale) // the bags' log-weights as they are
 	k, np := l.m.K, len(v0)-len(th.w)
 	for try := 0; try < 30 && alpha > 1.01; try++ {
 		squaremPoint(vq, v0, v1, v2, alpha)
