@@ -13,8 +13,9 @@ import (
 // Defaults for Model and LearnSettings fields left at their zero value.
 // LearnSettings.MaxIter and Tol default to DefaultMaxIter and DefaultTol.
 const (
-	// DefaultRegCovar is added to every variance (the diagonal of every
-	// covariance matrix) that is learned, as scikit-learn's reg_covar.
+	// DefaultRegCovar is the default of Model.RegCovar: the floor of a
+	// learned Gaussian variance, and what is added to the diagonal of a
+	// learned MultiGaussian covariance, as scikit-learn's reg_covar.
 	DefaultRegCovar = 1e-6
 	// DefaultRestarts is the number of random starts when component
 	// parameters are learned.
@@ -192,10 +193,17 @@ type Model struct {
 	Learn  LearnSet
 	// Covariance is the structure of MultiGaussian covariance matrices.
 	Covariance Covariance
-	// RegCovar is added to every learned variance (Gaussian sd², the
-	// diagonal of a MultiGaussian covariance), so no variance is below it;
-	// 0 means DefaultRegCovar. (scikit-learn's reg_covar; to switch it off
-	// use a tiny positive value such as 1e-300.)
+	// RegCovar keeps learned variances away from 0; 0 means
+	// DefaultRegCovar. A learned Gaussian sd² is the maximum likelihood
+	// estimate with sd² >= RegCovar (the M-step takes max(v, RegCovar),
+	// which Newton's finish maximises too). It was added to the variance
+	// before, as scikit-learn does; EM then converged to v + RegCovar and
+	// Newton to v, and a component of v in [9, 10)·RegCovar, where one
+	// counts as collapsed, went back and forth between the two until
+	// MaxIter (found by an audit). The diagonal of a learned MultiGaussian
+	// covariance gets RegCovar added, as scikit-learn's reg_covar (it has
+	// no Newton finish). To switch it off use a tiny positive value such
+	// as 1e-300.
 	RegCovar float64
 	// Init holds the given values: the fixed quantities, and starting
 	// values of learned ones.

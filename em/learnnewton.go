@@ -263,7 +263,7 @@ func (l *Learner) mstepCollapsed(th *Params, st *Stats) {
 		if m.Learn.Has(LearnSD) {
 			e := th.Mean[j] - sh
 			v := st.s2[j]/st.n[j] - 2*e*g + e*e
-			th.SD[j] = math.Sqrt(math.Max(v, 0) + m.RegCovar)
+			th.SD[j] = math.Sqrt(math.Max(v, m.RegCovar))
 		}
 	}
 }

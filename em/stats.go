@@ -482,7 +482,7 @@ func (l *Learner) mstep(p *Params, st *Stats, learn LearnSet) error {
 			if learn.Has(LearnSD) {
 				e := p.Mean[j] - sh
 				v := st.s2[j]/nj - 2*e*g + e*e
-				p.SD[j] = math.Sqrt(math.Max(v, 0) + reg)
+				p.SD[j] = math.Sqrt(math.Max(v, reg))
 			}
 		case MultiGaussian:
 			if err := l.mvn.mstep(p, st, j, learn, m); err != nil {

@@ -168,9 +168,9 @@ type ModelConfig struct {
 	// Scope is "bag" (every bag its own components) or "shared" (one set of
 	// component parameters for the whole table, weights per bag).
 	Scope string `yaml:"scope" json:"scope,omitempty"`
-	// RegCovar is added to every learned variance (and to the diagonal of
-	// every learned covariance matrix), so none is below it
-	// (scikit-learn's reg_covar). Default 1e-6.
+	// RegCovar is the floor of every learned gaussian variance, and is
+	// added to the diagonal of every learned multivariate covariance
+	// (scikit-learn's reg_covar; see em.Model.RegCovar). Default 1e-6.
 	RegCovar float64 `yaml:"reg_covar" json:"reg_covar,omitempty"`
 	// Covariance is the structure of multivariate_gaussian covariance
 	// matrices: full, diag or spherical. Validate sets it to full for
