@@ -195,15 +195,14 @@ type Model struct {
 	Covariance Covariance
 	// RegCovar keeps learned variances away from 0; 0 means
 	// DefaultRegCovar. A learned Gaussian sd² is the maximum likelihood
-	// estimate with sd² >= RegCovar (the M-step takes max(v, RegCovar),
-	// which Newton's finish maximises too). It was added to the variance
-	// before, as scikit-learn does; EM then converged to v + RegCovar and
-	// Newton to v, and a component of v in [9, 10)·RegCovar, where one
-	// counts as collapsed, went back and forth between the two until
-	// MaxIter (found by an audit). The diagonal of a learned MultiGaussian
-	// covariance gets RegCovar added, as scikit-learn's reg_covar (it has
-	// no Newton finish). To switch it off use a tiny positive value such
-	// as 1e-300.
+	// estimate with sd² >= RegCovar: the M-step takes max(v, RegCovar),
+	// the constrained maximum that Newton's finish reaches too. (Adding it
+	// to v, as scikit-learn does, gives EM the fixed point v + RegCovar
+	// and Newton v, and a component whose v is near 10·RegCovar, where
+	// Newton hands it to EM as collapsed, then never converges.) The
+	// diagonal of a learned MultiGaussian covariance, which has no Newton
+	// finish, gets RegCovar added, as scikit-learn's reg_covar. To switch
+	// it off use a tiny positive value such as 1e-300.
 	RegCovar float64
 	// Init holds the given values: the fixed quantities, and starting
 	// values of learned ones.

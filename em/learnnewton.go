@@ -457,13 +457,13 @@ const newtonCertTol = 1e-3
 //
 // The eigenvalues are those of -H scaled to unit diagonal (Jacobi scaling,
 // D(-H)D with D = diag(|H_aa|^-½)). The coordinates (log-weight ratios,
-// means in the data's units, log sds or rates) have unrelated units, so
-// that the floor and the absolute values, taken of -H itself, made the
-// step and the certificate depend on the data's units: a fit of x/2^20
-// ran to MaxIter, and one was certified 7e-6·|ll| below its maximum (found
-// by an equivariance audit). Without a floor the step and the gain are
-// the same in either coordinates, and a congruence keeps the signs of the
-// eigenvalues (Sylvester), so saddles are the same too.
+// means in the data's units, log sds or rates) have unrelated units, and
+// the floor and the absolute values, taken of -H itself, would make the
+// step and the certificate depend on the data's units (a fit of x/2^20
+// ran to MaxIter; one was certified 7e-6·|ll| below its maximum). Where
+// no eigenvalue is floored the step and the gain are the same in either
+// coordinates, and a congruence keeps the signs of the eigenvalues
+// (Sylvester), so saddles are the same too.
 func (nw *gaussNewton) direction(p int) (half float64, saddle, ok bool) {
 	nw.scale = grow(nw.scale, p)
 	sc := nw.scale
