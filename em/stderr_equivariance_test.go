@@ -35,8 +35,6 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"gonum.org/v1/gonum/mat"
-
 	"github.com/mixbatch/mixbatch/em"
 )
 
@@ -406,58 +404,9 @@ func seeLogLik(fam em.Family, xs, cs, th []float64, k int) float64 {
 // eigendecomposition of the unit-diagonal information).
 func seeNumericalSE(t *testing.T, fam em.Family, xs, cs, th, scale []float64, k int) (wse, pse []float64) {
 	t.Helper()
-	d := len(th)
-	f := func(p []float64) float64 { return seeLogLik(fam, xs, cs, p, k) }
-	hess := func(e float64) *mat.Dense {
-		h := make([]float64, d)
-		for a := range h {
-			h[a] = e * scale[a]
-		}
-		at := func(a, b int, sa, sb float64) float64 {
-			p := append([]float64(nil), th...)
-			if a >= 0 {
-				p[a] += sa * h[a]
-			}
-			if b >= 0 {
-				p[b] += sb * h[b]
-			}
-			return f(p)
-		}
-		l0 := f(th)
-		H := mat.NewDense(d, d, nil)
-		for a := range d {
-			H.Set(a, a, (at(a, -1, 1, 0)-2*l0+at(a, -1, -1, 0))/(h[a]*h[a]))
-			for b := a + 1; b < d; b++ {
-				v := (at(a, b, 1, 1) - at(a, b, 1, -1) - at(a, b, -1, 1) + at(a, b, -1, -1)) / (4 * h[a] * h[b])
-				H.Set(a, b, v)
-				H.Set(b, a, v)
-			}
-		}
-		return H
-	}
-	coarse, fine := hess(2e-3), hess(1e-3)
-	neg := mat.NewDense(d, d, nil)
-	for a := range d {
-		for b := range d {
-			neg.Set(a, b, -(4*fine.At(a, b)-coarse.At(a, b))/3)
-		}
-	}
-	var cov mat.Dense
-	if err := cov.Inverse(neg); err != nil {
-		t.Fatalf("numerical information: %v", err)
-	}
-	wse = make([]float64, k)
-	last := 0.0
-	for a := 0; a < k-1; a++ {
-		wse[a] = math.Sqrt(cov.At(a, a))
-		for b := 0; b < k-1; b++ {
-			last += cov.At(a, b)
-		}
-	}
-	if k > 1 {
-		wse[k-1] = math.Sqrt(last)
-	}
-	for a := k - 1; a < d; a++ {
+	cov := numericalCov(t, func(p []float64) float64 { return seeLogLik(fam, xs, cs, p, k) }, th, scale)
+	wse = weightSEs(cov, k)
+	for a := k - 1; a < len(th); a++ {
 		pse = append(pse, math.Sqrt(cov.At(a, a)))
 	}
 	return wse, pse

@@ -316,6 +316,27 @@ func (m seModel) eval(th []float64, idx [][2]int) float64 {
 // LU-based mat.Dense.Inverse (StdErrors uses an eigendecomposition).
 func (m seModel) numericalSE(t *testing.T) (wse []float64, pse [2][]float64) {
 	th, idx, scale := m.coords()
+	cov := numericalCov(t, func(p []float64) float64 { return m.eval(p, idx) }, th, scale)
+	k := m.k()
+	wse = weightSEs(cov, k)
+	for p := range pse {
+		if m.par[p] != nil {
+			pse[p] = make([]float64, k)
+		}
+	}
+	for a, ij := range idx {
+		pse[ij[1]][ij[0]] = math.Sqrt(cov.At(k-1+a, k-1+a))
+	}
+	return wse, pse
+}
+
+// numericalCov returns the inverse of minus the Hessian of f at th, by
+// central differences of steps 2e-3 and 1e-3 times scale (per
+// coordinate), Richardson-extrapolated (error O(h⁴)). The inverse is
+// gonum's LU-based mat.Dense.Inverse (StdErrors uses an
+// eigendecomposition).
+func numericalCov(t *testing.T, f func([]float64) float64, th, scale []float64) *mat.Dense {
+	t.Helper()
 	d := len(th)
 	hessian := func(e float64) *mat.Dense {
 		h := make([]float64, d)
@@ -330,7 +351,7 @@ func (m seModel) numericalSE(t *testing.T) (wse []float64, pse [2][]float64) {
 			if b >= 0 {
 				p[b] += sb * h[b]
 			}
-			return m.eval(p, idx)
+			return f(p)
 		}
 		l0 := at(-1, -1, 0, 0)
 		hm := mat.NewDense(d, d, nil)
@@ -355,8 +376,14 @@ func (m seModel) numericalSE(t *testing.T) (wse []float64, pse [2][]float64) {
 	if err := cov.Inverse(neg); err != nil {
 		t.Fatalf("numerical Hessian: %v", err)
 	}
-	k := m.k()
-	wse = make([]float64, k)
+	return &cov
+}
+
+// weightSEs returns the K weights' standard errors from cov, whose first
+// K-1 coordinates are the free weights (the last weight is 1 minus their
+// sum, so its variance is the sum of their covariances).
+func weightSEs(cov *mat.Dense, k int) []float64 {
+	wse := make([]float64, k)
 	last := 0.0
 	for a := 0; a < k-1; a++ {
 		wse[a] = math.Sqrt(cov.At(a, a))
@@ -364,16 +391,10 @@ func (m seModel) numericalSE(t *testing.T) (wse []float64, pse [2][]float64) {
 			last += cov.At(a, b)
 		}
 	}
-	wse[k-1] = math.Sqrt(last)
-	for p := range pse {
-		if m.par[p] != nil {
-			pse[p] = make([]float64, k)
-		}
+	if k > 1 {
+		wse[k-1] = math.Sqrt(last)
 	}
-	for a, ij := range idx {
-		pse[ij[1]][ij[0]] = math.Sqrt(cov.At(k-1+a, k-1+a))
-	}
-	return wse, pse
+	return wse
 }
 
 // seDraw draws n values from the mixture of fam with weights w and
