@@ -148,6 +148,12 @@ type Params struct {
 	Cov []float64
 }
 
+// quantities returns p's slices in their packing order (Weights, P,
+// Probs, Mean, SD, Rate, Cov).
+func (p *Params) quantities() [7][]float64 {
+	return [7][]float64{p.Weights, p.P, p.Probs, p.Mean, p.SD, p.Rate, p.Cov}
+}
+
 // Clone returns a deep copy of p. The copy's slices share one newly
 // allocated array (one allocation per result of Learn), each capped at its
 // length, so appending to one never writes into another; nil slices stay

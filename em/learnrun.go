@@ -332,7 +332,7 @@ func sameStart(a, b []float64) bool {
 }
 
 func (l *Learner) flatten(dst []float64, p *Params) []float64 {
-	for _, s := range [][]float64{p.Weights, p.P, p.Probs, p.Mean, p.SD, p.Rate, p.Cov} {
+	for _, s := range p.quantities() {
 		dst = append(dst, s...)
 	}
 	return dst
@@ -721,9 +721,7 @@ func squaremPoint(vq, v0, v1, v2 []float64, alpha float64) {
 	}
 }
 
-func finite3(a, b, c float64) bool {
-	return !math.IsInf(a, 0) && !math.IsInf(b, 0) && !math.IsInf(c, 0) && !math.IsNaN(a) && !math.IsNaN(b) && !math.IsNaN(c)
-}
+func finite3(a, b, c float64) bool { return finite(a) && finite(b) && finite(c) }
 
 // vecLen is the length of a packed point.
 func (l *Learner) vecLen() int {

@@ -38,9 +38,9 @@ func (s *Stats) finite() bool {
 	return true
 }
 
-// paramsFinite reports whether every quantity of p is finite.
-func (l *Learner) paramsFinite(p *Params) bool {
-	for _, q := range [][]float64{p.Weights, p.P, p.Probs, p.Mean, p.SD, p.Rate, p.Cov} {
+// finite reports whether every quantity of p is finite.
+func (p *Params) finite() bool {
+	for _, q := range p.quantities() {
 		for _, v := range q {
 			if !finite(v) {
 				return false
@@ -178,7 +178,7 @@ var ErrZeroDensity = errors.New("em: an observation has zero density under every
 // statistics, and call MStep on the sum. It panics if p or dst do not match
 // the model.
 func (l *Learner) EStep(dst *Stats, bag Bag, p Params) (float64, error) {
-	if !l.paramsFinite(&p) {
+	if !p.finite() {
 		return 0, errors.New("em: a parameter is infinite or NaN")
 	}
 	return l.bagEStep(dst, bag, &p)
@@ -216,7 +216,7 @@ func (l *Learner) checkStats(st *Stats) {
 // estep runs the E-step of the loaded bag at p into st.
 func (l *Learner) estep(st *Stats, p *Params) (float64, error) {
 	st.Reset()
-	if !l.paramsFinite(p) {
+	if !p.finite() {
 		// The data are finite, so only a sum that overflowed in an M-step
 		// or a start (Σ c x², say) makes a parameter infinite or NaN.
 		return math.NaN(), ErrOverflow
