@@ -65,8 +65,9 @@ rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.0f", n / s; else 
 mib() { if [ "$1" = - ]; then echo -; else awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; fi; }
 
 log "== build"
-(cd "$root" && go build -o "$work/mixbatch" ./cmd/mixbatch)
+(cd "$root" && go build -o "$work/mixbatch" ./cmd/mixbatch && go build -o "$work/floor" ./scripts/bench/floor)
 mb=$work/mixbatch
+floor=$work/floor
 [ -z "$PROFILE_DIR" ] || mkdir -p "$PROFILE_DIR"
 
 # DuckDB through its Node.js bindings, as scripts/duckdb-check.sh does.
@@ -110,35 +111,43 @@ gen() {
 # run_case NAME ROWS CONFIG DATA SQL DUCK_MEMORY WORKERS: runs mixbatch on
 # data set DATA with scripts/bench/configs/CONFIG, then DuckDB's query
 # scripts/bench/sql/SQL (- for none; under DUCK_MEMORY, - for no limit).
-# WORKERS is --workers (- for the config's).
+# WORKERS is --workers (- for the config's). CONFIG floor:MODE runs the
+# floor program (scripts/bench/floor) with -mode MODE on DATA's part files
+# instead of mixbatch.
 run_case() {
   local name=$1 rows=$2 config=$3 data=$work/data/$4 sql=$5 duckmem=$6 workers=$7
   local out=$work/out/$name cfg=$work/$name.yaml
-  sed -e "s|@IN@|$data|g" -e "s|@OUT@|$out|g" "$bench/configs/$config" > "$cfg"
-  local flags=(--quiet --config "$cfg")
-  [ "$workers" = - ] || flags+=(--workers "$workers")
-  [ -z "$PROFILE_DIR" ] || flags+=(--cpuprofile "$PROFILE_DIR/$name.cpu.pprof" --memprofile "$PROFILE_DIR/$name.mem.pprof")
-  log "== run $name: $config on $4 (workers: $workers)"
-  if ! "$mb" validate --quiet --config "$cfg" >&2; then
-    runrows+=("| $name | $rows | rejected by \`mixbatch validate\` | | | | | |")
-    return
+  local cmd warm
+  if [[ $config == floor:* ]]; then
+    log "== run $name: the floor, -mode ${config#floor:}, on $4"
+    cmd=("$floor" -mode "${config#floor:}" "$data"/part-*.parquet)
+    warm=("${cmd[@]}")
+  else
+    sed -e "s|@IN@|$data|g" -e "s|@OUT@|$out|g" "$bench/configs/$config" > "$cfg"
+    warm=("$mb" run --quiet --config "$cfg")
+    [ "$workers" = - ] || warm+=(--workers "$workers")
+    cmd=("${warm[@]}")
+    [ -z "$PROFILE_DIR" ] || cmd+=(--cpuprofile "$PROFILE_DIR/$name.cpu.pprof" --memprofile "$PROFILE_DIR/$name.mem.pprof")
+    log "== run $name: $config on $4 (workers: $workers)"
+    if ! "$mb" validate --quiet --config "$cfg" >&2; then
+      runrows+=("| $name | $rows | rejected by \`mixbatch validate\` | | | | | |")
+      return
+    fi
   fi
   # A first run warms the page cache, as DuckDB's first of its two runs
   # does. Then REPEAT timed runs, each followed by DuckDB's query, so that
   # both see the machine in the same state: the table gives the medians,
   # and the range of the run-by-run ratios.
-  local warm=(--quiet --config "$cfg")
-  [ "$workers" = - ] || warm+=(--workers "$workers")
-  "$mb" run "${warm[@]}" > /dev/null 2>&1 || true
+  "${warm[@]}" > /dev/null 2>&1 || true
   local walls=() rsss=() dsecs=() ratios=() i
   for ((i = 1; i <= REPEAT; i++)); do
-    if ! timed "$work/time" "$mb" run "${flags[@]}"; then
+    if ! timed "$work/time" "${cmd[@]}"; then
       runrows+=("| $name | $rows | run failed (see the log) | | | | | |")
       rm -rf "$out"
       return
     fi
     # Profiles of the first timed run only.
-    flags=("${warm[@]}")
+    cmd=("${warm[@]}")
     local wall rss dsec=
     read -r wall rss < "$work/time"
     walls+=("$wall")
@@ -188,6 +197,10 @@ gen readings readings "$READINGS_BAGS" "$READINGS_ROWS"
 run_case readings-weights "$r" readings.yaml readings readings.sql - -
 run_case readings-em1 "$r" readings-em1.yaml readings readings.sql - -
 run_case readings-posteriors "$r" readings-posteriors.yaml readings posteriors.sql - -
+# What any Go program pays for the Gaussian case (scripts/bench/floor).
+run_case floor-sum "$r" floor:sum readings readings.sql - -
+run_case floor-dens "$r" floor:dens readings readings.sql - -
+run_case floor-fit "$r" floor:fit readings readings.sql - -
 rm -rf "$work/data/readings"
 
 gen readings-learn readings "$LEARN_BAGS" "$LEARN_ROWS"
