@@ -149,8 +149,8 @@ func (w *worker) read(u unit, bagCol, valCol string) (err error) {
 	if err != nil {
 		return err
 	}
-	// The generated columns have no nulls; a null would leave its slot
-	// at the previous value, which this floor does not need to handle.
+	// The generated columns are nullable but hold no nulls; readAll
+	// refuses a column with one (its values would come back packed).
 	if err := readAll(n, func(off int) (int64, int, error) {
 		return kc.(*file.Int64ColumnChunkReader).ReadBatch(int64(n-off), w.keys[off:], w.def[off:], nil)
 	}); err != nil {
@@ -168,12 +168,15 @@ func (w *worker) read(u unit, bagCol, valCol string) (err error) {
 // readAll calls read until n values have been read.
 func readAll(n int, read func(off int) (int64, int, error)) error {
 	for off := 0; off < n; {
-		_, got, err := read(off)
+		levels, got, err := read(off)
 		if err != nil {
 			return err
 		}
 		if got == 0 {
 			return fmt.Errorf("column ended after %d of %d rows", off, n)
+		}
+		if levels != int64(got) {
+			return fmt.Errorf("a null among rows %d to %d: the floor reads columns without nulls", off, off+int(levels))
 		}
 		off += got
 	}
