@@ -200,6 +200,7 @@ run_case readings-posteriors "$r" readings-posteriors.yaml readings posteriors.s
 # What any Go program pays for the Gaussian case (scripts/bench/floor).
 run_case floor-sum "$r" floor:sum readings readings.sql - -
 run_case floor-dens "$r" floor:dens readings readings.sql - -
+run_case floor-lik "$r" floor:lik readings readings.sql - -
 run_case floor-fit "$r" floor:fit readings readings.sql - -
 rm -rf "$work/data/readings"
 

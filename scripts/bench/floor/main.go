@@ -7,6 +7,8 @@
 //
 //	sum   count and sum each bag's values (DuckDB's GROUP BY)
 //	dens  sum, plus the three components' log-densities of every value
+//	lik   dens, plus the densities themselves, scaled so that each row's
+//	      largest is 1 (two exponentials a row, as em's table)
 //	fit   dens, plus em.Fitter.Fit on each bag's table (the weights)
 //
 // A bag is a run of equal keys within a row group (the readings are sorted
@@ -55,13 +57,15 @@ type total struct {
 }
 
 func main() {
-	mode := flag.String("mode", "fit", "sum, dens or fit")
+	mode := flag.String("mode", "fit", "sum, dens, lik or fit")
 	workers := flag.Int("workers", 2, "goroutines")
 	bagCol := flag.String("bag", "sensor_id", "bag column")
 	valCol := flag.String("value", "value", "value column")
 	flag.Parse()
-	if *mode != "sum" && *mode != "dens" && *mode != "fit" {
-		log.Fatalf("floor: -mode %q: want sum, dens or fit", *mode)
+	switch *mode {
+	case "sum", "dens", "lik", "fit":
+	default:
+		log.Fatalf("floor: -mode %q: want sum, dens, lik or fit", *mode)
 	}
 	start := time.Now()
 	var units []unit
@@ -206,9 +210,22 @@ func (w *worker) bags(n int) {
 					w.table[3*i+k] = -0.5*z*z - logNorm[k]
 				}
 			}
-			if w.mode == "dens" {
+			switch w.mode {
+			case "dens":
 				w.t.check += w.table[0]
-			} else {
+			case "lik":
+				s := 0.0
+				for i := 0; i < len(w.table); i += 3 {
+					row := (*[3]float64)(w.table[i:])
+					m := max(row[0], row[1], row[2])
+					for k := range row {
+						if row[k] != m {
+							s += math.Exp(row[k] - m)
+						}
+					}
+				}
+				w.t.check += s
+			default:
 				res, err := w.fitter.Fit(w.table[:3*len(xs)], nil, 3, em.Settings{})
 				if err != nil {
 					log.Fatalf("floor: bag %d: %v", w.keys[lo], err)
