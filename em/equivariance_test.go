@@ -1562,14 +1562,14 @@ func TestEquivarianceFitLabelPermutation(t *testing.T) {
 // a mean is representable only to ulp(2^20)/2 = 1.2e-10, 1.2e-4 of a sd:
 // the log-likelihood at the best representable point lies up to about
 // ½·N·(1.2e-4)² below the maximum, far above Newton's certificate
-// 1e-3·Tol·|ll| (learnnewton.go, newtonGauss), so the univariate Gaussian
-// fit never certifies (Converged false after its Newton phases fail) while
-// MultiGaussian fits of the same values (Aitken: a step that gains nothing
-// certifies) and Fit (whose certificate accepts steps that stopped
-// shrinking) do. Expected: Converged as untransformed; log-likelihood
-// within 2·Tol·|ll| plus that representation loss.
+// 1e-3·Tol·|ll| (learnnewton.go, newtonGauss). Before Newton's
+// certificate had its floating-point floor (roundingFloor), the univariate
+// Gaussian fit never certified there (Converged false after its Newton
+// phases failed), while MultiGaussian fits of the same values (Aitken: a
+// step that gains nothing certifies) and Fit (whose certificate accepts
+// steps that stopped shrinking) did. Expected: Converged as untransformed;
+// log-likelihood within 2·Tol·|ll| plus that representation loss.
 func TestEquivarianceLearnLocationScaleFloor(t *testing.T) {
-	eqKnownDefect(t, "a learned Gaussian 1e12 sds from 0 never certifies: Newton's certificate has no floating-point floor (learnnewton.go newtonGauss)")
 	rnd := rand.New(rand.NewPCG(41, 2))
 	const a, b = 0x1p-20, 0x1p20
 	for _, c := range eqLocScaleCases(rnd, 8) {

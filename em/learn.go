@@ -357,11 +357,14 @@ type LearnResult struct {
 	// for univariate Gaussian, Poisson and Bernoulli components by Newton's
 	// method with the exact Hessian (no direction of upward curvature on
 	// the free coordinates, and the gain the local quadratic model predicts
-	// at most 1e-3·Tol·|ll|); for Categorical and MultiGaussian components
-	// by Aitken's criterion on the EM sequence (its limit at most Tol·|ll|
-	// above the point). With Accelerate None it reports the textbook rule
-	// alone (an EM step gained at most Tol·|ll|). It certifies a local
-	// maximum, not the global one: that is what the starts are for.
+	// at most 1e-3·Tol·|ll|, plus for Gaussian components the gain that
+	// rounding the means to representable values may leave, which matters
+	// only for means some 1e8 sds or more from 0); for Categorical and
+	// MultiGaussian components by Aitken's criterion on the EM sequence
+	// (its limit at most Tol·|ll| above the point). With Accelerate None
+	// it reports the textbook rule alone (an EM step gained at most
+	// Tol·|ll|). It certifies a local maximum, not the global one: that is
+	// what the starts are for.
 	Converged bool
 	// Starts is the number of distinct starting points run (random starts
 	// that reach a starting point already run are skipped).

@@ -54,12 +54,16 @@ const (
 // backtracking line search keeps the log-likelihood increasing and every
 // variance above RegCovar. It stops, converged, when -H has no eigenvalue
 // below -1e-10 of its largest magnitude (see direction) and the gain the
-// quadratic model predicts is at most newtonCertTol·tol·|ll| (and the
-// collapsed components' EM update gained at most tol·|ll|); it fails (the
-// caller goes back to SQUAREM) when no step along the direction raises the
-// log-likelihood or newtonStall steps in a row gain nothing worth
-// counting; and it stops when the budget of E-step equivalents is spent. Each gradient pass and each line
-// search trial counts as one E-step in *evals.
+// quadratic model predicts is at most newtonCertTol·tol·|ll| plus the
+// floating-point floor gaussRounding, the gain that rounding the means to
+// representable values may leave and no step can realize (see
+// roundingFloor; it matters only for means some 1e8 sds or more from 0),
+// and the collapsed components' EM update gained at most tol·|ll|; it
+// fails (the caller goes back to SQUAREM) when no step along the direction
+// raises the log-likelihood or newtonStall steps in a row gain nothing
+// worth counting; and it stops when the budget of E-step equivalents is
+// spent. Each gradient pass and each line search trial counts as one
+// E-step in *evals.
 func (l *Learner) newtonGauss(th, trial *Params, ll float64, tol float64, evals *int, maxEvals int) (float64, int) {
 	m := l.m
 	k := m.K
@@ -108,7 +112,7 @@ func (l *Learner) newtonGauss(th, trial *Params, ll float64, tol float64, evals 
 		if !ok {
 			return ll, newtonFailed
 		}
-		if !saddle && half <= newtonCertTol*tol*math.Abs(ll) && ll-start <= tol*math.Abs(ll) {
+		if !saddle && half <= newtonCertTol*tol*math.Abs(ll)+l.gaussRounding(th, ref) && ll-start <= tol*math.Abs(ll) {
 			return ll, newtonConverged // the model gains nothing worth a step
 		}
 		// Convergence is certified at the next pass, from the gradient
@@ -444,8 +448,76 @@ func (l *Learner) logLikGaussian(p *Params) float64 {
 
 // newtonCertTol: a Newton phase certifies its point when the gain its
 // quadratic model predicts for the full step (the Newton decrement
-// ½ gᵀ(-H)⁻¹g) is at most newtonCertTol·Tol·|ll|.
+// ½ gᵀ(-H)⁻¹g) is at most newtonCertTol·Tol·|ll| plus the rounding floor
+// (see roundingFloor).
 const newtonCertTol = 1e-3
+
+// newtonRoundSlack is the factor by which the rounding floor exceeds its
+// bound on the gain left at the best representable point (see
+// roundingFloor): room for ties, where the maximum lies midway between two
+// representable values, and for the rounding of the derivatives' sums.
+const newtonRoundSlack = 2
+
+// halfULP returns half the spacing of the float64 values at |x|: how far
+// x, rounded to nearest, may lie from the value it stands for.
+func halfULP(x float64) float64 {
+	x = math.Abs(x)
+	return 0.5 * (math.Nextafter(x, math.Inf(1)) - x)
+}
+
+// roundingFloor returns the floating-point floor of Newton's certificate
+// at a point whose coordinate a can be represented only to within res(a)
+// (half its spacing, in Newton's coordinates), from the Hessian's diagonal
+// nw.h (p×p): newtonRoundSlack·½(Σₐ res(a)·√|H_aa|)².
+//
+// Why. Where the maximum θ* is not representable, the best a fit can
+// reach is the representable point nearest it, up to δₐ = res(a) away in
+// each coordinate, and there the quadratic model still predicts the gain
+// ½ δᵀ(-H)δ ≤ ½(Σₐ |δₐ|√|H_aa|)² (Cauchy–Schwarz, -H positive
+// semidefinite: |H_ab| ≤ √(H_aa H_bb)), which no step can realize: the
+// step rounds back to the point. The bound holds both where the other
+// coordinates sit at their maximum given the rounded ones (the gain is
+// then ½ δᵀSδ over the rounded coordinates, S the Schur complement of -H
+// on them, which is at most their block of -H) and where they sit at
+// θ*'s (½ δᵀ(-H)δ itself): the two states between which Newton's steps
+// move them. Without the floor, a Gaussian whose values lie 1e12 sds from 0
+// (a mean near 1e6, an sd near 1e-6) never certifies: its mean is
+// representable only to about 1e-4 sd, which leaves a predicted gain near
+// 1e-8 per observation, far above newtonCertTol·Tol·|ll|. On ordinary
+// data the floor is negligible: a mean m sds from 0 contributes at most
+// N·(m·2^-53)², below newtonCertTol·Tol·|ll| at the default Tol while
+// m < 3e9·√(|ll|/N), so for means within 1e8 sds of 0 unless |ll| is
+// below N/1000. A point certified on the floor is within it (plus
+// newtonCertTol·Tol·|ll|) of the maximum: at most newtonRoundSlack times
+// the worst loss that rounding the maximum to representable values costs.
+func (nw *gaussNewton) roundingFloor(p int, res func(a int) float64) float64 {
+	s := 0.0
+	for a := range p {
+		s += res(a) * math.Sqrt(math.Abs(nw.h[a*p+a]))
+	}
+	return newtonRoundSlack * 0.5 * s * s
+}
+
+// gaussRounding returns roundingFloor for newtonGauss's free coordinates
+// at th (reference component ref), with nw.h set by newtonDerivatives: a
+// mean is representable to within halfULP(μ), a log sd to within
+// halfULP(σ)/σ, a log-weight ratio to within the sum of its two weights'
+// relative half spacings.
+func (l *Learner) gaussRounding(th *Params, ref int) float64 {
+	k := l.m.K
+	nw := &l.newton
+	return nw.roundingFloor(len(nw.idx), func(a int) float64 {
+		c := nw.idx[a]
+		j := c % k
+		switch c / k {
+		case coordBeta:
+			return halfULP(th.Weights[j])/th.Weights[j] + halfULP(th.Weights[ref])/th.Weights[ref]
+		case coordMean:
+			return halfULP(th.Mean[j])
+		}
+		return halfULP(th.SD[j]) / th.SD[j]
+	})
+}
 
 // direction sets nw.step to the step that maximises the quadratic model
 // with gradient nw.g and Hessian nw.h (p×p), with the eigenvalues of -H

@@ -65,7 +65,19 @@ import (
 // upwards: not a saddle; flat directions, such as the weights of two
 // components merged into one, are allowed) and the gain the quadratic
 // model predicts for the Newton step, ½ gᵀ(-H)⁻¹g with -H's eigenvalues
-// floored, is at most 1e-3·s.Tol·|ll|. For Categorical and MultiGaussian
+// floored, is at most 1e-3·s.Tol·|ll|, plus for Gaussian components a
+// floating-point floor: the gain that rounding the parameters to
+// representable values may leave, 2·½(Σₐ uₐ√|H_aa|)² with uₐ half the
+// spacing of the float64 values at coordinate a (half an ulp of a mean;
+// see roundingFloor in learnnewton.go). A mean μ is representable only to
+// about |μ|·2^-53, so for values 1e12 sds from 0 (x·2^-20 + 2^20) the
+// point nearest the maximum can lie 1e-4 sd from it, a loss of about 1e-8
+// per observation that no computation on those values can recover; such
+// fits are certified within twice that loss of the maximum. The floor
+// stays below 1e-3·Tol·|ll| unless some mean lies more than about 1e8 of
+// its component's sds from 0. (Poisson rates and Bernoulli p, in log and
+// logit coordinates, are representable far more finely than their spread,
+// so newtonScalar has no floor.) For Categorical and MultiGaussian
 // components, once an EM step gains at most s.Tol·|ll| one more plain EM
 // step is taken and the three log-likelihoods l0, l1, l2 must meet
 // Aitken's criterion: with the linear rate a = (l2-l1)/(l1-l0) < 1 (taken
