@@ -83,9 +83,16 @@ import (
 // Aitken's criterion: with the linear rate a = (l2-l1)/(l1-l0) < 1 (taken
 // with an allowance for the log-likelihoods' rounding, see aitken), the
 // extrapolated limit l1 + (l2-l1)/(1-a) is at most s.Tol·|l2| above l1 (or
-// the last step, or the last two, gain nothing at all); otherwise SQUAREM
-// continues. A start still uncertified after s.MaxIter E-steps stops, not
-// converged.
+// the last step, or the last two, gain nothing at all), and, when the
+// weights are learned, the weights of the point returned must be within
+// s.Tol·|ll| of their best with the component parameters held at the
+// point, by the exact bound of concavity (weightsGap; Aitken's
+// extrapolation alone is optimistic where a weight heads to 0, or sits
+// near 0 while the data want it).
+// Otherwise SQUAREM continues, after a weight stuck at the boundary,
+// which EM would take thousands of steps to move, has been moved (see
+// moveWeights) where that raises the log-likelihood. A start still
+// uncertified after s.MaxIter E-steps stops, not converged.
 //
 // A start is abandoned early (not counted as a candidate) when it comes
 // within 1e-2 (in log weights, log sds and means in units of the bag's
@@ -542,6 +549,7 @@ func (l *Learner) run(s LearnSettings) (runResult, error) {
 	newtonNext := newtonAfterLearn
 	newton := l.m.Family == Gaussian || l.scalarNewton()
 	fails := 0 // Newton phases that EM's stalling called and that failed
+	lifts := 0 // failed series of moveWeights' trials
 	budget := func() bool { return evals-1 < s.MaxIter }
 	stepMax := 1.0
 	for {
@@ -572,13 +580,48 @@ func (l *Learner) run(s LearnSettings) (runResult, error) {
 			if l.stopped() {
 				return runResult{p: f1, ll: ll1, iters: evals - 1}, ErrStopped
 			}
-			evals++
-			ll2, err := l.estep(&l.st, f2)
-			if err == nil && aitken(ll0, ll1, ll2, s.Tol) {
-				if ll2 >= ll1 {
-					return runResult{p: f2, ll: ll2, iters: evals - 1, converged: true}, nil
+			// The weights of the point returned must also be within
+			// s.Tol·|ll| of their best (see weightsGap). f2's weights are
+			// EM's update at f1, so f1's bound costs nothing, and where
+			// it fails the E-step at f2 is not taken: a weight stuck at
+			// the boundary is moved (see moveWeights), or SQUAREM
+			// continues.
+			learnW := l.m.Learn.Has(LearnWeights)
+			if !learnW || l.total*weightsGap(f1.Weights, f2.Weights) <= s.Tol*math.Abs(ll1) {
+				evals++
+				ll2, err := l.estep(&l.st, f2)
+				if err == nil && aitken(ll0, ll1, ll2, s.Tol) {
+					// f2's own bound from the E-step just taken at f2.
+					if ll2 >= ll1 && (!learnW || l.total*weightsGap(f2.Weights, l.st.n) <= s.Tol*math.Abs(ll2)) {
+						return runResult{p: f2, ll: ll2, iters: evals - 1, converged: true}, nil
+					}
+					return runResult{p: f1, ll: ll1, iters: evals - 1, converged: true}, nil
 				}
-				return runResult{p: f1, ll: ll1, iters: evals - 1, converged: true}, nil
+			} else if lifts < maxLifts {
+				lifted := false
+				minGain := s.Tol * math.Abs(ll1) / l.total
+				for try := 1; try <= liftTries+1 && !lifted; try++ {
+					copyParams(q, f1)
+					if !moveWeights(q.Weights, f1.Weights, f2.Weights, s.Tol, minGain, try) {
+						continue
+					}
+					if !budget() {
+						break
+					}
+					llq, err := em(q, fq)
+					if errors.Is(err, ErrStopped) {
+						return runResult{p: f1, ll: ll1, iters: evals - 1}, err
+					}
+					if lifted = err == nil && llq > ll1; lifted {
+						// Go on from the moved point.
+						th, f1, q, fq = q, fq, th, f1
+						gain, ll0 = llq-ll1, llq
+					}
+				}
+				if lifted {
+					continue
+				}
+				lifts++
 			}
 		}
 		if s.Accelerate == None {
@@ -1135,6 +1178,120 @@ func aitken(l0, l1, l2, tol float64) bool {
 	a := (d2 + aitkenRounding*0x1p-52*math.Abs(l2)) / d1
 	return a < 1 && d2/(1-a) <= tol*math.Abs(l2)
 }
+
+// weightsGap returns a bound on what the mixture weights w can still gain
+// with the component parameters held where they are, per unit of count:
+// the largest relative gradient max_k e_k, where, given n, EM's update of
+// the weights up to a positive factor (the summed responsibilities N_k of
+// the E-step at w, or N_k/N), e_k = (n_k/Σn)/w_k - 1 = g_k/N - 1 is the
+// relative gradient of the log-likelihood in w_k. The log-likelihood is
+// concave in the weights and Σ_k w_k e_k = 0, so for any weights w*,
+// ll(w*) - ll(w) <= Σ_k (w*_k - w_k)·g_k = N·Σ_k w*_k e_k <= N·max_k e_k:
+// N·weightsGap bounds the gain exactly, with no extrapolation. (This is
+// em.Fit's gap, without Fit's stricter rule that every e_k be within Tol
+// of 0, which asks for the weights' accuracy, not the log-likelihood's,
+// and made shared fits of 2,000 bags take six times the E-steps.) A
+// weight of exactly 0 is left out: the E-step gives it no responsibility
+// (n_k = 0), so it says nothing of g_k, and EM can never move the weight
+// off 0 (such a component is reported empty; see Learner.Learn); if a
+// weight of 0 has n_k > 0 the bound is +Inf. Aitken's criterion alone is
+// optimistic where a weight crawls towards 0 (EM's rate in that direction
+// is close to 1) or sits near 0 while the data want it.
+func weightsGap(w, n []float64) float64 {
+	sum := 0.0
+	for _, v := range n {
+		sum += v
+	}
+	gap := 0.0
+	for j, wj := range w {
+		if wj == 0 {
+			if n[j] != 0 {
+				return math.Inf(1)
+			}
+			continue
+		}
+		e := n[j]/sum/wj - 1
+		if !(e <= gap) { // NaN too
+			gap = e
+		}
+	}
+	return gap
+}
+
+// moveWeights writes to dst the weights w with those stuck at the boundary
+// of the simplex moved (where weightsGap's bound fails; next is EM's
+// update of w), the others scaled to keep the sum 1, and
+// reports whether it moved one. The run tries try = 1, ..., liftTries+1
+// in turn and goes on from the first point whose log-likelihood is above
+// the point's:
+//
+//   - try <= liftTries lifts to 10^-try each weight in (0, liftEdge) whose
+//     relative gradient e_k exceeds tol. EM multiplies such a weight by
+//     1 + e_k per step, so from far below liftEdge (SQUAREM can leave one
+//     at 1e-200) it takes hundreds of steps to grow, while the
+//     log-likelihood's changes stay below its rounding and cannot steer
+//     SQUAREM. Aitken's criterion alone certified such a point, not a
+//     maximum: a FitShared fit with a bag's weight at 1e-208 and e_k > 0,
+//     29 nats below the maximum reached once the weight grew (the
+//     third start of TestEquivarianceFitSharedCountScaling's "shared
+//     gaussian K=3 #3").
+//   - try = liftTries+1 drops to tol/10 each weight in (tol, dropEdge)
+//     with e_k < -tol whose removal gains, to first order, more than
+//     minGain·N (w_k·(-e_k) > minGain). EM shrinks such a weight by the
+//     factor 1 + e_k per step, which can be within 1e-4 of 1: a weight of
+//     2e-4 that Fit puts at 0 was still 7e-7 after 10,000 E-steps
+//     (TestWeightsKKTCertificate). A weight of tol/10 adds next to
+//     nothing to the bound, and EM can still raise it again.
+func moveWeights(dst, w, next []float64, tol, minGain float64, try int) bool {
+	sum := 0.0
+	for _, v := range next {
+		sum += v
+	}
+	moved, rest := 0.0, 0.0
+	n := 0 // weights moved
+	for j, wj := range w {
+		dst[j] = wj
+		e := next[j]/sum/wj - 1
+		to := -1.0
+		switch {
+		case try <= liftTries && wj > 0 && wj < liftEdge && e > tol:
+			to = math.Pow(10, -float64(try))
+		case try == liftTries+1 && wj > tol && wj < dropEdge && e < -tol && wj*-e > minGain:
+			to = tol / 10
+		}
+		if to < 0 {
+			rest += wj
+			continue
+		}
+		dst[j] = -to // marked
+		moved += to
+		n++
+	}
+	if n == 0 || !(moved < 1) || !(rest > 0) {
+		copy(dst, w)
+		return false
+	}
+	f := (1 - moved) / rest
+	for j, v := range dst {
+		if v < 0 {
+			dst[j] = -v
+		} else {
+			dst[j] = v * f
+		}
+	}
+	return true
+}
+
+// liftEdge and dropEdge bound the weights that moveWeights moves,
+// liftTries is its number of lifts (10^-1 down to 10^-liftTries), and
+// maxLifts the number of series of its trials that fail, after which a
+// start tries no more.
+const (
+	liftEdge  = 1e-8
+	dropEdge  = 1e-2
+	liftTries = 8
+	maxLifts  = 3
+)
 
 // aitkenRounding bounds the rounding error of d1 - d2 in aitken, in units
 // of ε·|l|: measured at up to about 10 (a log-likelihood is a sum over

@@ -40,11 +40,13 @@ type SharedResult struct {
 // maxDrawn), except for the Bernoulli and Categorical families, where
 // k-means++ clusters the bags' code frequencies and each cluster's pooled
 // codes give a component's starting probabilities. Every bag starts from
-// the given weights, or uniform ones. A start stops, converged, when an iteration raises the
-// joint log-likelihood by at most s.Tol times its absolute value and the
-// next plain EM step confirms it by Aitken's criterion (the
-// log-likelihood's limit, extrapolated from the EM sequence's linear
-// rate, is at most s.Tol·|ll| above it; with s.Accelerate None the first
+// the given weights, or uniform ones. A start stops, converged, when an
+// iteration raises the joint log-likelihood by at most s.Tol times its
+// absolute value, the next plain EM step confirms it by Aitken's
+// criterion (the log-likelihood's limit, extrapolated from the EM
+// sequence's linear rate, is at most s.Tol·|ll| above it), and the bags'
+// weights can gain at most s.Tol·|ll| in all, by the exact bound of
+// concavity (see Learner.Learn; with s.Accelerate None the first
 // condition alone), or, not converged, after s.MaxIter iterations.
 //
 // FitShared refuses models that CheckIdentifiable rates NotIdentifiable
@@ -151,10 +153,18 @@ func FitShared(bags []Bag, m Model, s LearnSettings) (SharedResult, error) {
 			continue
 		}
 		if !found || ll > res.LogLikelihood {
+			// A better start is copied into the first one's result, so
+			// that the allocations do not depend on which start wins.
+			if !found {
+				res.Params = start.Clone()
+				res.BagWeights = slices.Clone(bagW)
+				res.BagLogLik = slices.Clone(sh.bagLL)
+			} else {
+				copyParams(&res.Params, &start)
+				copy(res.BagWeights, bagW)
+				copy(res.BagLogLik, sh.bagLL)
+			}
 			found = true
-			res.Params = start.Clone()
-			res.BagWeights = slices.Clone(bagW)
-			res.BagLogLik = slices.Clone(sh.bagLL)
 			res.LogLikelihood, res.Iterations, res.Converged = ll, iters, conv
 		}
 	}
@@ -308,8 +318,11 @@ type sharedPoint struct {
 // ...) and accepted only if the log-likelihood after the EM steps that
 // follow it is at least the plain step's, so the log-likelihood increases
 // monotonically. It stops when an EM step raises the joint log-likelihood
-// by at most s.Tol times its absolute value and Aitken's criterion holds
-// (see aitken), or after s.MaxIter E-step passes over the bags.
+// by at most s.Tol times its absolute value, Aitken's criterion holds (see
+// aitken) and the bags' weights can gain at most s.Tol·|ll| in all (see
+// weightsGap; bags' weights stuck at the boundary are moved first, see
+// moveWeights),
+// or after s.MaxIter E-step passes over the bags.
 func (r *sharedRun) run(p *Params, bagW []float64, s LearnSettings) (float64, int, bool, error) {
 	l := r.l
 	run := s.Parallel
@@ -353,6 +366,7 @@ func (r *sharedRun) run(p *Params, bagW []float64, s LearnSettings) (float64, in
 		return 0, 0, false, err
 	}
 	stepMax := 1.0
+	lifts := 0 // failed series of moveWeights' trials
 	for {
 		if evals-1 >= s.MaxIter {
 			return done(th, ll0, false)
@@ -368,20 +382,49 @@ func (r *sharedRun) run(p *Params, bagW []float64, s LearnSettings) (float64, in
 				}
 				return done(th, ll0, true)
 			}
-			// Certified only by the EM sequence's linear rate (see
-			// aitken): one more step, from f2 = M(f1).
+			// Certified by the EM sequence's linear rate (see aitken),
+			// from one more step, from f2 = M(f1), and by the bags'
+			// weights' bound at the point returned (see weightsGap): a
+			// step's bag weights are EM's update of its starting
+			// point's, so f1's bound needs f2 and f2's the step from it.
+			// Where f1's fails, that step is not taken: SQUAREM
+			// continues.
 			if evals-1 >= s.MaxIter {
 				return done(f1, ll1, false)
 			}
-			ll2, err := step(f2, q)
-			if err != nil {
-				return done(f1, ll1, false)
-			}
-			if aitken(ll0, ll1, ll2, s.Tol) {
-				if ll2 >= ll1 {
-					return done(f2, ll2, true)
+			if r.weightsGap(f1.w, f2.w) <= s.Tol*math.Abs(ll1) {
+				ll2, err := step(f2, q)
+				if err != nil {
+					return done(f1, ll1, false)
 				}
-				return done(f1, ll1, true)
+				if aitken(ll0, ll1, ll2, s.Tol) {
+					if ll2 >= ll1 && r.weightsGap(f2.w, q.w) <= s.Tol*math.Abs(ll2) {
+						return done(f2, ll2, true)
+					}
+					return done(f1, ll1, true)
+				}
+			} else if lifts < maxLifts {
+				// A bag's weights stuck at the boundary are moved, as in
+				// Learn (see moveWeights).
+				lifted := false
+				for try := 1; try <= liftTries+1 && !lifted && evals-1 < s.MaxIter; try++ {
+					copyParams(&q.p, &f1.p)
+					if !r.moveWeights(q.w, f1.w, f2.w, s.Tol, s.Tol*math.Abs(ll1), try) {
+						continue
+					}
+					llq, err := step(q, fq)
+					if errors.Is(err, ErrStopped) {
+						return 0, evals - 1, false, err
+					}
+					if lifted = err == nil && llq > ll1; lifted {
+						th, f1, q, fq = q, fq, th, f1
+						ll0 = llq
+					}
+				}
+				if lifted {
+					continue
+				}
+				lifts++
 			}
 		}
 		if s.Accelerate == None {
@@ -409,6 +452,38 @@ func (r *sharedRun) run(p *Params, bagW []float64, s LearnSettings) (float64, in
 		th, f1, f2, q = f2, q, th, f1
 		ll0 = ll2
 	}
+}
+
+// weightsGap returns the bound on what the bags' weights w can still gain
+// together, the shared parameters held where they are: the sum over the
+// bags of N_b·weightsGap of the bag's weights, given next, the weights of
+// the EM step from w (each bag's N_bk/N_b). With fixed weights it is 0.
+func (r *sharedRun) weightsGap(w, next []float64) float64 {
+	if !r.l.m.Learn.Has(LearnWeights) {
+		return 0
+	}
+	k := r.l.m.K
+	gap := 0.0
+	for b := 0; b < len(w); b += k {
+		gap += r.totals[b/k] * weightsGap(w[b:b+k], next[b:b+k])
+	}
+	return gap
+}
+
+// moveWeights writes to dst every bag's weights in w with those stuck at
+// the boundary moved (see the function moveWeights), given next, the
+// weights of the EM step from w, and reports whether it moved one. gain is
+// the joint log-likelihood's gain that a weight's removal must exceed,
+// divided per bag by the bag's count N_b.
+func (r *sharedRun) moveWeights(dst, w, next []float64, tol, gain float64, try int) bool {
+	k := r.l.m.K
+	moved := false
+	for b := 0; b < len(w); b += k {
+		if moveWeights(dst[b:b+k], w[b:b+k], next[b:b+k], tol, gain/r.totals[b/k], try) {
+			moved = true
+		}
+	}
+	return moved
 }
 
 // extrapolate writes SQUAREM's point th + 2αr + α²v to q, jointly over the
