@@ -339,7 +339,7 @@ func TestBadInputFloatBagColumn(t *testing.T) {
 	j := newJob(t)
 	writeParquet(t, j.file("a.parquet"), column("bag", []float64{1}), column("x", []bool{true}))
 	err := runBad(t, j.config(t, bernoulliModel))
-	wantInputError(t, err, "a.parquet", "bag", -1, "", "", "a bag column must be an integer or string type")
+	wantInputError(t, err, "a.parquet", "bag", -1, "", "", "a bag column must be an integer, string, date or timestamp type")
 }
 
 // TestBadInputDecimalColumns: DuckDB writes literals such as 1.0 as

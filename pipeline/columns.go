@@ -37,11 +37,24 @@ func isFloat(t arrow.DataType) bool {
 // unify returns the type that columns of types a and b are written as when
 // they meet in one output table: the type itself when they agree, int64 for
 // integers of different widths, string for any mix of string, large string
-// and dictionary-encoded strings. ok is false when they cannot meet.
+// and dictionary-encoded strings, a date or timestamp type for it and a
+// dictionary of it. ok is false when they cannot meet.
+//
+// Dates and timestamps meet only their own type: a date32 does not meet a
+// date64 or an integer, and timestamps meet only timestamps of the same
+// unit and time zone. Bag keys are grouped by the integer a row stores,
+// and timestamps of different units store different integers for one
+// instant: unifying them would mean rescaling every key as it is read
+// (and a nanosecond one overflows past 2262), and timestamps with and
+// without a zone, or in different zones, are different columns to a SQL
+// engine too (TIMESTAMPTZ and TIMESTAMP). Such files are an error naming
+// both, to be cast where they are written.
 func unify(a, b arrow.DataType) (arrow.DataType, bool) {
 	switch {
 	case arrow.TypeEqual(a, b) && a.ID() != arrow.DICTIONARY:
 		return a, true
+	case isTemporal(a) && arrow.TypeEqual(logical(a), logical(b)):
+		return logical(a), true
 	case isInteger(a) && isInteger(b):
 		if arrow.TypeEqual(logical(a), logical(b)) {
 			return logical(a), true
@@ -74,6 +87,10 @@ func valueAt(arr arrow.Array, i int) string {
 	}
 	if d, ok := arr.(*array.Dictionary); ok {
 		return valueAt(d.Dictionary(), d.GetValueIndex(i))
+	}
+	if isTemporal(arr.DataType()) {
+		v, _ := BagKey(arr, i) // the value, even one BagKey refuses
+		return FormatBagKey(arr.DataType(), v)
 	}
 	switch a := arr.(type) {
 	case *array.String:
@@ -111,8 +128,9 @@ func boolAt(arr arrow.Array, i int) bool {
 }
 
 // castTo converts arr to type t, one that unify produced from arr's type:
-// the type itself, a dictionary's value type, int64 or string. The result
-// must be released.
+// the type itself, a dictionary's value type, int64 or string; or, for a
+// bag column of dates or timestamps, outputKeyType of its type. The
+// result must be released.
 func castTo(mem memory.Allocator, arr arrow.Array, t arrow.DataType) (arrow.Array, error) {
 	if arrow.TypeEqual(arr.DataType(), t) {
 		arr.Retain()
@@ -126,6 +144,12 @@ func castTo(mem memory.Allocator, arr arrow.Array, t arrow.DataType) (arrow.Arra
 		appendAt = func(b array.Builder, i int) {
 			v, _ := readers.Int(arr, i)
 			appendInt(b, v)
+		}
+	case isTemporal(arr.DataType()) && arrow.TypeEqual(outputKeyType(logical(arr.DataType())), t):
+		from := logical(arr.DataType())
+		appendAt = func(b array.Builder, i int) {
+			v, _ := BagKey(arr, i)
+			appendInt(b, OutputBagKey(from, v))
 		}
 	case t.ID() == arrow.FLOAT64 && isFloat(arr.DataType()):
 		appendAt = func(b array.Builder, i int) { b.(*array.Float64Builder).Append(floatAt(arr, i)) }
@@ -149,8 +173,9 @@ func castTo(mem memory.Allocator, arr arrow.Array, t arrow.DataType) (arrow.Arra
 	return b.NewArray(), nil
 }
 
-// appendInt appends v to an integer builder of any width; v came from a
-// column of the builder's type, so it fits.
+// appendInt appends v to an integer builder of any width, or a date32,
+// date64 or timestamp builder (v as it stores it); v came from a column
+// of the builder's type, so it fits.
 func appendInt(b array.Builder, v int64) {
 	switch b := b.(type) {
 	case *array.Int8Builder:
@@ -169,6 +194,12 @@ func appendInt(b array.Builder, v int64) {
 		b.Append(uint32(v))
 	case *array.Uint64Builder:
 		b.Append(uint64(v))
+	case *array.Date32Builder:
+		b.Append(arrow.Date32(v))
+	case *array.Date64Builder:
+		b.Append(arrow.Date64(v))
+	case *array.TimestampBuilder:
+		b.Append(arrow.Timestamp(v))
 	default:
 		panic(fmt.Sprintf("pipeline: appendInt on %T", b))
 	}

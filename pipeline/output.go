@@ -367,15 +367,16 @@ func (s *stage) release() {
 }
 
 // bagBuilder appends bag keys in the output type.
-func (r *runner) bagBuilder() array.Builder { return array.NewBuilder(r.mem, r.plan.bagType) }
+func (r *runner) bagBuilder() array.Builder { return array.NewBuilder(r.mem, r.keyType()) }
 
-// appendBag appends bag b's key.
+// appendBag appends bag b's key, as the output tables hold it
+// (OutputBagKey).
 func (r *runner) appendBag(bld array.Builder, b int) {
 	if r.bags.strs != nil {
 		bld.(*array.StringBuilder).Append(r.bags.strs[b])
 		return
 	}
-	appendInt(bld, r.bags.ints[b])
+	appendInt(bld, OutputBagKey(r.plan.bagType, r.bags.ints[b]))
 }
 
 // weightsSchema is the weights table's schema: with learned components, the
@@ -387,7 +388,7 @@ func (r *runner) appendBag(bld array.Builder, b int) {
 // would have to account for the learned covariances.
 func (r *runner) weightsSchema() *arrow.Schema {
 	fields := []arrow.Field{
-		{Name: r.cfg.Input.Bag, Type: r.plan.bagType},
+		{Name: r.cfg.Input.Bag, Type: r.keyType()},
 		{Name: "component", Type: arrow.BinaryTypes.String},
 		{Name: "weight", Type: arrow.PrimitiveTypes.Float64},
 		{Name: "std_error", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
@@ -427,7 +428,7 @@ var probsType = arrow.MapOf(arrow.BinaryTypes.String, arrow.PrimitiveTypes.Float
 func (r *runner) fitsSchema() *arrow.Schema {
 	skip := r.cfg.Run.OnError == OnErrorSkip
 	return arrow.NewSchema([]arrow.Field{
-		{Name: r.cfg.Input.Bag, Type: r.plan.bagType},
+		{Name: r.cfg.Input.Bag, Type: r.keyType()},
 		{Name: "n_obs", Type: arrow.PrimitiveTypes.Int64},
 		{Name: "n_dropped", Type: arrow.PrimitiveTypes.Int64},
 		{Name: "total_count", Type: arrow.PrimitiveTypes.Float64, Nullable: skip},

@@ -18,7 +18,7 @@ import (
 // probable component's name.
 func (r *runner) posteriorsSchema() *arrow.Schema {
 	in := &r.cfg.Input
-	fields := []arrow.Field{{Name: in.Bag, Type: r.plan.bagType}}
+	fields := []arrow.Field{{Name: in.Bag, Type: r.keyType()}}
 	for i, k := range in.Keep {
 		fields = append(fields, arrow.Field{Name: k, Type: r.plan.keepTypes[i], Nullable: true})
 	}
@@ -109,7 +109,7 @@ func (x *bagIndex) find(arr arrow.Array, i int) (int, bool) {
 		b, ok := x.strs[readers.String(arr, i)]
 		return b, ok
 	}
-	k, _ := readers.Int(arr, i)
+	k, _ := BagKey(arr, i)
 	return x.findInt(k)
 }
 
@@ -260,7 +260,7 @@ func (p *posteriorPass) batch(rec arrow.Record, path string, row int64) (out arr
 		arrs = append(arrs, c)
 		return nil
 	}
-	if err := cast(bag, r.plan.bagType, in.Bag); err != nil {
+	if err := cast(bag, r.keyType(), in.Bag); err != nil {
 		return nil, err
 	}
 	for i, name := range in.Keep {
@@ -284,8 +284,8 @@ func (p *posteriorPass) batch(rec arrow.Record, path string, row int64) (out arr
 	// Fast paths: integer keys looked up only when they change, values
 	// coded in one pass when none is null or bad.
 	var keys []int64
-	if a, ok := bag.(*array.Int64); ok && a.NullN() == 0 {
-		keys = a.Int64Values()
+	if k, ok := int64Keys(bag); ok && bag.NullN() == 0 {
+		keys = k
 	}
 	var fast []float64
 	if nv == 1 && vals[0].NullN() == 0 {

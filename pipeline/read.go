@@ -143,7 +143,7 @@ func makePlan(ctx context.Context, cfg *Config, mem memory.Allocator) (*plan, er
 			u, ok := unify(cur[j], t)
 			if !ok {
 				return &plan{files: files}, &InputError{File: f.Path, Column: names[j], Row: -1,
-					Reason: fmt.Sprintf("type %s does not match type %s in %s", t, cur[j], first[j])}
+					Reason: fmt.Sprintf("type %s does not match type %s in %s%s", t, cur[j], first[j], temporalHint(t, cur[j]))}
 			}
 			cur[j] = u
 		}
@@ -312,9 +312,9 @@ func checkSchema(cfg *Config, path string, sc *arrow.Schema) ([]arrow.DataType, 
 	if err != nil {
 		return nil, err
 	}
-	if !isInteger(bag) && !isString(bag) {
+	if !isIntKey(bag) && !isString(bag) {
 		return nil, &InputError{File: path, Column: in.Bag, Row: -1,
-			Reason: fmt.Sprintf("a bag column must be an integer or string type, not %s", bag)}
+			Reason: fmt.Sprintf("a bag column must be an integer, string, date or timestamp type, not %s", bag)}
 	}
 	types := []arrow.DataType{bag}
 	for _, name := range in.Value {
@@ -345,6 +345,16 @@ func checkSchema(cfg *Config, path string, sc *arrow.Schema) ([]arrow.DataType, 
 		types = append(types, t)
 	}
 	return types, nil
+}
+
+// temporalHint explains, when a column is of a date or timestamp type in
+// one file and of another type in another, that such types are not
+// converted (see unify).
+func temporalHint(a, b arrow.DataType) string {
+	if !isTemporal(a) && !isTemporal(b) {
+		return ""
+	}
+	return " (dates and timestamps are not converted: every file must have the same type, timestamps the same unit and time zone; cast the column where the files are written)"
 }
 
 // castHint says what to do with a DECIMAL column (DuckDB writes literals
@@ -542,9 +552,12 @@ func (m *model) gaussianBound() (mu, far float64) {
 
 // bags holds every row grouped by bag, bags sorted by key.
 type bags struct {
-	ints  []int64  // sorted keys, integer bags
+	ints  []int64  // sorted keys, integer bags (BagKey)
 	strs  []string // sorted keys, string bags
 	start []int    // rows of bag b are start[b]:start[b+1]
+	// typ is the bag column's type (plan.bagType), which renders
+	// integer keys (FormatBagKey); nil renders them as integers.
+	typ arrow.DataType
 	// dim is the number of values per row (0 means 1): row r's values
 	// are vals[r*dim : (r+1)*dim].
 	dim    int
@@ -581,5 +594,8 @@ func (b *bags) key(i int) string {
 	if b.strs != nil {
 		return strconv.Quote(b.strs[i])
 	}
-	return strconv.FormatInt(b.ints[i], 10)
+	if b.typ == nil {
+		return strconv.FormatInt(b.ints[i], 10)
+	}
+	return FormatBagKey(b.typ, b.ints[i])
 }

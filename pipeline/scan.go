@@ -460,11 +460,12 @@ type statsError struct {
 	file string
 	unit unit
 	key  int64
+	typ  arrow.DataType // the bag column's
 }
 
 func (e *statsError) Error() string {
-	return fmt.Sprintf("%s: row group %d holds bag key %d, outside the range [%d, %d] its statistics give",
-		e.file, e.unit.index, e.key, e.unit.lo, e.unit.hi)
+	return fmt.Sprintf("%s: row group %d holds bag key %s, outside the range [%s, %s] its statistics give",
+		e.file, e.unit.index, FormatBagKey(e.typ, e.key), FormatBagKey(e.typ, e.unit.lo), FormatBagKey(e.typ, e.unit.hi))
 }
 
 // checkStats checks, when reading window by window, that the keys of a
@@ -477,7 +478,7 @@ func (s *scanner) checkStats(keys []int64, u int) error {
 	un := s.p.units[u]
 	for _, k := range keys {
 		if k < un.lo || k > un.hi {
-			return &statsError{file: s.p.files[un.file].Path, unit: un, key: k}
+			return &statsError{file: s.p.files[un.file].Path, unit: un, key: k, typ: s.p.bagType}
 		}
 	}
 	return nil
@@ -486,12 +487,12 @@ func (s *scanner) checkStats(keys []int64, u int) error {
 // intKeys returns the keys of an integer bag column without nulls, or
 // false when one does not fit an int64.
 func (s *scanner) intKeys(bag arrow.Array) ([]int64, bool) {
-	if a, ok := bag.(*array.Int64); ok {
-		return a.Int64Values(), true
+	if keys, ok := int64Keys(bag); ok {
+		return keys, true
 	}
 	s.keys = s.keys[:0]
 	for i := range bag.Len() {
-		k, ok := readers.Int(bag, i)
+		k, ok := BagKey(bag, i)
 		if !ok {
 			return nil, false
 		}
@@ -681,13 +682,13 @@ func (s *scanner) slowRows(rec arrow.Record, bag arrow.Array, vals []arrow.Array
 		if s.p.strKeys {
 			id = s.strID(readers.String(bag, i), u)
 		} else {
-			k, ok := readers.Int(bag, i)
+			k, ok := BagKey(bag, i)
 			if !ok {
-				return bad(i, cfg.Input.Bag, bag, "bag keys above 9223372036854775807 are not supported")
+				return bad(i, cfg.Input.Bag, bag, keyLimit(bag.DataType()))
 			}
 			if w := s.p.window; w != nil {
 				if un := s.p.units[u]; k < un.lo || k > un.hi {
-					return &statsError{file: path, unit: un, key: k}
+					return &statsError{file: path, unit: un, key: k, typ: s.p.bagType}
 				}
 				if k < w.lo || k > w.hi {
 					continue // another window's bag
@@ -956,7 +957,7 @@ func hashString(s string) uint64 {
 // their bookkeeping, and groups their rows (unless spilled) by bag, a bag's
 // rows in plan order.
 func merge(p *plan, m *model, ss []*scanner, agg, spilled bool) (*bags, [][]int32) {
-	b := &bags{dim: len(p.valueTypes)}
+	b := &bags{dim: len(p.valueTypes), typ: p.bagType}
 	remap := make([][]int32, len(ss))
 	if p.strKeys {
 		var all []string

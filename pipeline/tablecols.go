@@ -68,18 +68,20 @@ func validity(n int, null func(int) bool) (*memory.Buffer, int) {
 }
 
 // bagColumn returns the keys of bags bs, one row each (bs nil: bags lo
-// to hi), as a column of the bag key type. Keys of type int64 go straight
-// into the column: over a range of bags it shares the keys' memory.
+// to hi), as a column of the output's bag key type. Keys of type int64,
+// or timestamps the output holds as they are, go straight into the
+// column: over a range of bags it shares the keys' memory.
 func (r *runner) bagColumn(bs []int, lo, hi int) arrow.Array {
-	if r.bags.strs == nil && arrow.TypeEqual(r.plan.bagType, arrow.PrimitiveTypes.Int64) {
+	t := r.keyType()
+	if id := t.ID(); r.bags.strs == nil && (id == arrow.INT64 || id == arrow.TIMESTAMP && arrow.TypeEqual(t, r.plan.bagType)) {
 		if bs == nil {
-			return fixedColumn(arrow.PrimitiveTypes.Int64, r.bags.ints[lo:hi], nil)
+			return fixedColumn(t, r.bags.ints[lo:hi], nil)
 		}
 		keys := make([]int64, len(bs))
 		for i, b := range bs {
 			keys[i] = r.bags.ints[b]
 		}
-		return fixedColumn(arrow.PrimitiveTypes.Int64, keys, nil)
+		return fixedColumn(t, keys, nil)
 	}
 	if bs == nil {
 		bs = make([]int, hi-lo)

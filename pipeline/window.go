@@ -131,7 +131,7 @@ func (r *runner) stream(ctx context.Context, rows int64) error {
 	ws := r.plan.windows(rows)
 	r.sum.Windows = len(ws)
 	r.log.Info("the input is sorted by bag: reading it window by window", "windows", len(ws), "rows_per_window", rows)
-	all := &bags{dim: len(r.plan.valueTypes), ints: []int64{}}
+	all := &bags{dim: len(r.plan.valueTypes), ints: []int64{}, typ: r.plan.bagType}
 	allFits := newFits(r.model, 0)
 	// The row groups two windows share are read by both.
 	var reads int64

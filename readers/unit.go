@@ -128,7 +128,12 @@ func (r *Reader) UnitColumnBytes(name string, u int) (n int64, ok bool) {
 // the column is not an integer column, the file is IPC, or the column has nulls only.
 //
 // An integer column is a top-level column of Arrow type int8 to int64 or
-// uint8 to uint64, or a dictionary of one. Only the footer that Open read
+// uint8 to uint64, or a dictionary of one; a date32 column stored as a
+// Parquet DATE and a timestamp column stored as a Parquet TIMESTAMP of
+// the same unit count too, their statistics being the integers the
+// Arrow values hold (days, the timestamp in its unit). A date64 column
+// does not: Parquet stores it in days, Arrow in milliseconds (and
+// pqarrow reads a Parquet DATE as a date32). Only the footer that Open read
 // is used (IntRange works after Close too). Row groups without rows, and
 // row groups whose statistics count only nulls, are skipped. ok is false
 // too for a uint64 above the int64 range, for malformed statistics or
@@ -200,7 +205,8 @@ func (r *Reader) intColumn(name string) (*schema.Column, int, bool) {
 	if d, isDict := typ.(*arrow.DictionaryType); isDict {
 		typ = d.ValueType
 	}
-	if !arrow.IsInteger(typ.ID()) {
+	temporal := typ.ID() == arrow.DATE32 || typ.ID() == arrow.TIMESTAMP
+	if !arrow.IsInteger(typ.ID()) && !temporal {
 		return nil, 0, false
 	}
 	field := &r.manifest.Fields[found[0]]
@@ -209,10 +215,38 @@ func (r *Reader) intColumn(name string) (*schema.Column, int, bool) {
 		return nil, 0, false
 	}
 	col := r.meta.Schema.Column(ci)
+	if temporal && !sameIntegers(typ, col) {
+		return nil, 0, false
+	}
 	if brokenUnsignedStats(r.meta.WriterVersion(), col) {
 		return nil, 0, false
 	}
 	return col, ci, true
+}
+
+// sameIntegers reports whether the Parquet statistics of leaf column col,
+// read as Arrow type typ (a date or timestamp type), are the integers the
+// Arrow values hold: a date32 stored as a DATE (days), a timestamp stored
+// as an INT64 TIMESTAMP of its unit.
+func sameIntegers(typ arrow.DataType, col *schema.Column) bool {
+	switch t := typ.(type) {
+	case *arrow.Date32Type:
+		_, date := col.LogicalType().(schema.DateLogicalType)
+		return col.PhysicalType() == parquet.Types.Int32 && date
+	case *arrow.TimestampType:
+		ts, ok := col.LogicalType().(*schema.TimestampLogicalType)
+		if !ok || col.PhysicalType() != parquet.Types.Int64 {
+			return false
+		}
+		unit := map[schema.TimeUnitType]arrow.TimeUnit{
+			schema.TimeUnitMillis: arrow.Millisecond,
+			schema.TimeUnitMicros: arrow.Microsecond,
+			schema.TimeUnitNanos:  arrow.Nanosecond,
+		}
+		u, known := unit[ts.TimeUnit()]
+		return known && u == t.Unit
+	}
+	return false
 }
 
 // rowGroupIntRange returns the range of Parquet column col (index ci) in

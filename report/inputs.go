@@ -124,11 +124,7 @@ func (r *run) readBagFile(ctx context.Context, path string, cols []string, key b
 		if a[0].IsNull(i) {
 			continue
 		}
-		if key.str {
-			if readers.String(a[0], i) != key.s {
-				continue
-			}
-		} else if v, ok := readers.Int(a[0], i); !ok || v != key.i {
+		if !inputKeyIs(a[0], i, key) {
 			continue
 		}
 		if (a[1].IsNull(i) || (len(a) > 2 && a[2].IsNull(i))) && in.Nulls == pipeline.NullsDrop {

@@ -8,26 +8,34 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 
+	"github.com/mixbatch/mixbatch/pipeline"
 	"github.com/mixbatch/mixbatch/readers"
 )
 
 // bagKey is a bag's key: an integer or a string, as the run's bag column.
+// Dates and timestamps are integers (pipeline.BagKey) of type typ, which
+// String renders.
 type bagKey struct {
 	str bool
 	i   int64
 	s   string
+	typ arrow.DataType // an integer key's type; nil renders it as an integer
 }
 
-// String renders the key as a user types it on the command line.
+// String renders the key as a user types it on the command line: a date
+// as 2026-11-25, a timestamp in ISO 8601 (pipeline.FormatBagKey).
 func (k bagKey) String() string {
 	if k.str {
 		return k.s
 	}
-	return strconv.FormatInt(k.i, 10)
+	if k.typ == nil {
+		return strconv.FormatInt(k.i, 10)
+	}
+	return pipeline.FormatBagKey(k.typ, k.i)
 }
 
-// compareKeys orders keys as the run sorts bags: integers numerically,
-// strings bytewise.
+// compareKeys orders keys as the run sorts bags: integers (and dates and
+// timestamps) numerically, strings bytewise.
 func compareKeys(a, b bagKey) int {
 	if a.str {
 		return cmp.Compare(a.s, b.s)
@@ -43,24 +51,31 @@ func isStringType(t arrow.DataType) bool {
 	return t.ID() == arrow.STRING || t.ID() == arrow.LARGE_STRING
 }
 
-// isIntegerType reports whether a column of type t holds integers.
-func isIntegerType(t arrow.DataType) bool {
+// isKeyType reports whether a column of type t can be a run's bag column
+// in its output tables: a string, integer, date or timestamp type.
+func isKeyType(t arrow.DataType) bool {
 	if d, ok := t.(*arrow.DictionaryType); ok {
 		t = d.ValueType
 	}
-	return arrow.IsInteger(t.ID())
+	switch t.ID() {
+	case arrow.DATE32, arrow.DATE64, arrow.TIMESTAMP:
+		return true
+	}
+	return isStringType(t) || arrow.IsInteger(t.ID())
 }
 
-// parseKey reads a key given as text for a bag column of the given kind.
-func parseKey(text string, str bool, column string) (bagKey, error) {
-	if str {
+// parseKey reads a key given as text for a bag column of type t (the
+// output tables'): a string as it is, an integer, date or timestamp as
+// pipeline.ParseBagKey reads it.
+func parseKey(text string, t arrow.DataType, column string) (bagKey, error) {
+	if isStringType(t) {
 		return bagKey{str: true, s: text}, nil
 	}
-	i, err := strconv.ParseInt(text, 10, 64)
+	i, err := pipeline.ParseBagKey(t, column, text)
 	if err != nil {
-		return bagKey{}, fmt.Errorf("bag %q: the bag column %q holds integers", text, column)
+		return bagKey{}, err
 	}
-	return bagKey{i: i}, nil
+	return bagKey{i: i, typ: t}, nil
 }
 
 // keyAt returns row i of a bag column.
@@ -68,8 +83,19 @@ func keyAt(arr arrow.Array, i int) bagKey {
 	if isStringType(arr.DataType()) {
 		return bagKey{str: true, s: readers.String(arr, i)}
 	}
-	v, _ := readers.Int(arr, i)
-	return bagKey{i: v}
+	v, _ := pipeline.BagKey(arr, i)
+	return bagKey{i: v, typ: arr.DataType()}
+}
+
+// inputKeyIs reports whether row i of an input file's bag column (not
+// null) is key, a key of the output tables: an input's date64 keys are
+// days there, its timestamp[s] keys milliseconds (pipeline.OutputBagKey).
+func inputKeyIs(arr arrow.Array, i int, key bagKey) bool {
+	if key.str {
+		return isStringType(arr.DataType()) && readers.String(arr, i) == key.s
+	}
+	v, ok := pipeline.BagKey(arr, i)
+	return ok && pipeline.OutputBagKey(arr.DataType(), v) == key.i
 }
 
 // floatAt returns row i of a numeric or boolean array as float64; ok is

@@ -144,11 +144,11 @@ func loadBag(ctx context.Context, runDir, bag string) (*bagData, error) {
 	if f := r.cfg.Model.Family; f == pipeline.MultivariateGaussian {
 		return nil, fmt.Errorf("run %s: bags of %s components cannot be plotted in this release (mixbatch report covers the run)", runDir, f)
 	}
-	str, err := r.bagIsString(ctx)
+	t, err := r.bagType(ctx)
 	if err != nil {
 		return nil, err
 	}
-	key, err := parseKey(bag, str, r.cfg.Input.Bag)
+	key, err := parseKey(bag, t, r.cfg.Input.Bag)
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", runDir, err)
 	}

@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow/go/v17/arrow"
 	"gonum.org/v1/plot"
 
 	"github.com/mixbatch/mixbatch/pipeline"
@@ -836,21 +837,26 @@ func bandOf(delta float64) int {
 }
 
 // sameKeyKind checks that the run's and the baseline's bag keys are of
-// one kind, strings or integers, from their fits tables' schemas (which
-// every bag, failed or not, is in): keys of different kinds do not join.
-// It reads the schemas rather than the first keys, which a run whose
-// every bag failed has none of in its weights. A run without bags joins
-// any other.
+// one kind, strings, integers, or dates or timestamps of one type, from
+// their fits tables' schemas (which every bag, failed or not, is in):
+// keys of different kinds do not join. It reads the schemas rather than
+// the first keys, which a run whose every bag failed has none of in its
+// weights. A run without bags joins any other.
 func sameKeyKind(ctx context.Context, r, base *run) error {
 	kind := func(x *run) (string, error) {
 		if parts, err := x.parts(pipeline.FitsTable); err != nil || len(parts) == 0 {
 			return "", err
 		}
-		str, err := x.bagIsString(ctx)
-		if err != nil || !str {
-			return "integer", err
+		t, err := x.bagType(ctx)
+		switch {
+		case err != nil:
+			return "", err
+		case isStringType(t):
+			return "string", nil
+		case arrow.IsInteger(pipeline.LogicalType(t).ID()):
+			return "integer", nil
 		}
-		return "string", nil
+		return pipeline.LogicalType(t).String(), nil
 	}
 	a, err := kind(r)
 	if err != nil {

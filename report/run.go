@@ -119,30 +119,31 @@ func (r *run) parts(table string) ([]string, error) {
 	return out, nil
 }
 
-// bagIsString reports whether the run's bag column holds strings, from the
-// schema of the first part of fits.
-func (r *run) bagIsString(ctx context.Context) (bool, error) {
+// bagType returns the type of the run's bag column in its output tables
+// (a string, integer, date or timestamp type), from the schema of the
+// first part of fits.
+func (r *run) bagType(ctx context.Context) (arrow.DataType, error) {
 	parts, err := r.parts(pipeline.FitsTable)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	if len(parts) == 0 {
-		return false, fmt.Errorf("run %s has no bags", r.dir)
+		return nil, fmt.Errorf("run %s has no bags", r.dir)
 	}
 	rd, err := readers.Open(ctx, readers.File{Path: parts[0]}, r.mem)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	defer rd.Close()
 	idx := rd.Schema().FieldIndices(r.cfg.Input.Bag)
 	if len(idx) != 1 {
-		return false, fmt.Errorf("%s: no bag column %q", parts[0], r.cfg.Input.Bag)
+		return nil, fmt.Errorf("%s: no bag column %q", parts[0], r.cfg.Input.Bag)
 	}
 	t := rd.Schema().Field(idx[0]).Type
-	if !isStringType(t) && !isIntegerType(t) {
-		return false, fmt.Errorf("%s: bag column %q has type %s", parts[0], r.cfg.Input.Bag, t)
+	if !isKeyType(t) {
+		return nil, fmt.Errorf("%s: bag column %q has type %s", parts[0], r.cfg.Input.Bag, t)
 	}
-	return isStringType(t), nil
+	return t, nil
 }
 
 // rowIter streams rows of some columns of a table's part files, one part

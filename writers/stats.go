@@ -66,9 +66,10 @@ func keepStats(f arrow.Field, chunks []arrow.Array, dict dictChoice, only bool) 
 			return statsOn
 		}
 		return statsOff // writerProps did already
-	case arrow.IsInteger(id):
-		// Integer columns keep their statistics sorted or not: their
-		// min and max bound the values for readers that index by them
+	case arrow.IsInteger(id) || id == arrow.DATE32 || id == arrow.DATE64 || id == arrow.TIMESTAMP:
+		// Integer columns, and dates and timestamps (integers in
+		// Parquet), keep their statistics sorted or not: their min and
+		// max bound the values for readers that index by them
 		// (mixbatch's dense bag keys, engines' joins), and cost little.
 		return statsAsIs
 	}

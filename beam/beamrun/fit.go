@@ -129,14 +129,15 @@ func (f *fitShardFn) ProcessElement(ctx context.Context, shard int, blobs func(*
 		}
 	}()
 	in := filepath.Join(work.dir, "in")
-	if err := stageRows(blobs, filepath.Join(work.dir, "blobs"), in); err != nil {
+	bagType, err := stageRows(blobs, filepath.Join(work.dir, "blobs"), in)
+	if err != nil {
 		return f.failed(ctx, shard, fmt.Errorf("shard %d: %w", shard, err))
 	}
 	if fitHook != nil {
 		fitHook(ctx, shard)
 	}
 	cfg.Input.Paths = []string{in}
-	return f.fit(ctx, shard, &cfg, work.dir, &locator{dir: in, files: f.Files})
+	return f.fit(ctx, shard, &cfg, work.dir, &locator{dir: in, files: f.Files, bagType: bagType})
 }
 
 // fitHook, when set (by tests), runs in every shard between staging its
@@ -298,33 +299,35 @@ func (f *fitShardFn) report(ctx context.Context, shard int, res shardResult) err
 // them, in input order (file, unit, batch), into Arrow IPC files under
 // in: one file while the schema stays the same, a new one when it changes
 // or has dictionary columns (whose dictionaries differ between blobs).
-// Memory holds one record batch at a time.
-func stageRows(blobs func(*[]byte) bool, blobDir, in string) error {
+// Memory holds one record batch at a time. It returns the bag column's
+// type (the staged files' first column), nil without blobs.
+func stageRows(blobs func(*[]byte) bool, blobDir, in string) (arrow.DataType, error) {
 	for _, d := range []string{blobDir, in} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	var names []string
 	var b []byte
 	for blobs(&b) {
 		if len(b) < blobHeader {
-			return errors.New("a blob without its header")
+			return nil, errors.New("a blob without its header")
 		}
 		name := fmt.Sprintf("%010d-%010d-%010d.arrows",
 			binary.BigEndian.Uint32(b[0:]), binary.BigEndian.Uint32(b[4:]), binary.BigEndian.Uint32(b[8:]))
 		if err := os.WriteFile(filepath.Join(blobDir, name), b[blobHeader:], 0o644); err != nil {
-			return err
+			return nil, err
 		}
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	var (
-		w     *ipc.FileWriter
-		wf    *os.File
-		cur   *arrow.Schema
-		path  string
-		files int
+		w       *ipc.FileWriter
+		wf      *os.File
+		cur     *arrow.Schema
+		path    string
+		files   int
+		bagType arrow.DataType
 	)
 	closeCur := func() error {
 		if w == nil {
@@ -369,6 +372,9 @@ func stageRows(blobs func(*[]byte) bool, blobDir, in string) error {
 					return err
 				}
 				cur = sc
+				if bagType == nil && sc.NumFields() > 0 {
+					bagType = sc.Field(0).Type
+				}
 			}
 			for r.Next() {
 				if err := w.Write(r.Record()); err != nil {
@@ -381,10 +387,10 @@ func stageRows(blobs func(*[]byte) bool, blobDir, in string) error {
 			return os.Remove(filepath.Join(blobDir, name))
 		}()
 		if err != nil {
-			return errors.Join(err, closeCur())
+			return nil, errors.Join(err, closeCur())
 		}
 	}
-	return closeCur()
+	return bagType, closeCur()
 }
 
 func hasDictionary(sc *arrow.Schema) bool {
@@ -403,6 +409,9 @@ type locator struct {
 	files []string
 	rows  map[string][]int64          // RowColumn of the staged files read so far
 	bags  map[string]map[string]int64 // per staged file: rendered bag key -> RowColumn of its first row
+	// bagType is the staged bag column's type, which reads a rendered
+	// integer, date or timestamp key back; nil without staged rows.
+	bagType arrow.DataType
 }
 
 // inputPos is a place in the input: row row of input file file when
@@ -454,10 +463,24 @@ func (l *locator) failure(err error) *failedBag {
 	}
 	if s, uerr := strconv.Unquote(key); uerr == nil {
 		fb.Str = s
-	} else if v, perr := strconv.ParseInt(key, 10, 64); perr == nil {
+	} else if v, perr := l.parseKey(key); perr == nil {
 		fb.Int = v
 	}
 	return fb
+}
+
+// parseKey reads a bag key rendered as pipeline.InputError.Bag renders an
+// integer, date or timestamp key, as the output tables hold it
+// (pipeline.OutputBagKey), as relocateFits reads it from them.
+func (l *locator) parseKey(key string) (int64, error) {
+	if l.bagType == nil || isString(l.bagType) {
+		return strconv.ParseInt(key, 10, 64)
+	}
+	v, err := pipeline.ParseBagKey(l.bagType, "", key)
+	if err != nil {
+		return 0, err
+	}
+	return pipeline.OutputBagKey(l.bagType, v), nil
 }
 
 // single reports whether the shard's rows are staged in one file, which
@@ -504,7 +527,8 @@ func (l *locator) lookup(path string, row int64) (int, int64, bool) {
 
 // lookupBag returns the index of the input file of the first row, in the
 // staged file path, of the bag whose key renders as key (as
-// pipeline.InputError.Bag renders it: a quoted string or an integer).
+// pipeline.InputError.Bag renders it: a quoted string, an integer, a
+// date or a timestamp).
 // Staged files hold a shard's rows in input order, and the local run
 // names the file of a bag's first row, so the two agree.
 func (l *locator) lookupBag(path, key string) (int, bool) {
@@ -576,8 +600,8 @@ func readStaged(path string, keys bool) (_ []int64, _ []string, err error) {
 				case isString(bag.DataType()):
 					rendered = append(rendered, strconv.Quote(readers.String(bag, i)))
 				default:
-					v, _ := readers.Int(bag, i)
-					rendered = append(rendered, strconv.FormatInt(v, 10))
+					v, _ := pipeline.BagKey(bag, i)
+					rendered = append(rendered, pipeline.FormatBagKey(bag.DataType(), v))
 				}
 			}
 		}
@@ -604,8 +628,9 @@ type relocated struct {
 
 // stagedRef matches InputError's forms of a location in a staged file:
 // the file, a column maybe, and a row or (for errors of a whole bag,
-// which have no row) a bag key.
-const stagedRef = `(part-\d+\.arrow)((?:: column "(?:[^"\\]|\\.)*")?), (?:row (\d+)|bag ("(?:[^"\\]|\\.)*"|-?\d+))`
+// which have no row) a bag key: a quoted string, an integer, a date or a
+// timestamp (pipeline.FormatBagKey).
+const stagedRef = `(part-\d+\.arrow)((?:: column "(?:[^"\\]|\\.)*")?), (?:row (\d+)|bag ("(?:[^"\\]|\\.)*"|-?\d+(?:-\d\d-\d\d(?:T\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)?)?)?))`
 
 // relocate rewrites "<staged file>: column "c", row N" in a message into
 // the input file and row, and "<staged file>: column "c", bag K" into the
@@ -694,7 +719,7 @@ func relocateFits(ctx context.Context, path string, cfg *pipeline.Config, loc *l
 		if bag := cols[0]; isString(bag.DataType()) {
 			fb.Str = readers.String(bag, i)
 		} else {
-			fb.Int, _ = readers.Int(bag, i)
+			fb.Int, _ = pipeline.BagKey(bag, i)
 		}
 		if first == nil || fb.before(first) {
 			first = fb

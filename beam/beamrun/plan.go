@@ -209,6 +209,14 @@ func castTo(mem memory.Allocator, arr arrow.Array, t arrow.DataType) (arrow.Arra
 		case *array.Int64Builder:
 			v, _ := readers.Int(src, j)
 			bb.Append(v)
+		case *array.Date32Builder, *array.Date64Builder, *array.TimestampBuilder:
+			// A dictionary of dates or timestamps: its value, as it
+			// is stored.
+			if !arrow.TypeEqual(src.DataType(), t) {
+				return nil, fmt.Errorf("cannot write a %s column as %s", arr.DataType(), t)
+			}
+			v, _ := pipeline.BagKey(src, j)
+			appendStored(b, v)
 		default:
 			// A dictionary of any other type: its value, as it is.
 			if arrow.TypeEqual(src.DataType(), t) {
@@ -223,10 +231,24 @@ func castTo(mem memory.Allocator, arr arrow.Array, t arrow.DataType) (arrow.Arra
 	return b.NewArray(), nil
 }
 
+// appendStored appends v, a date or timestamp as it is stored, to a
+// date32, date64 or timestamp builder.
+func appendStored(b array.Builder, v int64) {
+	switch bb := b.(type) {
+	case *array.Date32Builder:
+		bb.Append(arrow.Date32(v))
+	case *array.Date64Builder:
+		bb.Append(arrow.Date64(v))
+	case *array.TimestampBuilder:
+		bb.Append(arrow.Timestamp(v))
+	}
+}
+
 // shardOf returns the shard of row i's bag key: a hash of the key's value
-// (the integer, or the string's bytes) modulo shards, so that every row of
-// a bag meets in one shard whatever file, type or encoding it came in. A
-// null key goes to shard 0, where the fit reports it as a local run does.
+// (the integer, a date's or timestamp's stored integer (pipeline.BagKey),
+// or the string's bytes) modulo shards, so that every row of a bag meets
+// in one shard whatever file, type or encoding it came in. A null key
+// goes to shard 0, where the fit reports it as a local run does.
 func shardOf(bag arrow.Array, i, shards int) int {
 	if bag.IsNull(i) {
 		return 0
@@ -235,8 +257,8 @@ func shardOf(bag arrow.Array, i, shards int) int {
 	if isString(bag.DataType()) {
 		h.Write([]byte(readers.String(bag, i)))
 	} else {
-		v, ok := readers.Int(bag, i)
-		if !ok { // a uint64 above the int64 range: the fit refuses it
+		v, ok := pipeline.BagKey(bag, i)
+		if !ok { // a key the output cannot hold: the fit refuses it
 			return 0
 		}
 		var b [8]byte
