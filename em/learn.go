@@ -361,12 +361,12 @@ type LearnResult struct {
 	// rounding the means to representable values may leave, which matters
 	// only for means some 1e8 sds or more from 0); for Categorical and
 	// MultiGaussian components by Aitken's criterion on the EM sequence
-	// (its limit at most Tol·|ll| above the point) and, for learned
-	// weights, the exact bound of concavity on what the weights can still
-	// gain with the components held, at most Tol·|ll|. With Accelerate
-	// None it reports the textbook rule alone (an EM step gained at most
-	// Tol·|ll|). It certifies a local maximum, not the global one: that is
-	// what the starts are for.
+	// (its limit estimated at most Tol·|ll| above the point) and, for
+	// learned weights, a first-order bound on what the weights below 1e-2
+	// can still gain with the components held, at most Tol·|ll|. With
+	// Accelerate None it reports the textbook rule alone (an EM step
+	// gained at most Tol·|ll|). It certifies a local maximum, not the
+	// global one: that is what the starts are for.
 	Converged bool
 	// Starts is the number of distinct starting points run (random starts
 	// that reach a starting point already run are skipped).

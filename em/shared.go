@@ -45,9 +45,9 @@ type SharedResult struct {
 // absolute value, the next plain EM step confirms it by Aitken's
 // criterion (the log-likelihood's limit, extrapolated from the EM
 // sequence's linear rate, is at most s.Tol·|ll| above it), and the bags'
-// weights can gain at most s.Tol·|ll| in all, by the exact bound of
-// concavity (see Learner.Learn; with s.Accelerate None the first
-// condition alone), or, not converged, after s.MaxIter iterations.
+// small weights can gain at most s.Tol·|ll| in all to first order (see
+// Learner.Learn; with s.Accelerate None the first condition alone), or,
+// not converged, after s.MaxIter iterations.
 //
 // FitShared refuses models that CheckIdentifiable rates NotIdentifiable
 // for the shared scope. For Conditional ones (shared categorical) it
@@ -319,8 +319,8 @@ type sharedPoint struct {
 // follow it is at least the plain step's, so the log-likelihood increases
 // monotonically. It stops when an EM step raises the joint log-likelihood
 // by at most s.Tol times its absolute value, Aitken's criterion holds (see
-// aitken) and the bags' weights can gain at most s.Tol·|ll| in all (see
-// weightsGap; bags' weights stuck at the boundary are moved first, see
+// aitken) and the bags' small weights can gain at most s.Tol·|ll| in all
+// (see weightsGap; bags' weights stuck at the boundary are moved first, see
 // moveWeights),
 // or after s.MaxIter E-step passes over the bags.
 func (r *sharedRun) run(p *Params, bagW []float64, s LearnSettings) (float64, int, bool, error) {
@@ -454,10 +454,11 @@ func (r *sharedRun) run(p *Params, bagW []float64, s LearnSettings) (float64, in
 	}
 }
 
-// weightsGap returns the bound on what the bags' weights w can still gain
-// together, the shared parameters held where they are: the sum over the
-// bags of N_b·weightsGap of the bag's weights, given next, the weights of
-// the EM step from w (each bag's N_bk/N_b). With fixed weights it is 0.
+// weightsGap returns what the bags' small weights w can still gain
+// together to first order, the shared parameters held where they are: the
+// sum over the bags of N_b·weightsGap of the bag's weights, given next,
+// the weights of the EM step from w (each bag's N_bk/N_b). With fixed
+// weights it is 0.
 func (r *sharedRun) weightsGap(w, next []float64) float64 {
 	if !r.l.m.Learn.Has(LearnWeights) {
 		return 0
