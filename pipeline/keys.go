@@ -278,3 +278,8 @@ func int64Keys(arr arrow.Array) ([]int64, bool) {
 
 // keyType is the type of the bag column in the output tables.
 func (r *runner) keyType() arrow.DataType { return outputKeyType(r.plan.bagType) }
+
+// AppendBagKey appends key v, as BagKey returns it, to a builder of the
+// bag column's own type: an integer of any width, date32, date64 or
+// timestamp. The Beam runner builds its key columns with it.
+func AppendBagKey(b array.Builder, v int64) { appendInt(b, v) }

@@ -216,7 +216,7 @@ func castTo(mem memory.Allocator, arr arrow.Array, t arrow.DataType) (arrow.Arra
 				return nil, fmt.Errorf("cannot write a %s column as %s", arr.DataType(), t)
 			}
 			v, _ := pipeline.BagKey(src, j)
-			appendStored(b, v)
+			pipeline.AppendBagKey(b, v)
 		default:
 			// A dictionary of any other type: its value, as it is.
 			if arrow.TypeEqual(src.DataType(), t) {
@@ -229,19 +229,6 @@ func castTo(mem memory.Allocator, arr arrow.Array, t arrow.DataType) (arrow.Arra
 		}
 	}
 	return b.NewArray(), nil
-}
-
-// appendStored appends v, a date or timestamp as it is stored, to a
-// date32, date64 or timestamp builder.
-func appendStored(b array.Builder, v int64) {
-	switch bb := b.(type) {
-	case *array.Date32Builder:
-		bb.Append(arrow.Date32(v))
-	case *array.Date64Builder:
-		bb.Append(arrow.Date64(v))
-	case *array.TimestampBuilder:
-		bb.Append(arrow.Timestamp(v))
-	}
 }
 
 // shardOf returns the shard of row i's bag key: a hash of the key's value
