@@ -34,7 +34,7 @@ var examples = []*example{
 	{family: pipeline.Bernoulli, config: "marbles.yaml", bag: "0"},
 	{family: pipeline.Categorical, config: "shops.yaml", bag: "shop-003"},
 	{family: pipeline.Gaussian, config: "readings.yaml", bag: "5"},
-	{family: pipeline.Poisson, config: "calls.yaml", bag: "20260105"},
+	{family: pipeline.Poisson, config: "calls.yaml", bag: "2026-01-05"},
 }
 
 // scratch holds the example runs; TestMain removes it.

@@ -53,8 +53,8 @@ output: {dir: %q}
 `,
 	},
 	"poisson-range": {
-		// Days 20260109 and 20260101 select K = 2 and 3.
-		family: pipeline.Poisson, bag: "day", bags: []string{"20260109", "20260101"}, learned: []string{"rate"}, k: 3,
+		// Days 2026-01-09 and 2026-01-01 select K = 2 and 3.
+		family: pipeline.Poisson, bag: "day", bags: []string{"2026-01-09", "2026-01-01"}, learned: []string{"rate"}, k: 3,
 		config: `
 input: {paths: ["../data/calls/"], bag: day, value: calls}
 model: {family: poisson, learn: [weights, rate], components_range: [1, 3]}

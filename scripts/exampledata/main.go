@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -68,14 +69,16 @@ func run() error {
 	}
 
 	// Calls: calls per hour at a help desk on a quiet (2/h), normal (8/h)
-	// or busy (20/h) shift; one bag a day.
-	day := array.NewInt64Builder(mem)
+	// or busy (20/h) shift; one bag a day, a DATE column (days from
+	// 2026-01-01).
+	day := array.NewDate32Builder(mem)
+	first := arrow.Date32FromTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	calls := array.NewInt64Builder(mem)
 	rates := []float64{2, 8, 20}
 	for d := 0; d < 90; d++ {
 		w := dirichlet(rng, 3)
 		for h := 0; h < 24*7; h++ {
-			day.Append(int64(20260101 + d))
+			day.Append(first + arrow.Date32(d))
 			calls.Append(int64(poisson(rng, rates[draw(rng, w)])))
 		}
 	}
