@@ -55,10 +55,10 @@ const (
 // variance above RegCovar. It stops, converged, when -H has no eigenvalue
 // below -1e-10 of its largest magnitude (see direction) and the gain the
 // quadratic model predicts is at most newtonCertTol·tol·|ll| plus the
-// floating-point floor gaussRounding, the gain that rounding the means to
-// representable values may leave and no step can realize (see
-// roundingFloor; it matters only for means some 1e8 sds or more from 0),
-// and the collapsed components' EM update gained at most tol·|ll|; it
+// floating-point floor roundingFloor, the gain that rounding the means to
+// representable values may leave and no step can realize (it matters
+// only for means some 1e8 sds or more from 0), and the collapsed
+// components' EM update gained at most tol·|ll|; it
 // fails (the caller goes back to SQUAREM) when no step along the direction
 // raises the log-likelihood or newtonStall steps in a row gain nothing
 // worth counting; and it stops when the budget of E-step equivalents is
@@ -112,7 +112,7 @@ func (l *Learner) newtonGauss(th, trial *Params, ll float64, tol float64, evals 
 		if !ok {
 			return ll, newtonFailed
 		}
-		if !saddle && half <= newtonCertTol*tol*math.Abs(ll)+l.gaussRounding(th, ref) && ll-start <= tol*math.Abs(ll) {
+		if cert := newtonCertTol * tol * math.Abs(ll); !saddle && ll-start <= tol*math.Abs(ll) && (half <= cert || half <= cert+l.roundingFloor(th, ref)) {
 			return ll, newtonConverged // the model gains nothing worth a step
 		}
 		// Convergence is certified at the next pass, from the gradient
@@ -466,12 +466,15 @@ func halfULP(x float64) float64 {
 }
 
 // roundingFloor returns the floating-point floor of Newton's certificate
-// at a point whose coordinate a can be represented only to within res(a)
-// (half its spacing, in Newton's coordinates), from the Hessian's diagonal
-// nw.h (p×p): newtonRoundSlack·½(Σₐ res(a)·√|H_aa|)².
+// for newtonGauss's free coordinates at th (reference component ref), from
+// the Hessian's diagonal nw.h (p×p) that newtonDerivatives set:
+// newtonRoundSlack·½(Σₐ uₐ·√|H_aa|)², where uₐ is how finely coordinate a
+// can be represented (half its spacing, in Newton's coordinates): a mean
+// to within halfULP(μ), a log sd to within halfULP(σ)/σ, a log-weight
+// ratio to within the sum of its two weights' relative half spacings.
 //
 // Why. Where the maximum θ* is not representable, the best a fit can
-// reach is the representable point nearest it, up to δₐ = res(a) away in
+// reach is the representable point nearest it, up to δₐ = uₐ away in
 // each coordinate, and there the quadratic model still predicts the gain
 // ½ δᵀ(-H)δ ≤ ½(Σₐ |δₐ|√|H_aa|)² (Cauchy–Schwarz, -H positive
 // semidefinite: |H_ab| ≤ √(H_aa H_bb)), which no step can realize: the
@@ -490,33 +493,25 @@ func halfULP(x float64) float64 {
 // below N/1000. A point certified on the floor is within it (plus
 // newtonCertTol·Tol·|ll|) of the maximum: at most newtonRoundSlack times
 // the worst loss that rounding the maximum to representable values costs.
-func (nw *gaussNewton) roundingFloor(p int, res func(a int) float64) float64 {
-	s := 0.0
-	for a := range p {
-		s += res(a) * math.Sqrt(math.Abs(nw.h[a*p+a]))
-	}
-	return newtonRoundSlack * 0.5 * s * s
-}
-
-// gaussRounding returns roundingFloor for newtonGauss's free coordinates
-// at th (reference component ref), with nw.h set by newtonDerivatives: a
-// mean is representable to within halfULP(μ), a log sd to within
-// halfULP(σ)/σ, a log-weight ratio to within the sum of its two weights'
-// relative half spacings.
-func (l *Learner) gaussRounding(th *Params, ref int) float64 {
+func (l *Learner) roundingFloor(th *Params, ref int) float64 {
 	k := l.m.K
 	nw := &l.newton
-	return nw.roundingFloor(len(nw.idx), func(a int) float64 {
-		c := nw.idx[a]
+	p := len(nw.idx)
+	s := 0.0
+	for a, c := range nw.idx {
 		j := c % k
+		var u float64
 		switch c / k {
 		case coordBeta:
-			return halfULP(th.Weights[j])/th.Weights[j] + halfULP(th.Weights[ref])/th.Weights[ref]
+			u = halfULP(th.Weights[j])/th.Weights[j] + halfULP(th.Weights[ref])/th.Weights[ref]
 		case coordMean:
-			return halfULP(th.Mean[j])
+			u = halfULP(th.Mean[j])
+		default:
+			u = halfULP(th.SD[j]) / th.SD[j]
 		}
-		return halfULP(th.SD[j]) / th.SD[j]
-	})
+		s += u * math.Sqrt(math.Abs(nw.h[a*p+a]))
+	}
+	return newtonRoundSlack * 0.5 * s * s
 }
 
 // direction sets nw.step to the step that maximises the quadratic model
